@@ -1,0 +1,27 @@
+//! The seam between the dashboard and the bridge (server side only).
+//!
+//! Server functions and SSR read live data and send commands through this
+//! trait; the `server` crate implements it with its one service path, so
+//! authentication and auditing can later be added in exactly one place.
+
+use crate::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
+use futures::future::BoxFuture;
+use std::sync::Arc;
+
+pub trait Backend: Send + Sync + 'static {
+    /// The latest snapshot of every PDU, in configuration order.
+    fn snapshots(&self) -> Vec<PduSnapshot>;
+
+    /// Switch an outlet and report the state read back from the PDU.
+    /// `device_id` may be omitted when there is exactly one PDU.
+    fn outlet_command(
+        &self,
+        device_id: Option<String>,
+        outlet: u32,
+        action: OutletAction,
+    ) -> BoxFuture<'static, Result<OutletCommandResult, ApiError>>;
+}
+
+/// How the backend travels in Leptos context.
+#[derive(Clone)]
+pub struct BackendHandle(pub Arc<dyn Backend>);

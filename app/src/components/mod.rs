@@ -1,0 +1,212 @@
+//! The dashboard: one page a rack owner keeps open all day.
+//!
+//! Owns: the page's reactive state ([`Dashboard`]) and every visible piece,
+//! each a small component named after what the user sees. The state starts
+//! from the server's values (so the server-rendered HTML already shows real
+//! readings) and is then fed by the live stream (`crate::live`).
+
+mod ats;
+mod banks;
+mod identity;
+mod outlets;
+
+use crate::api::InitialState;
+use crate::format;
+use crate::model::{Connection, DeviceId, PduSnapshot};
+use leptos::prelude::*;
+
+/// State of the push channel from the bridge to this page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Live,
+    Reconnecting,
+}
+
+/// The page's state; `Copy`, so every closure can hold it.
+#[derive(Clone, Copy)]
+pub struct Dashboard {
+    /// Latest snapshot of every PDU, as pushed by the bridge.
+    pub snapshots: RwSignal<Vec<PduSnapshot>>,
+    /// The PDU the user picked; `None` shows the first.
+    pub selected: RwSignal<Option<DeviceId>>,
+    /// The clock data ages are measured against (server time until the
+    /// browser's clock takes over after hydration).
+    pub now_ms: RwSignal<u64>,
+    pub link: RwSignal<LinkState>,
+    /// The PDU on screen.
+    pub current: Memo<Option<PduSnapshot>>,
+}
+
+impl Dashboard {
+    pub fn from_initial(initial: InitialState) -> Self {
+        let snapshots = RwSignal::new(initial.snapshots);
+        let selected = RwSignal::new(None::<DeviceId>);
+        let current = Memo::new(move |_| {
+            selected.with(|sel| {
+                snapshots.with(|all| match sel {
+                    Some(id) => all.iter().find(|s| &s.device_id == id).cloned(),
+                    None => all.first().cloned(),
+                })
+            })
+        });
+        Self {
+            snapshots,
+            selected,
+            now_ms: RwSignal::new(initial.now_ms),
+            link: RwSignal::new(LinkState::Connecting),
+            current,
+        }
+    }
+
+    /// Replace (or add) one PDU's snapshot.
+    pub fn upsert(&self, snapshot: PduSnapshot) {
+        self.snapshots.update(|all| {
+            match all.iter_mut().find(|s| s.device_id == snapshot.device_id) {
+                Some(slot) => *slot = snapshot,
+                None => all.push(snapshot),
+            }
+        });
+    }
+
+    /// One value of the PDU on screen, `None` before the first reading.
+    pub fn read<T>(&self, f: impl FnOnce(&PduSnapshot) -> T) -> Option<T> {
+        self.current.with(|s| s.as_ref().map(f))
+    }
+
+    /// A reactive text drawn from the PDU on screen ("—" before any data).
+    pub fn text(
+        self,
+        f: impl Fn(&PduSnapshot) -> String + Copy + Send + Sync + 'static,
+    ) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+        move || self.read(f).unwrap_or_else(|| "—".to_owned())
+    }
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let has_data = move || dash.current.with(Option::is_some);
+    view! {
+        <Header/>
+        <main class="page">
+            <Show
+                when=has_data
+                fallback=|| view! { <p class="waiting">"Waiting for the first reading from the PDU…"</p> }
+            >
+                <Banners/>
+                <identity::IdentityStrip/>
+                <div class="top-row">
+                    <ats::AtsPanel/>
+                    <banks::BankList/>
+                </div>
+                <outlets::OutletGrid/>
+            </Show>
+        </main>
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let link = move || match dash.link.get() {
+        LinkState::Connecting => ("wait", "connecting…"),
+        LinkState::Live => ("ok", "live"),
+        LinkState::Reconnecting => ("bad", "reconnecting…"),
+    };
+    let pdu = move || match dash.read(|s| s.connection.clone()) {
+        Some(Connection::Online) => ("ok", "online"),
+        Some(Connection::Stale { .. }) => ("wait", "stale"),
+        Some(Connection::Unreachable { .. }) => ("bad", "unreachable"),
+        None => ("wait", "no data yet"),
+    };
+    view! {
+        <header class="topbar">
+            <div class="brand">
+                <span class="logo" aria-hidden="true">"⏻"</span>
+                <span class="brand-name">"pdu-bridge"</span>
+                <span class="brand-pdu">{dash.text(|s| s.label.clone())}</span>
+            </div>
+            <DeviceSelector/>
+            <ul class="indicators" aria-label="Connections">
+                <li class=move || format!("indicator {}", link().0) data-testid="link-state">
+                    <span class="dot" aria-hidden="true"></span>
+                    "Live updates: "
+                    <strong>{move || link().1}</strong>
+                </li>
+                <li class=move || format!("indicator {}", pdu().0) data-testid="pdu-state">
+                    <span class="dot" aria-hidden="true"></span>
+                    "PDU: "
+                    <strong>{move || pdu().1}</strong>
+                </li>
+            </ul>
+        </header>
+    }
+}
+
+/// Shown only when the bridge watches several PDUs.
+#[component]
+fn DeviceSelector() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let ids = move || dash.snapshots.with(|all| {
+        all.iter().map(|s| (s.device_id.clone(), s.label.clone())).collect::<Vec<_>>()
+    });
+    let on_change = move |ev: leptos::ev::Event| {
+        if let Ok(id) = DeviceId::parse(&event_target_value(&ev)) {
+            dash.selected.set(Some(id));
+        }
+    };
+    view! {
+        <Show when=move || dash.snapshots.with(|all| all.len() > 1)>
+            <label class="device-select">
+                "PDU "
+                <select on:change=on_change>
+                    {move || {
+                        ids()
+                            .into_iter()
+                            .map(|(id, label)| {
+                                view! { <option value=id.to_string()>{label}</option> }
+                            })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
+        </Show>
+    }
+}
+
+/// Demo mode and connection problems, in words.
+#[component]
+fn Banners() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let simulated = move || dash.read(|s| s.simulated).unwrap_or(false);
+    let problem = move || {
+        let now = dash.now_ms.get();
+        match dash.read(|s| s.connection.clone())? {
+            Connection::Online => None,
+            Connection::Stale { since_ms, reason } => Some((
+                "banner warn",
+                format!(
+                    "Data stale: the last poll failed ({reason}); values are {} old.",
+                    format::age(now.saturating_sub(since_ms) as f64 / 1000.0)
+                ),
+            )),
+            Connection::Unreachable { since_ms, reason } => Some((
+                "banner alert",
+                format!(
+                    "PDU unreachable for {} ({reason}). The values below are the last known and may be wrong.",
+                    format::age(now.saturating_sub(since_ms) as f64 / 1000.0)
+                ),
+            )),
+        }
+    };
+    view! {
+        <Show when=simulated>
+            <p class="banner info" role="status" data-testid="demo-banner">
+                <strong>"Demo mode: "</strong>
+                "these readings come from a simulated PDU44001, not hardware. Set PDU_HOST to poll a real PDU."
+            </p>
+        </Show>
+        {move || problem().map(|(class, text)| view! { <p class=class role="alert">{text}</p> })}
+    }
+}

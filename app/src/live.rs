@@ -1,0 +1,53 @@
+//! Live values by push: the browser subscribes to the bridge's server-sent
+//! events (`/api/stream`) and feeds each snapshot into the page's state.
+//! `EventSource` reconnects by itself after a drop or a bridge restart; the
+//! header says whether the link is up. Nothing happens on the server side.
+
+use crate::components::Dashboard;
+
+/// The SSE path, shared with the server's router.
+pub const STREAM_PATH: &str = "/api/stream";
+/// The SSE event name carrying one `PduSnapshot` as JSON.
+pub const SNAPSHOT_EVENT: &str = "snapshot";
+
+#[cfg(feature = "hydrate")]
+pub fn connect(dash: Dashboard) {
+    use super::components::LinkState;
+    use crate::model::PduSnapshot;
+    use leptos::prelude::*;
+    use wasm_bindgen::{prelude::Closure, JsCast};
+
+    // Effects run only in the browser, once the page is hydrated.
+    Effect::new(move |_| {
+        let Ok(source) = web_sys::EventSource::new(STREAM_PATH) else {
+            dash.link.set(LinkState::Reconnecting);
+            return;
+        };
+        let on_snapshot = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            match serde_json::from_str::<PduSnapshot>(&text) {
+                Ok(snapshot) => dash.upsert(snapshot),
+                Err(e) => leptos::logging::warn!("ignoring a malformed snapshot: {e}"),
+            }
+        });
+        let on_open = Closure::<dyn FnMut()>::new(move || dash.link.set(LinkState::Live));
+        let on_error = Closure::<dyn FnMut()>::new(move || dash.link.set(LinkState::Reconnecting));
+        let _ = source.add_event_listener_with_callback(SNAPSHOT_EVENT, on_snapshot.as_ref().unchecked_ref());
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        // The page holds one stream for its whole life: the callbacks must
+        // outlive this scope, and leaking three closures once is the price.
+        on_snapshot.forget();
+        on_open.forget();
+        on_error.forget();
+
+        dash.now_ms.set(js_sys::Date::now() as u64);
+        set_interval(
+            move || dash.now_ms.set(js_sys::Date::now() as u64),
+            std::time::Duration::from_secs(1),
+        );
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+pub fn connect(_dash: Dashboard) {}

@@ -1,0 +1,490 @@
+//! The domain model shared by the server and the browser: one PDU's state as
+//! the bridge presents it (after scaling and corrections), the outlet commands
+//! and their answers, and the JSON error shape.
+//!
+//! Owns: the types and their validation (device ids, actions). Does not own:
+//! how readings are obtained (server `pdu`) or drawn (`components`).
+//! Every value is in SI units (V, A, W, VA, Hz, kWh; power factor 0–1), and a
+//! reading the PDU does not provide is `None` — absent is never zero.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The id a PDU is known by in topics, URLs and the API (`PDU_DEVICE_ID`).
+/// Validated once at the edge: `[a-z0-9_-]`, 1–64 characters, so it is always
+/// safe in an MQTT topic (no `/ # +`) and in a URL path segment.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DeviceId(String);
+
+impl DeviceId {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(value: &str) -> Result<Self, String> {
+        if value.is_empty() || value.len() > Self::MAX_LEN {
+            return Err(format!(
+                "device id {value:?} must be 1 to {} characters long",
+                Self::MAX_LEN
+            ));
+        }
+        if let Some(bad) = value
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
+        {
+            return Err(format!(
+                "device id {value:?} contains {bad:?}; allowed are a-z, 0-9, '_' and '-'"
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for DeviceId {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<DeviceId> for String {
+    fn from(id: DeviceId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One ATS input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Source {
+    A,
+    B,
+}
+
+impl Source {
+    pub const BOTH: [Source; 2] = [Source::A, Source::B];
+
+    pub fn other(self) -> Source {
+        match self {
+            Source::A => Source::B,
+            Source::B => Source::A,
+        }
+    }
+
+    pub fn letter(self) -> &'static str {
+        match self {
+            Source::A => "A",
+            Source::B => "B",
+        }
+    }
+}
+
+/// ePDU2SourceStatusSourceA/BVolStatus and the frequency statuses (1, 2, 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RangeStatus {
+    Normal,
+    Over,
+    Under,
+}
+
+impl RangeStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            RangeStatus::Normal => "normal",
+            RangeStatus::Over => "over",
+            RangeStatus::Under => "under",
+        }
+    }
+}
+
+/// ePDU2SourceStatusRedundancyState: 1 lost, 2 fully redundant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Redundancy {
+    Ok,
+    Lost,
+}
+
+/// ePDULoadStatusLoadState: 1 normal, 2 low, 3 nearOverload, 4 overload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LoadState {
+    Normal,
+    Low,
+    NearOverload,
+    Overload,
+}
+
+impl LoadState {
+    pub fn label(self) -> &'static str {
+        match self {
+            LoadState::Normal => "normal",
+            LoadState::Low => "low",
+            LoadState::NearOverload => "near overload",
+            LoadState::Overload => "overload",
+        }
+    }
+}
+
+/// An outlet relay: ePDUOutletStatusOutletState 1 on, 2 off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutletState {
+    On,
+    Off,
+}
+
+impl OutletState {
+    pub fn label(self) -> &'static str {
+        match self {
+            OutletState::On => "on",
+            OutletState::Off => "off",
+        }
+    }
+}
+
+/// Who the PDU is. Strings the device does not answer are `None`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub firmware: Option<String>,
+    pub hardware_rev: Option<String>,
+    /// ePDUIdentName, the device name stored on the PDU.
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub contact: Option<String>,
+    pub sys_name: Option<String>,
+    pub rating_amps: Option<u32>,
+    pub outlet_count: u32,
+    pub bank_count: u32,
+    pub phase_count: u32,
+}
+
+/// Whether the numbers in a snapshot are current.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum Connection {
+    /// The last poll answered.
+    Online,
+    /// One or two polls in a row failed: values are from `since_ms` or before.
+    Stale { since_ms: u64, reason: String },
+    /// Three or more polls in a row failed: values must not be trusted.
+    Unreachable { since_ms: u64, reason: String },
+}
+
+impl Connection {
+    pub fn is_online(&self) -> bool {
+        matches!(self, Connection::Online)
+    }
+}
+
+/// The selected source's input, as the PDU sees it (ePDUStatusInputVoltage).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Input {
+    pub voltage: Option<f64>,
+    pub frequency: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceReading {
+    pub source: Source,
+    pub voltage: Option<f64>,
+    pub frequency: Option<f64>,
+    pub voltage_status: Option<RangeStatus>,
+    pub frequency_status: Option<RangeStatus>,
+}
+
+/// The automatic transfer switch (ePDU2 source table). Absent on PDUs
+/// without an ATS.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ats {
+    /// The source feeding the load; `None` when neither can.
+    pub selected: Option<Source>,
+    pub preferred: Option<Source>,
+    pub redundancy: Option<Redundancy>,
+    pub sources: Vec<SourceReading>,
+}
+
+impl Ats {
+    pub fn source(&self, source: Source) -> Option<&SourceReading> {
+        self.sources.iter().find(|s| s.source == source)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bank {
+    pub number: u32,
+    pub voltage: Option<f64>,
+    pub current: Option<f64>,
+    pub power: Option<f64>,
+    pub apparent_power: Option<f64>,
+    pub power_factor: Option<f64>,
+    pub load_state: Option<LoadState>,
+    pub energy_kwh: Option<f64>,
+    /// ePDULoadDevBankMaxLoad, the bank's breaker limit.
+    pub max_load_amps: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outlet {
+    pub number: u32,
+    /// After the user's name overrides.
+    pub name: String,
+    pub state: OutletState,
+    /// A delayed command (or the second half of a reboot) is in progress.
+    pub pending: bool,
+    pub bank: Option<u32>,
+    /// After the metering floor.
+    pub current: Option<f64>,
+    pub power: Option<f64>,
+    /// Never floored.
+    pub energy_kwh: Option<f64>,
+}
+
+/// The whole PDU: the phase rows of the load table when present, else the
+/// sum of the banks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub current: Option<f64>,
+    pub power: Option<f64>,
+    pub apparent_power: Option<f64>,
+    pub energy_kwh: Option<f64>,
+}
+
+/// Everything the bridge knows about one PDU after one poll.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PduSnapshot {
+    pub device_id: DeviceId,
+    /// What the dashboard calls this PDU (configured label, else device name).
+    pub label: String,
+    /// Demo mode: these values come from the simulated PDU, not hardware.
+    pub simulated: bool,
+    pub connection: Connection,
+    /// When the values were read, unix milliseconds.
+    pub ts_ms: u64,
+    pub poll_interval_ms: u64,
+    pub identity: Identity,
+    pub uptime_s: Option<u64>,
+    pub input: Input,
+    pub ats: Option<Ats>,
+    pub banks: Vec<Bank>,
+    pub outlets: Vec<Outlet>,
+    pub totals: Totals,
+}
+
+impl PduSnapshot {
+    pub fn outlet(&self, number: u32) -> Option<&Outlet> {
+        self.outlets.iter().find(|o| o.number == number)
+    }
+
+    /// Seconds since the values were read, as seen at `now_ms`.
+    pub fn age_s(&self, now_ms: u64) -> f64 {
+        now_ms.saturating_sub(self.ts_ms) as f64 / 1000.0
+    }
+}
+
+/// What can be asked of an outlet (ePDUOutletControlOutletCommand).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutletAction {
+    On,
+    Off,
+    Reboot,
+    DelayOn,
+    DelayOff,
+    DelayReboot,
+    Cancel,
+}
+
+impl OutletAction {
+    pub const ALL: [OutletAction; 7] = [
+        OutletAction::On,
+        OutletAction::Off,
+        OutletAction::Reboot,
+        OutletAction::DelayOn,
+        OutletAction::DelayOff,
+        OutletAction::DelayReboot,
+        OutletAction::Cancel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutletAction::On => "on",
+            OutletAction::Off => "off",
+            OutletAction::Reboot => "reboot",
+            OutletAction::DelayOn => "delayon",
+            OutletAction::DelayOff => "delayoff",
+            OutletAction::DelayReboot => "delayreboot",
+            OutletAction::Cancel => "cancel",
+        }
+    }
+
+    /// Words for a confirmation: "turn off", "reboot" …
+    pub fn verb(self) -> &'static str {
+        match self {
+            OutletAction::On => "turn on",
+            OutletAction::Off => "turn off",
+            OutletAction::Reboot => "reboot",
+            OutletAction::DelayOn => "turn on after the outlet's delay",
+            OutletAction::DelayOff => "turn off after the outlet's delay",
+            OutletAction::DelayReboot => "reboot after the outlet's delay",
+            OutletAction::Cancel => "cancel the pending command of",
+        }
+    }
+
+    /// Whether carrying it out can cut power to what is plugged in.
+    pub fn cuts_power(self) -> bool {
+        matches!(
+            self,
+            OutletAction::Off | OutletAction::Reboot | OutletAction::DelayOff | OutletAction::DelayReboot
+        )
+    }
+}
+
+impl FromStr for OutletAction {
+    type Err = String;
+
+    /// Trimmed and case-insensitive, as MQTT payloads are.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_str() == wanted)
+            .ok_or_else(|| {
+                let allowed: Vec<&str> = Self::ALL.iter().map(|a| a.as_str()).collect();
+                format!("unknown action {s:?}; allowed: {}", allowed.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for OutletAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The answer to an outlet command: the state read back from the PDU after
+/// the write, never the requested one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutletCommandResult {
+    pub success: bool,
+    pub device_id: DeviceId,
+    pub outlet: u32,
+    pub command: OutletAction,
+    pub state: OutletState,
+    pub pending: bool,
+    pub error: Option<String>,
+    /// Unix seconds.
+    pub ts: f64,
+}
+
+/// Every error the bridge reports to a user or a script.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    /// Input that can never succeed; `field` names what is wrong.
+    #[error("{message}")]
+    BadRequest { field: Option<String>, message: String },
+    #[error("{message}")]
+    NotFound { field: Option<String>, message: String },
+    /// The PDU cannot be reached (or has not answered yet).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The PDU answered but refused or failed the request.
+    #[error("{0}")]
+    DeviceRefused(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(field: &str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest { field: Some(field.to_owned()), message: message.into() }
+    }
+
+    pub fn not_found(field: &str, message: impl Into<String>) -> Self {
+        ApiError::NotFound { field: Some(field.to_owned()), message: message.into() }
+    }
+
+    pub fn status_code(&self) -> u16 {
+        match self {
+            ApiError::BadRequest { .. } => 400,
+            ApiError::NotFound { .. } => 404,
+            ApiError::Unavailable(_) => 503,
+            ApiError::DeviceRefused(_) => 502,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::BadRequest { field, .. } | ApiError::NotFound { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { error: self.to_string(), field: self.field().map(str::to_owned) }
+    }
+}
+
+/// The JSON body of every error response: `{"error": "...", "field": "..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_ids_allow_only_topic_safe_characters() {
+        assert!(DeviceId::parse("rack1-pdu_2").is_ok());
+        for bad in ["", "Rack1", "a/b", "a#", "a+b", "a b", &"x".repeat(65)] {
+            assert!(DeviceId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn actions_parse_trimmed_and_case_insensitive() {
+        assert_eq!(" OFF\n".parse::<OutletAction>(), Ok(OutletAction::Off));
+        assert_eq!("DelayOn".parse::<OutletAction>(), Ok(OutletAction::DelayOn));
+        let err = "explode".parse::<OutletAction>().unwrap_err();
+        assert!(err.contains("explode") && err.contains("reboot"), "{err}");
+    }
+
+    #[test]
+    fn snapshot_round_trips_through_json() {
+        let snapshot = PduSnapshot {
+            device_id: DeviceId::parse("pdu44001").unwrap(),
+            label: "PDU".into(),
+            simulated: true,
+            connection: Connection::Stale { since_ms: 5, reason: "timeout".into() },
+            ts_ms: 10,
+            poll_interval_ms: 1000,
+            identity: Identity::default(),
+            uptime_s: None,
+            input: Input::default(),
+            ats: None,
+            banks: vec![],
+            outlets: vec![],
+            totals: Totals::default(),
+        };
+        let json = serde_json::to_string(&snapshot).unwrap();
+        assert!(json.contains(r#""connection":{"state":"stale""#), "{json}");
+        assert_eq!(serde_json::from_str::<PduSnapshot>(&json).unwrap(), snapshot);
+    }
+}

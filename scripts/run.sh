@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build everything in release mode and start the bridge. With no PDU_HOST it
+# runs a demo on a simulated PDU44001: dashboard on http://localhost:8080.
+# Arguments go to pdu-bridge (for example --env-file .env).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_wasm_toolchain
+ensure_node_modules
+bash scripts/build-site.sh --release
+log "building the server (release)"
+cargo build --release -p server
+exec "$CARGO_TARGET_DIR/release/pdu-bridge" "$@"

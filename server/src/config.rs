@@ -1,0 +1,410 @@
+//! Configuration in two stages: [`RawSettings`] (every setting as text,
+//! layered defaults ← env file ← environment ← command line) is validated
+//! once into a typed [`Config`]. A bad setting stops start-up with a message
+//! naming the setting, the value and what is allowed.
+//!
+//! Owns: setting names, defaults and limits. Library code never reads the
+//! environment itself; `main` hands the environment in. The variable names of
+//! the widely used Python bridge keep their meaning, so its `.env` files work
+//! unchanged (`--env-file .env`). Secrets (SNMP communities) are wrapped in
+//! [`Secret`], whose `Debug` and `Display` never show the value.
+
+use crate::pdu::correct::{MeteringFloor, NamesError, OutletNames};
+use app::model::DeviceId;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A value that must never reach a log line, a response or MQTT.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Settings as written by the user, by name; later layers win.
+#[derive(Clone, Debug, Default)]
+pub struct RawSettings {
+    values: BTreeMap<String, String>,
+}
+
+impl RawSettings {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a layer; its values replace earlier ones.
+    pub fn layer(mut self, pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.values.extend(pairs);
+        self
+    }
+
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        self.values.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        // An empty assignment (`PDU_HOST=`) means "not set", as in the
+        // Python bridge's dotenv handling.
+        self.values.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+}
+
+/// Parse a `.env` file: `KEY=value` lines, `#` comments, optional `export `,
+/// optional single or double quotes around the value.
+pub fn parse_env_file(path: &str, text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err(ConfigError::EnvFile {
+                path: path.to_owned(),
+                line: number + 1,
+                message: "expected KEY=value".into(),
+            });
+        };
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ConfigError::EnvFile {
+                path: path.to_owned(),
+                line: number + 1,
+                message: format!("{key:?} is not a variable name"),
+            });
+        }
+        let value = value.trim();
+        let unquoted = [('"', '"'), ('\'', '\'')]
+            .iter()
+            .find_map(|(open, close)| value.strip_prefix(*open).and_then(|v| v.strip_suffix(*close)))
+            .unwrap_or(value);
+        pairs.push((key.to_owned(), unquoted.to_owned()));
+    }
+    Ok(pairs)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is not valid: {allowed}")]
+    Invalid { name: &'static str, value: String, allowed: String },
+    #[error("{path}, line {line}: {message}")]
+    EnvFile { path: String, line: usize, message: String },
+    #[error("{0}")]
+    OutletNames(#[from] NamesError),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Where one PDU's readings come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeviceKind {
+    /// The simulated PDU44001, in-process.
+    Simulated { seed: u64 },
+    /// A real PDU over SNMP v2c (issue 3).
+    Snmp { host: String, port: u16, community_read: Secret, community_write: Secret },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceConfig {
+    pub id: DeviceId,
+    pub label: Option<String>,
+    pub kind: DeviceKind,
+    pub poll_interval: Duration,
+    pub snmp_timeout: Duration,
+    pub snmp_retries: u32,
+    pub floor: MeteringFloor,
+    pub outlet_names: OutletNames,
+}
+
+impl DeviceConfig {
+    pub fn is_simulated(&self) -> bool {
+        matches!(self.kind, DeviceKind::Simulated { .. })
+    }
+
+    /// How long one poll may take before it counts as missed: every try of
+    /// the request, as SNMP would make them.
+    pub fn poll_deadline(&self) -> Duration {
+        self.snmp_timeout * (self.snmp_retries + 1)
+    }
+}
+
+/// The validated runtime configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub devices: Vec<DeviceConfig>,
+    /// No PDU configured: the bridge runs on the simulated PDU and says so.
+    pub demo: bool,
+    pub web_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_level: tracing::Level,
+    /// Serve the site from this folder instead of the copy built into the
+    /// binary (for front-end work).
+    pub site_root: Option<PathBuf>,
+}
+
+fn invalid(name: &'static str, value: &str, allowed: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { name, value: value.to_owned(), allowed: allowed.into() }
+}
+
+fn number<T: std::str::FromStr + PartialOrd + fmt::Display + Copy>(
+    raw: &RawSettings,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    let Some(text) = raw.get(name) else { return Ok(default) };
+    match text.parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(invalid(name, text, format!("a number from {min} to {max}"))),
+    }
+}
+
+fn seconds(raw: &RawSettings, name: &'static str, default: f64, min: f64, max: f64) -> Result<Duration, ConfigError> {
+    let v: f64 = number(raw, name, default, min, max)?;
+    if !v.is_finite() {
+        return Err(invalid(name, raw.get(name).unwrap_or_default(), format!("seconds from {min} to {max}")));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn boolean(raw: &RawSettings, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    let Some(text) = raw.get(name) else { return Ok(default) };
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(invalid(name, text, "true or false")),
+    }
+}
+
+fn log_level(raw: &RawSettings) -> Result<tracing::Level, ConfigError> {
+    let Some(text) = raw.get("BRIDGE_LOG_LEVEL") else { return Ok(tracing::Level::INFO) };
+    // The Python bridge's names (WARNING, CRITICAL) are accepted too.
+    match text.to_ascii_lowercase().as_str() {
+        "trace" => Ok(tracing::Level::TRACE),
+        "debug" => Ok(tracing::Level::DEBUG),
+        "info" => Ok(tracing::Level::INFO),
+        "warn" | "warning" => Ok(tracing::Level::WARN),
+        "error" | "critical" => Ok(tracing::Level::ERROR),
+        _ => Err(invalid("BRIDGE_LOG_LEVEL", text, "error, warn, info, debug or trace")),
+    }
+}
+
+impl Config {
+    pub fn validate(raw: &RawSettings) -> Result<Config, ConfigError> {
+        let data_dir = PathBuf::from(raw.get("BRIDGE_DATA_DIR").unwrap_or("./data"));
+
+        let id_text = raw.get("PDU_DEVICE_ID").unwrap_or("pdu44001");
+        let id = DeviceId::parse(id_text).map_err(|why| invalid("PDU_DEVICE_ID", id_text, why))?;
+        let mock = boolean(raw, "BRIDGE_MOCK_MODE", false)?;
+        let host = raw.get("PDU_HOST");
+        let port: u16 = number(raw, "PDU_SNMP_PORT", 161, 1, u16::MAX)?;
+        let demo = host.is_none();
+        let kind = match host {
+            Some(host) if !mock => DeviceKind::Snmp {
+                host: host.to_owned(),
+                port,
+                community_read: Secret(raw.get("PDU_COMMUNITY_READ").unwrap_or("public").to_owned()),
+                community_write: Secret(raw.get("PDU_COMMUNITY_WRITE").unwrap_or("private").to_owned()),
+            },
+            _ => DeviceKind::Simulated { seed: number(raw, "BRIDGE_SIM_SEED", 1, 0, u64::MAX)? },
+        };
+        if let DeviceKind::Snmp { .. } = kind {
+            return Err(ConfigError::Unsupported(
+                "PDU_HOST is set, but polling a real PDU over SNMP is not built yet (issue 3). \
+                 Unset PDU_HOST for the demo, or set BRIDGE_MOCK_MODE=true to use the simulated PDU."
+                    .into(),
+            ));
+        }
+
+        let floor = MeteringFloor {
+            power_w: number(raw, "BRIDGE_METER_FLOOR_W", 1.0, 0.0, 100.0)?,
+            current_a: number(raw, "BRIDGE_METER_FLOOR_A", 0.2, 0.0, 5.0)?,
+        };
+        let outlet_names = match raw.get("BRIDGE_OUTLET_NAMES_FILE") {
+            // Named explicitly: it must exist.
+            Some(path) => {
+                let path = PathBuf::from(path);
+                if !path.is_file() {
+                    return Err(invalid("BRIDGE_OUTLET_NAMES_FILE", &path.display().to_string(), "an existing JSON file"));
+                }
+                OutletNames::load(&path)?
+            }
+            None => OutletNames::load(&data_dir.join("outlet_names.json"))?,
+        };
+        let device = DeviceConfig {
+            id,
+            label: raw.get("PDU_LABEL").map(str::to_owned),
+            kind,
+            poll_interval: seconds(raw, "BRIDGE_POLL_INTERVAL", 1.0, 0.1, 300.0)?,
+            snmp_timeout: seconds(raw, "BRIDGE_SNMP_TIMEOUT", 2.0, 0.1, 60.0)?,
+            snmp_retries: number(raw, "BRIDGE_SNMP_RETRIES", 1, 0, 10)?,
+            floor,
+            outlet_names,
+        };
+
+        let bind_text = raw.get("BRIDGE_WEB_BIND").unwrap_or("127.0.0.1");
+        let bind: IpAddr = bind_text
+            .parse()
+            .map_err(|_| invalid("BRIDGE_WEB_BIND", bind_text, "an IP address such as 127.0.0.1 or 0.0.0.0"))?;
+        let web_port: u16 = number(raw, "BRIDGE_WEB_PORT", 8080, 0, u16::MAX)?;
+
+        let site_root = match raw.get("BRIDGE_SITE_ROOT") {
+            Some(dir) if !PathBuf::from(dir).is_dir() => {
+                return Err(invalid("BRIDGE_SITE_ROOT", dir, "an existing folder holding pkg/"))
+            }
+            other => other.map(PathBuf::from),
+        };
+
+        Ok(Config {
+            devices: vec![device],
+            demo,
+            web_addr: SocketAddr::new(bind, web_port),
+            data_dir,
+            log_level: log_level(raw)?,
+            site_root,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut raw = RawSettings::new().set("BRIDGE_DATA_DIR", dir.path().to_str().unwrap());
+        for (k, v) in pairs {
+            raw = raw.set(k, v);
+        }
+        Config::validate(&raw)
+    }
+
+    #[test]
+    fn defaults_give_a_demo_on_the_simulated_pdu() {
+        let config = validate(&[]).unwrap();
+        assert!(config.demo);
+        let device = &config.devices[0];
+        assert_eq!(device.id.as_str(), "pdu44001");
+        assert!(device.is_simulated());
+        assert_eq!(device.poll_interval, Duration::from_secs(1));
+        assert_eq!(device.poll_deadline(), Duration::from_secs(4));
+        assert_eq!(device.floor, MeteringFloor { power_w: 1.0, current_a: 0.2 });
+        assert_eq!(config.web_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.log_level, tracing::Level::INFO);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_the_value_and_what_is_allowed() {
+        let cases = [
+            ("BRIDGE_POLL_INTERVAL", "0.05", "0.1 to 300"),
+            ("BRIDGE_POLL_INTERVAL", "fast", "0.1 to 300"),
+            ("BRIDGE_WEB_PORT", "70000", "0 to 65535"),
+            ("PDU_DEVICE_ID", "Rack/1", "allowed are"),
+            ("BRIDGE_MOCK_MODE", "maybe", "true or false"),
+            ("BRIDGE_LOG_LEVEL", "loud", "error, warn"),
+            ("BRIDGE_WEB_BIND", "localhost:1", "IP address"),
+            ("BRIDGE_SNMP_RETRIES", "-1", "0 to 10"),
+        ];
+        for (name, value, allowed) in cases {
+            let message = validate(&[(name, value)]).unwrap_err().to_string();
+            assert!(message.contains(name) && message.contains(value) && message.contains(allowed), "{message}");
+        }
+    }
+
+    #[test]
+    fn empty_assignments_mean_unset() {
+        assert!(validate(&[("PDU_HOST", ""), ("BRIDGE_POLL_INTERVAL", " ")]).unwrap().demo);
+    }
+
+    #[test]
+    fn mock_mode_with_a_host_uses_the_simulator_and_is_not_a_demo() {
+        let config = validate(&[("PDU_HOST", "127.0.0.1"), ("BRIDGE_MOCK_MODE", "true")]).unwrap();
+        assert!(!config.demo);
+        assert!(config.devices[0].is_simulated());
+    }
+
+    #[test]
+    fn a_real_host_is_refused_clearly_until_snmp_lands() {
+        let message = validate(&[("PDU_HOST", "127.0.0.1"), ("PDU_COMMUNITY_READ", "s3cret")]).unwrap_err().to_string();
+        assert!(message.contains("PDU_HOST") && message.contains("issue 3"), "{message}");
+        assert!(!message.contains("s3cret"));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let kind = DeviceKind::Snmp {
+            host: "h".into(),
+            port: 161,
+            community_read: Secret("s3cret-read".into()),
+            community_write: Secret("s3cret-write".into()),
+        };
+        let shown = format!("{kind:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[test]
+    fn an_explicit_outlet_names_file_must_exist_and_be_valid() {
+        let message = validate(&[("BRIDGE_OUTLET_NAMES_FILE", "/nonexistent/names.json")]).unwrap_err().to_string();
+        assert!(message.contains("BRIDGE_OUTLET_NAMES_FILE"), "{message}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("names.json");
+        std::fs::write(&path, r#"{"1": "Core router"}"#).unwrap();
+        let config = validate(&[("BRIDGE_OUTLET_NAMES_FILE", path.to_str().unwrap())]).unwrap();
+        let mut outlets = vec![app::model::Outlet {
+            number: 1,
+            name: "Router".into(),
+            state: app::model::OutletState::On,
+            pending: false,
+            bank: None,
+            current: None,
+            power: None,
+            energy_kwh: None,
+        }];
+        config.devices[0].outlet_names.apply(&mut outlets);
+        assert_eq!(outlets[0].name, "Core router");
+
+        std::fs::write(&path, "{not json").unwrap();
+        let message = validate(&[("BRIDGE_OUTLET_NAMES_FILE", path.to_str().unwrap())]).unwrap_err().to_string();
+        assert!(message.contains("names.json") && message.contains("not a JSON object"), "{message}");
+    }
+
+    #[test]
+    fn env_files_in_the_python_bridges_style_parse() {
+        let text = "# comment\nPDU_HOST=10.0.0.5\nexport BRIDGE_POLL_INTERVAL=\"2.5\"\nPDU_COMMUNITY_READ='pub lic'\n\n";
+        let pairs = parse_env_file(".env", text).unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                ("PDU_HOST".into(), "10.0.0.5".into()),
+                ("BRIDGE_POLL_INTERVAL".into(), "2.5".into()),
+                ("PDU_COMMUNITY_READ".into(), "pub lic".into()),
+            ]
+        );
+        let err = parse_env_file(".env", "GOOD=1\njust words\n").unwrap_err().to_string();
+        assert!(err.contains(".env, line 2"), "{err}");
+    }
+
+    #[test]
+    fn later_layers_win() {
+        let raw = RawSettings::new()
+            .layer([("BRIDGE_WEB_PORT".to_owned(), "1".to_owned())])
+            .layer([("BRIDGE_WEB_PORT".to_owned(), "2".to_owned())]);
+        assert_eq!(raw.get("BRIDGE_WEB_PORT"), Some("2"));
+    }
+}

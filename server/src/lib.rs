@@ -1,0 +1,48 @@
+//! pdu-bridge: polls CyberPower switched ATS PDUs, corrects and names their
+//! readings, and serves a live dashboard and a JSON API.
+//!
+//! One folder or file per subsystem, each owning its data: `config`
+//! (settings), `pdu` (device readings, scaling, corrections, the simulated
+//! PDU), `poller` (cadence and connection state), `service` (the one path
+//! for every state-changing action), `web` (HTTP, the dashboard, the stream).
+
+pub mod config;
+pub mod pdu;
+pub mod poller;
+pub mod service;
+pub mod web;
+
+use config::Config;
+use service::Bridge;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// How long pollers get to finish after shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Run the bridge on `listener` until `shutdown` fires: pollers, web server,
+/// then an orderly stop.
+pub async fn serve(config: &Config, listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    let bridge = Arc::new(Bridge::new(config));
+    serve_bridge(bridge, config, listener, shutdown).await
+}
+
+/// As [`serve`], with a bridge the caller keeps (tests inject faults into it).
+pub async fn serve_bridge(
+    bridge: Arc<Bridge>,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let pollers = bridge.spawn_pollers(&shutdown);
+    let state = web::AppState { bridge, shutdown: shutdown.clone(), site_root: config.site_root.clone() };
+    let served = web::run(listener, web::router(state), shutdown.clone()).await;
+    // However the server stopped, stop the pollers too.
+    shutdown.cancel();
+    if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(pollers)).await.is_err() {
+        tracing::warn!("pollers did not stop within {SHUTDOWN_GRACE:?}");
+    }
+    served
+}

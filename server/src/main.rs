@@ -1,0 +1,124 @@
+//! The `pdu-bridge` binary: command line, configuration, logging, signals.
+//! Everything else lives in the library.
+
+use server::config::{parse_env_file, Config, RawSettings};
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+const USAGE: &str = "\
+pdu-bridge — bridge, dashboard and automation for CyberPower switched ATS PDUs
+
+USAGE:
+    pdu-bridge [--env-file FILE] [--set KEY=VALUE]...
+
+Settings come from the environment (PDU_HOST, BRIDGE_WEB_PORT, … as listed in
+the README); --env-file reads a .env file first (the Python bridge's files
+work unchanged) and --set overrides any setting. With no PDU_HOST the bridge
+runs a demo on a simulated PDU44001.
+
+OPTIONS:
+    --env-file FILE    read KEY=VALUE settings from FILE
+    --set KEY=VALUE    set one setting (wins over the environment)
+    -h, --help         show this help
+    -V, --version      show the version";
+
+fn settings(args: &[String]) -> Result<RawSettings, String> {
+    let mut env_file = Vec::new();
+    let mut sets = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--env-file" => {
+                let path = args.next().ok_or("--env-file needs a file")?;
+                let text = std::fs::read_to_string(path).map_err(|e| format!("--env-file {path}: {e}"))?;
+                env_file = parse_env_file(path, &text).map_err(|e| e.to_string())?;
+            }
+            "--set" => {
+                let pair = args.next().ok_or("--set needs KEY=VALUE")?;
+                let (k, v) = pair.split_once('=').ok_or_else(|| format!("--set {pair:?}: expected KEY=VALUE"))?;
+                sets.push((k.to_owned(), v.to_owned()));
+            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(RawSettings::new().layer(env_file).layer(std::env::vars()).layer(sets))
+}
+
+async fn shutdown_signal(token: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+        _ = token.cancelled() => return,
+    }
+    tracing::info!("shutting down");
+    token.cancel();
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "-V" || a == "--version") {
+        println!("pdu-bridge {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let config = match settings(&args).and_then(|raw| Config::validate(&raw).map_err(|e| e.to_string())) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("pdu-bridge: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_max_level(config.log_level).with_target(false).init();
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pdu-bridge: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(config.web_addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("pdu-bridge: cannot listen on {} (BRIDGE_WEB_BIND/BRIDGE_WEB_PORT): {e}", config.web_addr);
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!("dashboard on http://{addr}/");
+        if config.demo {
+            tracing::info!("demo mode: no PDU_HOST set, polling a simulated PDU44001");
+        }
+        if !server::web::embedded_site() && config.site_root.is_none() {
+            tracing::warn!("this binary was built without the site: the dashboard renders but does not hydrate (run scripts/build-site.sh, then rebuild)");
+        }
+        let shutdown = CancellationToken::new();
+        tokio::spawn(shutdown_signal(shutdown.clone()));
+        match server::serve(&config, listener, shutdown).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!("server failed: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

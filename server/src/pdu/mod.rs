@@ -1,0 +1,163 @@
+//! The PDU: what one poll returns in the device's own units ([`RawPoll`],
+//! exactly what the CPS-MIB objects hold), where it comes from
+//! ([`PduSource`]), and how it becomes the model ([`scale`], [`correct`]).
+//!
+//! Owns: the boundary between "what the device said" and "what the bridge
+//! shows". Does not own: cadence and fan-out (`poller`), command policy
+//! (`service`). The one thing to know: every reading is an `Option` —
+//! an object the device does not answer is absent, never zero — and scaling
+//! happens in exactly one place, so the in-process simulator and the SNMP
+//! path (issue 3) share it.
+
+pub mod correct;
+pub mod scale;
+pub mod sim;
+
+use app::model::{OutletAction, OutletState};
+use sim::SimulatedPdu;
+use std::time::Duration;
+
+/// Identity and layout, read at start and every few minutes (MIB units).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawIdentity {
+    pub sys_descr: Option<String>,
+    pub sys_name: Option<String>,
+    pub sys_location: Option<String>,
+    pub sys_contact: Option<String>,
+    /// ePDUIdentName.
+    pub name: Option<String>,
+    pub hardware_rev: Option<String>,
+    pub firmware: Option<String>,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    /// ePDUIdentDeviceRating, A.
+    pub rating_amps: Option<i64>,
+    pub num_outlets: Option<i64>,
+    pub num_phases: Option<i64>,
+    /// ePDULoadDevNumBanks.
+    pub num_banks: Option<i64>,
+    /// ePDULoadDevBankMaxLoad by bank number, A.
+    pub bank_max_load: Vec<(u32, i64)>,
+}
+
+/// One row of ePDULoadStatusTable. Rows are told apart by their phase and
+/// bank columns (bank 0 = a phase total row), never by position.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawLoadRow {
+    pub index: u32,
+    /// 0.1 A.
+    pub load: Option<i64>,
+    /// 1 normal, 2 low, 3 nearOverload, 4 overload.
+    pub load_state: Option<i64>,
+    pub phase_number: Option<i64>,
+    pub bank_number: Option<i64>,
+    /// 0.1 V.
+    pub voltage: Option<i64>,
+    /// W.
+    pub active_power: Option<i64>,
+    /// VA.
+    pub apparent_power: Option<i64>,
+    /// 0.01.
+    pub power_factor: Option<i64>,
+    /// 0.1 kWh, cumulative.
+    pub energy: Option<i64>,
+}
+
+/// One row of ePDUOutletStatusTable.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawOutlet {
+    pub index: u32,
+    pub name: Option<String>,
+    /// 1 on, 2 off.
+    pub state: Option<i64>,
+    /// 1 a command is pending, 2 none.
+    pub command_pending: Option<i64>,
+    pub bank: Option<i64>,
+    /// 0.1 A.
+    pub load: Option<i64>,
+    /// W.
+    pub active_power: Option<i64>,
+    /// 0.1 kWh, cumulative.
+    pub energy: Option<i64>,
+}
+
+/// The ePDU2 source (ATS) status row.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawAts {
+    /// 1 A, 2 B, 3 none.
+    pub selected_source: Option<i64>,
+    /// ePDU2SourceConfigPreferredSource: 1 A, 2 B, 3 none.
+    pub preferred_source: Option<i64>,
+    /// 0.1 V.
+    pub source_a_voltage: Option<i64>,
+    pub source_b_voltage: Option<i64>,
+    /// 0.1 Hz.
+    pub source_a_frequency: Option<i64>,
+    pub source_b_frequency: Option<i64>,
+    /// 1 normal, 2 over, 3 under.
+    pub source_a_voltage_status: Option<i64>,
+    pub source_b_voltage_status: Option<i64>,
+    pub source_a_frequency_status: Option<i64>,
+    pub source_b_frequency_status: Option<i64>,
+    /// 1 lost, 2 fully redundant.
+    pub redundancy: Option<i64>,
+}
+
+/// Everything one poll reads.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawPoll {
+    /// sysUpTime, 1/100 s.
+    pub uptime_ticks: Option<u64>,
+    /// ePDUStatusInputVoltage (selected source), 0.1 V.
+    pub input_voltage: Option<i64>,
+    /// 0.1 Hz.
+    pub input_frequency: Option<i64>,
+    pub load_rows: Vec<RawLoadRow>,
+    pub outlets: Vec<RawOutlet>,
+    pub ats: Option<RawAts>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SourceError {
+    #[error("no answer within {:.1} s", .0.as_secs_f64())]
+    Timeout(Duration),
+    #[error("the PDU has no outlet {0}")]
+    NoSuchOutlet(u32),
+    #[error("the PDU refused the request: {0}")]
+    Refused(String),
+}
+
+/// Where a PDU's readings come from. An enum rather than a trait object:
+/// there are few kinds and each is known here.
+#[derive(Clone)]
+pub enum PduSource {
+    /// The in-process simulated PDU44001 (`BRIDGE_MOCK_MODE`, demo mode).
+    Simulated(SimulatedPdu),
+}
+
+impl PduSource {
+    pub async fn identity(&self) -> Result<RawIdentity, SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.identity().await,
+        }
+    }
+
+    pub async fn poll(&self) -> Result<RawPoll, SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.poll().await,
+        }
+    }
+
+    pub async fn outlet_command(&self, outlet: u32, action: OutletAction) -> Result<(), SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.outlet_command(outlet, action).await,
+        }
+    }
+
+    /// Read one outlet's relay and pending flag back from the device.
+    pub async fn outlet_state(&self, outlet: u32) -> Result<(OutletState, bool), SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.outlet_state(outlet).await,
+        }
+    }
+}

@@ -1,0 +1,659 @@
+//! The simulated PDU44001: one model of the device that the in-process mock
+//! (`BRIDGE_MOCK_MODE`, demo mode) reads directly and that the SNMP agent
+//! (issue 3) will serve over UDP.
+//!
+//! Owns: the device's physics — drifting source voltages and frequencies,
+//! loads that follow their relays, bank and total sums that equal their
+//! parts, energy that grows with power, outlet commands with the device's
+//! real delays (pending visible meanwhile), the ATS moving the load to the
+//! other source when one fails and back to the preferred one — and fault
+//! injection for tests. It answers in MIB units ([`RawPoll`]), so the
+//! bridge's scaling code is exercised exactly as with hardware.
+//!
+//! Time is `tokio::time::Instant`: under a paused Tokio clock, reboots and
+//! delayed commands happen exactly when the test advances time to them.
+
+use super::{RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll, SourceError};
+use app::model::{OutletAction, OutletState, Source};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Nominal input of the PDU44001 (120 V, 60 Hz).
+const NOMINAL_VOLTS: f64 = 120.0;
+const NOMINAL_HZ: f64 = 60.0;
+/// The ATS treats an input outside this window as unusable (the PDU44001's
+/// default voltage sensitivity).
+const MIN_USABLE_VOLTS: f64 = 96.0;
+const MAX_USABLE_VOLTS: f64 = 138.0;
+/// ePDULoadDevBankMaxLoad of the PDU44001: 12 A per bank; 15 A device rating.
+const BANK_MAX_AMPS: i64 = 12;
+const DEVICE_RATING_AMPS: i64 = 15;
+/// Near-overload at 80 % of the bank limit, as the PDU's default thresholds.
+const NEAR_OVERLOAD_SHARE: f64 = 0.8;
+
+/// The outlets of the simulated unit: name, bank, typical load in W, power
+/// factor, relay on at start. Mirrors the peer data file in `shared/peers`.
+const OUTLETS: [(&str, u32, f64, f64, bool); 10] = [
+    ("Router", 1, 30.0, 0.83, true),
+    ("Switch-24p", 1, 68.0, 0.94, true),
+    ("NAS", 1, 104.0, 0.96, true),
+    ("Server-1", 1, 208.0, 0.96, true),
+    ("Server-2", 1, 172.0, 0.95, true),
+    ("Firewall", 2, 21.0, 0.88, true),
+    ("Modem", 2, 9.0, 0.75, true),
+    ("KVM", 2, 12.0, 0.8, true),
+    ("Fan-Tray", 2, 40.0, 0.83, true),
+    ("Spare", 2, 35.0, 0.9, false),
+];
+
+/// A small deterministic generator (xorshift64*): the simulator must be
+/// reproducible from a seed in tests, and needs nothing stronger.
+#[derive(Clone, Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Roughly normal, mean 0, standard deviation 1.
+    fn normal(&mut self) -> f64 {
+        (0..4).map(|_| self.unit()).sum::<f64>().mul_add(3f64.sqrt(), -2.0 * 3f64.sqrt())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Input {
+    volts: f64,
+    hz: f64,
+    /// Fault injection: the input is dead.
+    failed: bool,
+    /// Fault injection: the input is held at this voltage (brownouts).
+    pinned_volts: Option<f64>,
+}
+
+impl Input {
+    fn volts(&self) -> f64 {
+        if self.failed {
+            0.0
+        } else {
+            self.pinned_volts.unwrap_or(self.volts)
+        }
+    }
+
+    fn usable(&self) -> bool {
+        (MIN_USABLE_VOLTS..=MAX_USABLE_VOLTS).contains(&self.volts())
+    }
+
+    /// ePDU2 voltage status: 1 normal, 2 over, 3 under.
+    fn status(&self) -> i64 {
+        match self.volts() {
+            v if v > MAX_USABLE_VOLTS => 2,
+            v if v < MIN_USABLE_VOLTS => 3,
+            _ => 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct SimOutlet {
+    name: String,
+    bank: u32,
+    relay_on: bool,
+    watts: f64,
+    power_factor: f64,
+    /// Slow random variation of the load, a fraction of `watts`.
+    wobble: f64,
+    /// Full-precision meter; the device reports it in 0.1 kWh.
+    energy_kwh: f64,
+    /// Relay changes still to come (delayed commands, the second half of a
+    /// reboot). Non-empty = ePDUOutletStatusCommandPending.
+    steps: VecDeque<(Instant, bool)>,
+    on_delay: Duration,
+    off_delay: Duration,
+    reboot_duration: Duration,
+}
+
+/// Faults a test can inject into the simulated agent.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Faults {
+    /// Answer nothing (the request times out).
+    pub drop_replies: bool,
+    /// Answer, but only after this long.
+    pub delay: Option<Duration>,
+    /// Refuse requests with more varbinds than this (used by the SNMP agent).
+    pub max_varbinds: Option<usize>,
+}
+
+/// The device model. Pure: every method takes the current time.
+#[derive(Clone, Debug)]
+pub struct SimPdu {
+    rng: Rng,
+    serial: String,
+    booted: Instant,
+    /// Pretend the unit had been running for a while before we started.
+    uptime_at_start: Duration,
+    last: Instant,
+    inputs: [Input; 2],
+    preferred: Source,
+    selected: Option<Source>,
+    outlets: Vec<SimOutlet>,
+}
+
+fn index(source: Source) -> usize {
+    match source {
+        Source::A => 0,
+        Source::B => 1,
+    }
+}
+
+fn source_code(source: Option<Source>) -> i64 {
+    match source {
+        Some(Source::A) => 1,
+        Some(Source::B) => 2,
+        None => 3,
+    }
+}
+
+impl SimPdu {
+    pub fn new(seed: u64, now: Instant) -> Self {
+        let mut rng = Rng::new(seed);
+        let outlets = OUTLETS
+            .iter()
+            .map(|&(name, bank, watts, power_factor, relay_on)| SimOutlet {
+                name: name.to_owned(),
+                bank,
+                relay_on,
+                watts,
+                power_factor,
+                wobble: 0.0,
+                // Meters that have been running for a few months.
+                energy_kwh: watts * 24.0 * 90.0 / 1000.0 * (0.8 + 0.4 * rng.unit()),
+                steps: VecDeque::new(),
+                on_delay: Duration::from_secs(3),
+                off_delay: Duration::from_secs(3),
+                reboot_duration: Duration::from_secs(5),
+            })
+            .collect();
+        let input = |rng: &mut Rng| Input {
+            volts: NOMINAL_VOLTS + rng.normal(),
+            hz: NOMINAL_HZ,
+            failed: false,
+            pinned_volts: None,
+        };
+        let inputs = [input(&mut rng), input(&mut rng)];
+        Self {
+            serial: format!("SIM{:09}", seed % 1_000_000_000),
+            rng,
+            booted: now,
+            uptime_at_start: Duration::from_secs(36 * 86_400 + 3_723),
+            last: now,
+            inputs,
+            preferred: Source::A,
+            selected: Some(Source::A),
+            outlets,
+        }
+    }
+
+    pub fn outlet_count(&self) -> u32 {
+        self.outlets.len() as u32
+    }
+
+    /// Bring the model up to `now`: carry out due relay steps in order and
+    /// integrate energy between them, so a reboot's off time costs no energy.
+    pub fn advance(&mut self, now: Instant) {
+        loop {
+            let next_due = self
+                .outlets
+                .iter()
+                .filter_map(|o| o.steps.front().map(|(at, _)| *at))
+                .filter(|at| *at <= now)
+                .min();
+            let Some(due) = next_due else { break };
+            self.integrate(due);
+            for o in &mut self.outlets {
+                while let Some(&(at, on)) = o.steps.front() {
+                    if at > due {
+                        break;
+                    }
+                    o.relay_on = on;
+                    o.steps.pop_front();
+                }
+            }
+        }
+        self.integrate(now);
+    }
+
+    fn integrate(&mut self, until: Instant) {
+        let dt = until.saturating_duration_since(self.last).as_secs_f64();
+        if dt <= 0.0 {
+            return;
+        }
+        let bus_powered = self.selected.is_some();
+        for o in &mut self.outlets {
+            o.energy_kwh += outlet_watts(o, bus_powered) * dt / 3_600_000.0;
+        }
+        // Mean-reverting random walks: inputs drift around nominal, loads
+        // around their typical value. Steps scale with √dt so the drift is
+        // the same whether the model is read often or seldom.
+        let step = dt.min(60.0).sqrt();
+        let pull = (0.05 * dt).min(1.0);
+        for input in &mut self.inputs {
+            input.volts += (NOMINAL_VOLTS - input.volts) * pull + 0.4 * step * self.rng.normal();
+            input.hz += (NOMINAL_HZ - input.hz) * pull + 0.01 * step * self.rng.normal();
+        }
+        for o in &mut self.outlets {
+            o.wobble = (o.wobble * (1.0 - pull) + 0.01 * step * self.rng.normal()).clamp(-0.1, 0.1);
+        }
+        self.last = until;
+        self.update_ats();
+    }
+
+    /// The ATS: the preferred input when usable, else the other, else none.
+    fn update_ats(&mut self) {
+        let usable = |s: Source| self.inputs[index(s)].usable();
+        self.selected = if usable(self.preferred) {
+            Some(self.preferred)
+        } else if usable(self.preferred.other()) {
+            Some(self.preferred.other())
+        } else {
+            None
+        };
+    }
+
+    fn bus_volts(&self) -> f64 {
+        self.selected.map(|s| self.inputs[index(s)].volts()).unwrap_or(0.0)
+    }
+
+    pub fn command(&mut self, outlet: u32, action: OutletAction, now: Instant) -> Result<(), SourceError> {
+        self.advance(now);
+        let o = outlet
+            .checked_sub(1)
+            .and_then(|i| self.outlets.get_mut(i as usize))
+            .ok_or(SourceError::NoSuchOutlet(outlet))?;
+        // A new command replaces whatever was pending, as on the device.
+        o.steps.clear();
+        match action {
+            OutletAction::On => o.relay_on = true,
+            OutletAction::Off => o.relay_on = false,
+            OutletAction::Reboot => {
+                o.relay_on = false;
+                o.steps.push_back((now + o.reboot_duration, true));
+            }
+            OutletAction::DelayOn => o.steps.push_back((now + o.on_delay, true)),
+            OutletAction::DelayOff => o.steps.push_back((now + o.off_delay, false)),
+            OutletAction::DelayReboot => {
+                let off_at = now + o.off_delay;
+                o.steps.push_back((off_at, false));
+                o.steps.push_back((off_at + o.reboot_duration, true));
+            }
+            OutletAction::Cancel => {}
+        }
+        self.advance(now);
+        Ok(())
+    }
+
+    pub fn outlet_state(&mut self, outlet: u32, now: Instant) -> Result<(OutletState, bool), SourceError> {
+        self.advance(now);
+        let o = outlet
+            .checked_sub(1)
+            .and_then(|i| self.outlets.get(i as usize))
+            .ok_or(SourceError::NoSuchOutlet(outlet))?;
+        let state = if o.relay_on { OutletState::On } else { OutletState::Off };
+        Ok((state, !o.steps.is_empty()))
+    }
+
+    /// Fault injection: an input fails (true) or comes back (false).
+    pub fn set_source_failed(&mut self, source: Source, failed: bool, now: Instant) {
+        self.advance(now);
+        self.inputs[index(source)].failed = failed;
+        self.update_ats();
+    }
+
+    /// Fault injection: hold an input at a voltage (`None` releases it).
+    pub fn pin_source_voltage(&mut self, source: Source, volts: Option<f64>, now: Instant) {
+        self.advance(now);
+        self.inputs[index(source)].pinned_volts = volts;
+        self.update_ats();
+    }
+
+    /// Change an outlet's typical load, in W (0 = nothing plugged in).
+    pub fn set_outlet_load(&mut self, outlet: u32, watts: f64, now: Instant) {
+        self.advance(now);
+        if let Some(o) = outlet.checked_sub(1).and_then(|i| self.outlets.get_mut(i as usize)) {
+            o.watts = watts.max(0.0);
+        }
+    }
+
+    pub fn identity(&self) -> RawIdentity {
+        RawIdentity {
+            sys_descr: Some("CyberPower PDU44001 Switched ATS PDU (simulated)".into()),
+            sys_name: Some("pdu44001-sim".into()),
+            sys_location: Some("Simulated rack".into()),
+            sys_contact: Some("noc@example.net".into()),
+            name: Some("PDU44001".into()),
+            hardware_rev: Some("3".into()),
+            firmware: Some("1.3.4".into()),
+            model: Some("PDU44001".into()),
+            serial: Some(self.serial.clone()),
+            rating_amps: Some(DEVICE_RATING_AMPS),
+            num_outlets: Some(self.outlets.len() as i64),
+            num_phases: Some(1),
+            num_banks: Some(2),
+            bank_max_load: vec![(1, BANK_MAX_AMPS), (2, BANK_MAX_AMPS)],
+        }
+    }
+
+    /// What a full poll of the device would read at `now`, in MIB units.
+    pub fn read(&mut self, now: Instant) -> RawPoll {
+        self.advance(now);
+        let volts = self.bus_volts();
+        let bus_powered = self.selected.is_some();
+        let outlets: Vec<RawOutlet> = self
+            .outlets
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let watts = outlet_watts(o, bus_powered);
+                let amps = if watts > 0.0 && volts > 0.0 { watts / (volts * o.power_factor) } else { 0.0 };
+                // A switched-off socket still shows a little meter noise, as
+                // real units do (the metering floor removes it); it is noise,
+                // so it is not part of the bank sums below.
+                let noise = if o.relay_on { 0 } else { 1 };
+                RawOutlet {
+                    index: i as u32 + 1,
+                    name: Some(o.name.clone()),
+                    state: Some(if o.relay_on { 1 } else { 2 }),
+                    command_pending: Some(if o.steps.is_empty() { 2 } else { 1 }),
+                    bank: Some(o.bank as i64),
+                    load: Some((amps * 10.0).round() as i64 + noise),
+                    active_power: Some(watts.round() as i64),
+                    energy: Some((o.energy_kwh * 10.0).floor() as i64),
+                }
+            })
+            .collect();
+
+        // Banks are the sums of their outlets as reported, so the sums the
+        // dashboard shows add up exactly.
+        let volts_dv = (volts * 10.0).round() as i64;
+        let row = |index: u32, bank: i64, members: &[(&RawOutlet, &SimOutlet)], limit: i64| {
+            let load: i64 = members.iter().filter(|(_, s)| s.relay_on).map(|(r, _)| r.load.unwrap_or(0)).sum();
+            let power: i64 = members.iter().map(|(r, _)| r.active_power.unwrap_or(0)).sum();
+            let apparent: i64 = members
+                .iter()
+                .map(|(r, s)| (r.active_power.unwrap_or(0) as f64 / s.power_factor).round() as i64)
+                .sum();
+            let energy: f64 = members.iter().map(|(_, s)| s.energy_kwh).sum();
+            let amps = load as f64 / 10.0;
+            let state = if amps > limit as f64 {
+                4
+            } else if amps >= limit as f64 * NEAR_OVERLOAD_SHARE {
+                3
+            } else {
+                1
+            };
+            RawLoadRow {
+                index,
+                load: Some(load),
+                load_state: Some(state),
+                phase_number: Some(1),
+                bank_number: Some(bank),
+                voltage: Some(volts_dv),
+                active_power: Some(power),
+                apparent_power: Some(apparent),
+                power_factor: Some(if apparent > 0 { (power * 100 + apparent / 2) / apparent } else { 100 }),
+                energy: Some((energy * 10.0).floor() as i64),
+            }
+        };
+        let pairs: Vec<(&RawOutlet, &SimOutlet)> = outlets.iter().zip(&self.outlets).collect();
+        let of_bank = |b: u32| pairs.iter().copied().filter(|(_, s)| s.bank == b).collect::<Vec<_>>();
+        // "All phase information will precede any bank information" (MIB).
+        let load_rows = vec![
+            row(1, 0, &pairs, DEVICE_RATING_AMPS),
+            row(2, 1, &of_bank(1), BANK_MAX_AMPS),
+            row(3, 2, &of_bank(2), BANK_MAX_AMPS),
+        ];
+
+        let [a, b] = &self.inputs;
+        let both_usable = a.usable() && b.usable();
+        let selected_hz = self.selected.map(|s| self.inputs[index(s)].hz);
+        RawPoll {
+            uptime_ticks: Some((self.uptime_at_start + now.saturating_duration_since(self.booted)).as_millis() as u64 / 10),
+            input_voltage: Some(volts_dv),
+            input_frequency: Some(selected_hz.map(|hz| (hz * 10.0).round() as i64).unwrap_or(0)),
+            load_rows,
+            outlets,
+            ats: Some(RawAts {
+                selected_source: Some(source_code(self.selected)),
+                preferred_source: Some(source_code(Some(self.preferred))),
+                source_a_voltage: Some((a.volts() * 10.0).round() as i64),
+                source_b_voltage: Some((b.volts() * 10.0).round() as i64),
+                source_a_frequency: Some(if a.failed { 0 } else { (a.hz * 10.0).round() as i64 }),
+                source_b_frequency: Some(if b.failed { 0 } else { (b.hz * 10.0).round() as i64 }),
+                source_a_voltage_status: Some(a.status()),
+                source_b_voltage_status: Some(b.status()),
+                source_a_frequency_status: Some(if a.failed { 3 } else { 1 }),
+                source_b_frequency_status: Some(if b.failed { 3 } else { 1 }),
+                redundancy: Some(if both_usable { 2 } else { 1 }),
+            }),
+        }
+    }
+}
+
+fn outlet_watts(o: &SimOutlet, bus_powered: bool) -> f64 {
+    if o.relay_on && bus_powered {
+        o.watts * (1.0 + o.wobble)
+    } else {
+        0.0
+    }
+}
+
+/// The simulated PDU as a source the poller reads like any device: shared,
+/// with injectable faults. Cloning shares the same device.
+#[derive(Clone)]
+pub struct SimulatedPdu {
+    model: Arc<Mutex<SimPdu>>,
+    faults: Arc<Mutex<Faults>>,
+    /// How long a dropped reply takes to be noticed (the SNMP timeout).
+    timeout: Duration,
+}
+
+impl SimulatedPdu {
+    pub fn new(seed: u64, timeout: Duration) -> Self {
+        Self {
+            model: Arc::new(Mutex::new(SimPdu::new(seed, Instant::now()))),
+            faults: Arc::new(Mutex::new(Faults::default())),
+            timeout,
+        }
+    }
+
+    /// Direct access for fault injection and assertions in tests.
+    pub fn model(&self) -> MutexGuard<'_, SimPdu> {
+        // A panic while holding the lock leaves a consistent model (every
+        // method finishes its update before returning): keep using it.
+        self.model.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
+    }
+
+    /// Behave like an agent on the network: slow or silent when told to.
+    async fn answer<T>(&self, f: impl FnOnce(&mut SimPdu, Instant) -> Result<T, SourceError>) -> Result<T, SourceError> {
+        let faults = self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if faults.drop_replies {
+            tokio::time::sleep(self.timeout).await;
+            return Err(SourceError::Timeout(self.timeout));
+        }
+        if let Some(delay) = faults.delay {
+            tokio::time::sleep(delay).await;
+        }
+        f(&mut self.model(), Instant::now())
+    }
+
+    pub async fn identity(&self) -> Result<RawIdentity, SourceError> {
+        self.answer(|m, _| Ok(m.identity())).await
+    }
+
+    pub async fn poll(&self) -> Result<RawPoll, SourceError> {
+        self.answer(|m, now| Ok(m.read(now))).await
+    }
+
+    pub async fn outlet_command(&self, outlet: u32, action: OutletAction) -> Result<(), SourceError> {
+        self.answer(|m, now| m.command(outlet, action, now)).await
+    }
+
+    pub async fn outlet_state(&self, outlet: u32) -> Result<(OutletState, bool), SourceError> {
+        self.answer(|m, now| m.outlet_state(outlet, now)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outlet(poll: &RawPoll, n: u32) -> &RawOutlet {
+        &poll.outlets[n as usize - 1]
+    }
+
+    #[test]
+    fn bank_and_total_rows_are_the_sums_of_their_outlets() {
+        let start = Instant::now();
+        let mut pdu = SimPdu::new(7, start);
+        for secs in [0, 1, 30, 600] {
+            let poll = pdu.read(start + Duration::from_secs(secs));
+            for row in &poll.load_rows[1..] {
+                let bank = row.bank_number.unwrap();
+                let members: Vec<_> = poll.outlets.iter().filter(|o| o.bank == Some(bank) && o.state == Some(1)).collect();
+                assert_eq!(row.load, Some(members.iter().map(|o| o.load.unwrap()).sum()));
+                assert_eq!(row.active_power, Some(members.iter().map(|o| o.active_power.unwrap()).sum()));
+            }
+            let total = &poll.load_rows[0];
+            assert_eq!(total.bank_number, Some(0), "the phase row comes first");
+            assert_eq!(total.load, Some(poll.load_rows[1].load.unwrap() + poll.load_rows[2].load.unwrap()));
+            assert_eq!(
+                total.active_power,
+                Some(poll.load_rows[1].active_power.unwrap() + poll.load_rows[2].active_power.unwrap())
+            );
+        }
+    }
+
+    #[test]
+    fn energy_grows_with_power_and_not_without_it() {
+        let start = Instant::now();
+        let mut pdu = SimPdu::new(1, start);
+        let before = pdu.outlets.iter().map(|o| o.energy_kwh).collect::<Vec<_>>();
+        pdu.read(start + Duration::from_secs(3600));
+        let server = 3; // Server-1, ~208 W
+        let grown = pdu.outlets[server].energy_kwh - before[server];
+        assert!((0.17..0.25).contains(&grown), "an hour at ~208 W gave {grown} kWh");
+        let spare = 9; // off
+        assert_eq!(pdu.outlets[spare].energy_kwh, before[spare]);
+    }
+
+    #[test]
+    fn loads_follow_relays() {
+        let start = Instant::now();
+        let mut pdu = SimPdu::new(2, start);
+        assert!(outlet(&pdu.read(start), 3).active_power.unwrap() > 50);
+        pdu.command(3, OutletAction::Off, start).unwrap();
+        let poll = pdu.read(start);
+        assert_eq!((outlet(&poll, 3).state, outlet(&poll, 3).active_power), (Some(2), Some(0)));
+        pdu.command(10, OutletAction::On, start).unwrap();
+        assert!(outlet(&pdu.read(start), 10).active_power.unwrap() > 20);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reboot_is_off_for_the_reboot_duration_then_on_with_pending_meanwhile() {
+        let sim = SimulatedPdu::new(3, Duration::from_secs(2));
+        sim.outlet_command(4, OutletAction::Reboot).await.unwrap();
+        assert_eq!(sim.outlet_state(4).await.unwrap(), (OutletState::Off, true));
+        tokio::time::advance(Duration::from_millis(4_900)).await;
+        assert_eq!(sim.outlet_state(4).await.unwrap(), (OutletState::Off, true));
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert_eq!(sim.outlet_state(4).await.unwrap(), (OutletState::On, false));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delayed_commands_use_the_outlet_delays_and_can_be_cancelled() {
+        let sim = SimulatedPdu::new(4, Duration::from_secs(2));
+        sim.outlet_command(2, OutletAction::DelayOff).await.unwrap();
+        tokio::time::advance(Duration::from_millis(2_900)).await;
+        assert_eq!(sim.outlet_state(2).await.unwrap(), (OutletState::On, true));
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert_eq!(sim.outlet_state(2).await.unwrap(), (OutletState::Off, false));
+
+        sim.outlet_command(2, OutletAction::DelayOn).await.unwrap();
+        sim.outlet_command(2, OutletAction::Cancel).await.unwrap();
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(sim.outlet_state(2).await.unwrap(), (OutletState::Off, false));
+    }
+
+    #[test]
+    fn a_failed_source_moves_the_load_to_the_other_and_back_when_restored() {
+        let start = Instant::now();
+        let mut pdu = SimPdu::new(5, start);
+        let ats = |p: &mut SimPdu| p.read(start).ats.unwrap();
+        assert_eq!((ats(&mut pdu).selected_source, ats(&mut pdu).redundancy), (Some(1), Some(2)));
+
+        pdu.set_source_failed(Source::A, true, start);
+        let a = ats(&mut pdu);
+        assert_eq!((a.selected_source, a.redundancy, a.source_a_voltage_status), (Some(2), Some(1), Some(3)));
+        assert_eq!(a.source_a_voltage, Some(0));
+        // The load keeps running on B.
+        assert!(pdu.read(start).load_rows[0].active_power.unwrap() > 500);
+
+        pdu.set_source_failed(Source::A, false, start);
+        assert_eq!(ats(&mut pdu).selected_source, Some(1), "back to the preferred source");
+    }
+
+    #[test]
+    fn a_brownout_below_the_window_counts_as_under_voltage() {
+        let start = Instant::now();
+        let mut pdu = SimPdu::new(6, start);
+        pdu.pin_source_voltage(Source::B, Some(90.0), start);
+        let ats = pdu.read(start).ats.unwrap();
+        assert_eq!((ats.source_b_voltage, ats.source_b_voltage_status, ats.redundancy), (Some(900), Some(3), Some(1)));
+        assert_eq!(ats.selected_source, Some(1));
+    }
+
+    #[test]
+    fn voltages_drift_but_stay_near_nominal() {
+        let start = Instant::now();
+        let mut pdu = SimPdu::new(8, start);
+        let mut seen = std::collections::BTreeSet::new();
+        for s in 0..3_600 {
+            let v = pdu.read(start + Duration::from_secs(s)).ats.unwrap().source_a_voltage.unwrap();
+            assert!((1100..=1300).contains(&v), "{v}");
+            seen.insert(v);
+        }
+        assert!(seen.len() > 10, "the voltage hardly moved: {seen:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropped_replies_time_out_after_the_configured_timeout() {
+        let sim = SimulatedPdu::new(9, Duration::from_secs(2));
+        sim.set_faults(Faults { drop_replies: true, ..Faults::default() });
+        let started = Instant::now();
+        assert_eq!(sim.poll().await, Err(SourceError::Timeout(Duration::from_secs(2))));
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unknown_outlets_are_refused() {
+        let start = Instant::now();
+        let mut pdu = SimPdu::new(1, start);
+        assert_eq!(pdu.command(11, OutletAction::On, start), Err(SourceError::NoSuchOutlet(11)));
+        assert_eq!(pdu.command(0, OutletAction::On, start), Err(SourceError::NoSuchOutlet(0)));
+    }
+}

@@ -1,0 +1,104 @@
+//! JSON endpoints (paths of the Python bridge kept) and the live stream.
+
+use super::error::{ApiJson, HttpError};
+use super::AppState;
+use crate::service::unix_ms;
+use app::live::SNAPSHOT_EVENT;
+use app::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+
+#[derive(Deserialize)]
+pub struct DeviceQuery {
+    device_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StatusBody<'a> {
+    #[serde(flatten)]
+    snapshot: &'a PduSnapshot,
+    /// When the values were read, unix seconds.
+    ts: f64,
+    /// Seconds since then, at the time of this response.
+    data_age_s: f64,
+}
+
+pub async fn status(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> Result<Response, HttpError> {
+    let device = state.bridge.device(q.device_id.as_deref())?;
+    let snapshot = device
+        .latest()
+        .ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;
+    let body = StatusBody {
+        snapshot: &snapshot,
+        ts: snapshot.ts_ms as f64 / 1000.0,
+        data_age_s: snapshot.age_s(unix_ms()),
+    };
+    Ok(Json(body).into_response())
+}
+
+pub async fn health(State(state): State<AppState>) -> Response {
+    let health = state.bridge.health();
+    let code = if health.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(health)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CommandBody {
+    action: String,
+}
+
+pub async fn outlet_command(
+    State(state): State<AppState>,
+    Path(outlet): Path<String>,
+    Query(q): Query<DeviceQuery>,
+    ApiJson(body): ApiJson<CommandBody>,
+) -> Result<Json<OutletCommandResult>, HttpError> {
+    let outlet: u32 = outlet
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_request("outlet", format!("outlet {outlet:?} is not an outlet number (1, 2, …)")))?;
+    let action: OutletAction = body.action.parse().map_err(|why| ApiError::bad_request("action", why))?;
+    Ok(Json(state.bridge.outlet_command(q.device_id.as_deref(), outlet, action).await?))
+}
+
+fn snapshot_event(snapshot: &PduSnapshot) -> Option<Event> {
+    match Event::default().event(SNAPSHOT_EVENT).json_data(snapshot) {
+        Ok(event) => Some(event),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a snapshot for the live stream");
+            None
+        }
+    }
+}
+
+/// Server-sent events: every PDU's current snapshot at once, then each new
+/// one as it is published. Ends at shutdown so the server can stop.
+pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    // Subscribe before reading the current values so nothing falls between.
+    let receiver = state.bridge.subscribe();
+    let current: Vec<Arc<PduSnapshot>> = state.bridge.snapshots();
+    let live = futures::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(snapshot) => return Some((snapshot, receiver)),
+                // Too slow to keep up: the next snapshot supersedes the lost ones.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    let events = futures::stream::iter(current)
+        .chain(live)
+        .filter_map(|s| async move { snapshot_event(&s).map(Ok) })
+        .take_until(state.shutdown.cancelled_owned());
+    Sse::new(events).keep_alive(KeepAlive::default())
+}

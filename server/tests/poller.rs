@@ -1,0 +1,112 @@
+//! Cadence, connection state and corrections, under paused Tokio time.
+
+use crate::util::config;
+use app::model::{Connection, OutletState, PduSnapshot};
+use server::pdu::sim::Faults;
+use server::service::Bridge;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+async fn next(rx: &mut broadcast::Receiver<Arc<PduSnapshot>>) -> Arc<PduSnapshot> {
+    rx.recv().await.expect("the poller publishes")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_poll_does_not_stretch_the_period() {
+    let (config, _dir) = config(&[]);
+    let bridge = Arc::new(Bridge::new(&config));
+    bridge.devices()[0].simulator().unwrap().set_faults(Faults { delay: Some(Duration::from_millis(300)), ..Default::default() });
+    let mut rx = bridge.subscribe();
+    let shutdown = CancellationToken::new();
+    bridge.spawn_pollers(&shutdown);
+
+    let start = tokio::time::Instant::now();
+    let mut at = Vec::new();
+    for _ in 0..10 {
+        next(&mut rx).await;
+        at.push(start.elapsed());
+    }
+    shutdown.cancel();
+    // Polls start at 0, 1, 2 … s; each answer arrives 0.3 s later (the first
+    // also waits for the identity). A stretched period would drift by 0.3 s
+    // per poll.
+    assert_eq!(at[0], Duration::from_millis(600));
+    for (i, t) in at.iter().enumerate().skip(1) {
+        assert_eq!(*t, Duration::from_secs(i as u64) + Duration::from_millis(300), "poll {i}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unreachable_pdu_goes_offline_within_three_polls_and_recovers_on_the_next_answer() {
+    let (config, _dir) = config(&[("BRIDGE_SNMP_TIMEOUT", "0.5"), ("BRIDGE_SNMP_RETRIES", "0")]);
+    let bridge = Arc::new(Bridge::new(&config));
+    let sim = bridge.devices()[0].simulator().unwrap().clone();
+    let mut rx = bridge.subscribe();
+    let shutdown = CancellationToken::new();
+    bridge.spawn_pollers(&shutdown);
+
+    let first = next(&mut rx).await;
+    assert_eq!(first.connection, Connection::Online);
+    sim.set_faults(Faults { drop_replies: true, ..Default::default() });
+    let miss1 = next(&mut rx).await;
+    let miss2 = next(&mut rx).await;
+    let miss3 = next(&mut rx).await;
+    assert!(matches!(miss1.connection, Connection::Stale { since_ms, .. } if since_ms == first.ts_ms), "{:?}", miss1.connection);
+    assert!(matches!(miss2.connection, Connection::Stale { .. }), "{:?}", miss2.connection);
+    match &miss3.connection {
+        Connection::Unreachable { reason, .. } => assert!(reason.contains("0.5 s"), "{reason}"),
+        other => panic!("after three missed polls: {other:?}"),
+    }
+    assert_eq!(miss3.ts_ms, first.ts_ms, "the values keep the time they were read");
+
+    sim.set_faults(Faults::default());
+    let back = next(&mut rx).await;
+    assert_eq!(back.connection, Connection::Online);
+    assert!(back.ts_ms >= first.ts_ms);
+    shutdown.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn published_snapshots_carry_the_metering_floor_and_the_users_outlet_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = dir.path().join("names.json");
+    std::fs::write(&names, r#"{"3": "Backup NAS"}"#).unwrap();
+    let (config, _data) = config(&[("BRIDGE_OUTLET_NAMES_FILE", names.to_str().unwrap())]);
+    let bridge = Arc::new(Bridge::new(&config));
+    let sim = bridge.devices()[0].simulator().unwrap().clone();
+    // Outlet 1 on with nothing plugged in: meter noise only.
+    sim.model().set_outlet_load(1, 0.0, tokio::time::Instant::now());
+    let mut rx = bridge.subscribe();
+    let shutdown = CancellationToken::new();
+    bridge.spawn_pollers(&shutdown);
+
+    let s = next(&mut rx).await;
+    shutdown.cancel();
+    assert_eq!(s.outlet(3).unwrap().name, "Backup NAS");
+    assert_eq!(s.outlet(2).unwrap().name, "Switch-24p", "names without an override come from the PDU");
+    let idle = s.outlet(1).unwrap();
+    assert_eq!((idle.state, idle.current, idle.power), (OutletState::On, Some(0.0), Some(0.0)));
+    let off = s.outlet(10).unwrap();
+    assert_eq!((off.state, off.current, off.power), (OutletState::Off, Some(0.0), Some(0.0)));
+    assert!(off.energy_kwh.unwrap() > 0.0, "energy is never floored");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_source_failure_shows_as_a_transfer_in_the_next_snapshot() {
+    let (config, _dir) = config(&[]);
+    let bridge = Arc::new(Bridge::new(&config));
+    let sim = bridge.devices()[0].simulator().unwrap().clone();
+    let mut rx = bridge.subscribe();
+    let shutdown = CancellationToken::new();
+    bridge.spawn_pollers(&shutdown);
+
+    assert_eq!(next(&mut rx).await.ats.as_ref().unwrap().selected, Some(app::model::Source::A));
+    sim.model().set_source_failed(app::model::Source::A, true, tokio::time::Instant::now());
+    let s = next(&mut rx).await;
+    let ats = s.ats.as_ref().unwrap();
+    assert_eq!((ats.selected, ats.redundancy), (Some(app::model::Source::B), Some(app::model::Redundancy::Lost)));
+    assert_eq!(s.input.voltage, ats.source(app::model::Source::B).unwrap().voltage);
+    shutdown.cancel();
+}
