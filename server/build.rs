@@ -21,9 +21,8 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
 fn main() {
     println!("cargo:rerun-if-env-changed=PDU_BRIDGE_SITE_DIR");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let site = std::env::var_os("PDU_BRIDGE_SITE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../target/site"));
+    let site =
+        std::env::var_os("PDU_BRIDGE_SITE_DIR").map(PathBuf::from).unwrap_or_else(|| manifest.join("../target/site"));
     println!("cargo:rerun-if-changed={}", site.display());
 
     let mut files = Vec::new();

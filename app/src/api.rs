@@ -21,9 +21,7 @@ pub struct InitialState {
 pub fn initial_state() -> InitialState {
     #[cfg(feature = "ssr")]
     {
-        let snapshots = use_context::<crate::backend::BackendHandle>()
-            .map(|b| b.0.snapshots())
-            .unwrap_or_default();
+        let snapshots = use_context::<crate::backend::BackendHandle>().map(|b| b.0.snapshots()).unwrap_or_default();
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)

@@ -42,10 +42,7 @@ pub fn connect(dash: Dashboard) {
         on_error.forget();
 
         dash.now_ms.set(js_sys::Date::now() as u64);
-        set_interval(
-            move || dash.now_ms.set(js_sys::Date::now() as u64),
-            std::time::Duration::from_secs(1),
-        );
+        set_interval(move || dash.now_ms.set(js_sys::Date::now() as u64), std::time::Duration::from_secs(1));
     });
 }
 

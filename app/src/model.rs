@@ -23,18 +23,12 @@ impl DeviceId {
 
     pub fn parse(value: &str) -> Result<Self, String> {
         if value.is_empty() || value.len() > Self::MAX_LEN {
-            return Err(format!(
-                "device id {value:?} must be 1 to {} characters long",
-                Self::MAX_LEN
-            ));
+            return Err(format!("device id {value:?} must be 1 to {} characters long", Self::MAX_LEN));
         }
-        if let Some(bad) = value
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
+        if let Some(bad) =
+            value.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-'))
         {
-            return Err(format!(
-                "device id {value:?} contains {bad:?}; allowed are a-z, 0-9, '_' and '-'"
-            ));
+            return Err(format!("device id {value:?} contains {bad:?}; allowed are a-z, 0-9, '_' and '-'"));
         }
         Ok(Self(value.to_owned()))
     }
@@ -345,10 +339,7 @@ impl OutletAction {
 
     /// Whether carrying it out can cut power to what is plugged in.
     pub fn cuts_power(self) -> bool {
-        matches!(
-            self,
-            OutletAction::Off | OutletAction::Reboot | OutletAction::DelayOff | OutletAction::DelayReboot
-        )
+        matches!(self, OutletAction::Off | OutletAction::Reboot | OutletAction::DelayOff | OutletAction::DelayReboot)
     }
 }
 
@@ -358,13 +349,10 @@ impl FromStr for OutletAction {
     /// Trimmed and case-insensitive, as MQTT payloads are.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|a| a.as_str() == wanted)
-            .ok_or_else(|| {
-                let allowed: Vec<&str> = Self::ALL.iter().map(|a| a.as_str()).collect();
-                format!("unknown action {s:?}; allowed: {}", allowed.join(", "))
-            })
+        Self::ALL.into_iter().find(|a| a.as_str() == wanted).ok_or_else(|| {
+            let allowed: Vec<&str> = Self::ALL.iter().map(|a| a.as_str()).collect();
+            format!("unknown action {s:?}; allowed: {}", allowed.join(", "))
+        })
     }
 }
 

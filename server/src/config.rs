@@ -105,8 +105,6 @@ pub enum ConfigError {
     EnvFile { path: String, line: usize, message: String },
     #[error("{0}")]
     OutletNames(#[from] NamesError),
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 /// Where one PDU's readings come from.
@@ -126,6 +124,8 @@ pub struct DeviceConfig {
     pub poll_interval: Duration,
     pub snmp_timeout: Duration,
     pub snmp_retries: u32,
+    /// Varbinds per GET to start with (the client halves it on failures).
+    pub max_varbinds: usize,
     pub floor: MeteringFloor,
     pub outlet_names: OutletNames,
 }
@@ -223,13 +223,6 @@ impl Config {
             },
             _ => DeviceKind::Simulated { seed: number(raw, "BRIDGE_SIM_SEED", 1, 0, u64::MAX)? },
         };
-        if let DeviceKind::Snmp { .. } = kind {
-            return Err(ConfigError::Unsupported(
-                "PDU_HOST is set, but polling a real PDU over SNMP is not built yet (issue 3). \
-                 Unset PDU_HOST for the demo, or set BRIDGE_MOCK_MODE=true to use the simulated PDU."
-                    .into(),
-            ));
-        }
 
         let floor = MeteringFloor {
             power_w: number(raw, "BRIDGE_METER_FLOOR_W", 1.0, 0.0, 100.0)?,
@@ -240,7 +233,11 @@ impl Config {
             Some(path) => {
                 let path = PathBuf::from(path);
                 if !path.is_file() {
-                    return Err(invalid("BRIDGE_OUTLET_NAMES_FILE", &path.display().to_string(), "an existing JSON file"));
+                    return Err(invalid(
+                        "BRIDGE_OUTLET_NAMES_FILE",
+                        &path.display().to_string(),
+                        "an existing JSON file",
+                    ));
                 }
                 OutletNames::load(&path)?
             }
@@ -253,6 +250,8 @@ impl Config {
             poll_interval: seconds(raw, "BRIDGE_POLL_INTERVAL", 1.0, 0.1, 300.0)?,
             snmp_timeout: seconds(raw, "BRIDGE_SNMP_TIMEOUT", 2.0, 0.1, 60.0)?,
             snmp_retries: number(raw, "BRIDGE_SNMP_RETRIES", 1, 0, 10)?,
+            // Some CyberPower firmware fails a GET with 13 or more varbinds.
+            max_varbinds: number(raw, "BRIDGE_SNMP_MAX_VARBINDS", 10, 1, 64)?,
             floor,
             outlet_names,
         };
@@ -339,10 +338,27 @@ mod tests {
     }
 
     #[test]
-    fn a_real_host_is_refused_clearly_until_snmp_lands() {
-        let message = validate(&[("PDU_HOST", "127.0.0.1"), ("PDU_COMMUNITY_READ", "s3cret")]).unwrap_err().to_string();
-        assert!(message.contains("PDU_HOST") && message.contains("issue 3"), "{message}");
-        assert!(!message.contains("s3cret"));
+    fn a_host_means_snmp_with_the_python_bridges_variables() {
+        let config = validate(&[
+            ("PDU_HOST", "10.0.0.5"),
+            ("PDU_SNMP_PORT", "1161"),
+            ("PDU_COMMUNITY_READ", "s3cret"),
+            ("BRIDGE_SNMP_MAX_VARBINDS", "4"),
+        ])
+        .unwrap();
+        assert!(!config.demo);
+        let device = &config.devices[0];
+        assert_eq!(device.max_varbinds, 4);
+        match &device.kind {
+            DeviceKind::Snmp { host, port, community_read, community_write } => {
+                assert_eq!((host.as_str(), *port), ("10.0.0.5", 1161));
+                assert_eq!((community_read.expose(), community_write.expose()), ("s3cret", "private"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{config:?}").contains("s3cret"), "secrets stay out of Debug output");
+        let message = validate(&[("BRIDGE_SNMP_MAX_VARBINDS", "0")]).unwrap_err().to_string();
+        assert!(message.contains("BRIDGE_SNMP_MAX_VARBINDS") && message.contains("1 to 64"), "{message}");
     }
 
     #[test]
@@ -386,7 +402,8 @@ mod tests {
 
     #[test]
     fn env_files_in_the_python_bridges_style_parse() {
-        let text = "# comment\nPDU_HOST=10.0.0.5\nexport BRIDGE_POLL_INTERVAL=\"2.5\"\nPDU_COMMUNITY_READ='pub lic'\n\n";
+        let text =
+            "# comment\nPDU_HOST=10.0.0.5\nexport BRIDGE_POLL_INTERVAL=\"2.5\"\nPDU_COMMUNITY_READ='pub lic'\n\n";
         let pairs = parse_env_file(".env", text).unwrap();
         assert_eq!(
             pairs,

@@ -3,13 +3,15 @@
 //!
 //! One folder or file per subsystem, each owning its data: `config`
 //! (settings), `pdu` (device readings, scaling, corrections, the simulated
-//! PDU), `poller` (cadence and connection state), `service` (the one path
+//! PDU), `poller` (cadence and connection state), `snmp` (codec, MIB map,
+//! client, simulator agent), `service` (the one path
 //! for every state-changing action), `web` (HTTP, the dashboard, the stream).
 
 pub mod config;
 pub mod pdu;
 pub mod poller;
 pub mod service;
+pub mod snmp;
 pub mod web;
 
 use config::Config;

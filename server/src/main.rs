@@ -20,7 +20,14 @@ OPTIONS:
     --env-file FILE    read KEY=VALUE settings from FILE
     --set KEY=VALUE    set one setting (wins over the environment)
     -h, --help         show this help
-    -V, --version      show the version";
+    -V, --version      show the version
+
+    pdu-bridge simulate [--bind ADDR] [--port PORT] [--count N] [--seed N]
+                        [--read-community C] [--write-community C]
+
+Serves N simulated PDU44001s over SNMP v2c on UDP, one port each from PORT
+(default 127.0.0.1, port 11161, 1 PDU, communities public/private), until
+Ctrl-C. The bridge polls them exactly like hardware.";
 
 fn settings(args: &[String]) -> Result<RawSettings, String> {
     let mut env_file = Vec::new();
@@ -66,8 +73,87 @@ async fn shutdown_signal(token: CancellationToken) {
     token.cancel();
 }
 
+struct SimulateArgs {
+    bind: std::net::IpAddr,
+    port: u16,
+    count: u16,
+    seed: u64,
+    communities: server::snmp::agent::Communities,
+}
+
+fn simulate_args(args: &[String]) -> Result<SimulateArgs, String> {
+    let mut parsed = SimulateArgs {
+        bind: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 11161,
+        count: 1,
+        seed: 1,
+        communities: server::snmp::agent::Communities { read: "public".into(), write: "private".into() },
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |what: &str| format!("{flag} {value:?}: expected {what}");
+        match flag.as_str() {
+            "--bind" => parsed.bind = value.parse().map_err(|_| bad("an IP address"))?,
+            "--port" => parsed.port = value.parse().map_err(|_| bad("a port number"))?,
+            "--count" => {
+                parsed.count = value.parse().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| bad("1 to 1000"))?
+            }
+            "--seed" => parsed.seed = value.parse().map_err(|_| bad("a whole number"))?,
+            "--read-community" => parsed.communities.read.clone_from(value),
+            "--write-community" => parsed.communities.write.clone_from(value),
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(parsed)
+}
+
+/// `pdu-bridge simulate`: simulated PDUs as SNMP agents.
+async fn simulate(args: SimulateArgs) -> ExitCode {
+    let shutdown = CancellationToken::new();
+    let mut agents = Vec::new();
+    for i in 0..args.count {
+        let Some(port) = args.port.checked_add(i) else {
+            eprintln!("pdu-bridge: ports run past 65535");
+            return ExitCode::from(2);
+        };
+        let addr = std::net::SocketAddr::new(args.bind, port);
+        let socket = match tokio::net::UdpSocket::bind(addr).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("pdu-bridge: cannot listen on udp {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let timeout = std::time::Duration::from_secs(2);
+        let sim = server::pdu::sim::SimulatedPdu::new(args.seed + u64::from(i), timeout);
+        tracing::info!("simulated PDU44001 #{} on udp {addr}", i + 1);
+        agents.push(tokio::spawn(server::snmp::agent::serve(socket, sim, args.communities.clone(), shutdown.clone())));
+    }
+    shutdown_signal(shutdown).await;
+    futures::future::join_all(agents).await;
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("simulate") && !args.iter().any(|a| a == "-h" || a == "--help") {
+        let parsed = match simulate_args(&args[1..]) {
+            Ok(p) => p,
+            Err(message) => {
+                eprintln!("pdu-bridge simulate: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        tracing_subscriber::fmt().with_target(false).init();
+        return match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(simulate(parsed)),
+            Err(e) => {
+                eprintln!("pdu-bridge: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;

@@ -6,7 +6,8 @@
 //! and a poll that overruns makes the next one wait for the next slot rather
 //! than bursting. After [`MISSES_BEFORE_UNREACHABLE`] failed polls in a row the
 //! PDU is shown unreachable — never stale values that look fresh — and the
-//! first good poll brings it straight back.
+//! first good poll brings it straight back; meanwhile attempts back off
+//! ([`backoff`]).
 
 use crate::pdu::{correct, scale, RawIdentity, SourceError};
 use crate::service::{unix_ms, Bridge, Device};
@@ -20,6 +21,20 @@ pub const MISSES_BEFORE_UNREACHABLE: u32 = 3;
 /// Identity (names, firmware, location) changes rarely: re-read it every
 /// few minutes rather than every poll.
 const IDENTITY_REFRESH: Duration = Duration::from_secs(300);
+/// While a PDU is unreachable, attempts back off 1 s, 2 s, 4 s … up to this,
+/// so a dead PDU is not hammered; the first answer restores the cadence.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A poll is several requests (each with its own timeout and retries);
+/// this many request deadlines bound the whole poll.
+const POLL_BUDGET_REQUESTS: u32 = 8;
+
+/// How long to wait before the next attempt after `failures` misses in a row.
+pub fn backoff(failures: u32) -> Duration {
+    match failures.checked_sub(MISSES_BEFORE_UNREACHABLE) {
+        None => Duration::ZERO,
+        Some(extra) => Duration::from_secs(1u64 << extra.min(6)).min(MAX_BACKOFF),
+    }
+}
 
 #[derive(Default)]
 struct PollState {
@@ -61,6 +76,7 @@ pub async fn run(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: Cancellatio
                     tracing::debug!(device = %device.id(), %reason, failures = state.failures, "poll failed");
                 }
                 *device.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
+                let pause = backoff(state.failures);
                 if let Some(previous) = device.latest() {
                     let mut snapshot = (*previous).clone();
                     snapshot.connection = if state.failures >= MISSES_BEFORE_UNREACHABLE {
@@ -70,13 +86,20 @@ pub async fn run(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: Cancellatio
                     };
                     bridge.publish(&device, snapshot);
                 }
+                if !pause.is_zero() {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = device.poke.notified() => {}
+                    }
+                }
             }
         }
     }
 }
 
 async fn poll_once(device: &Device, state: &mut PollState) -> Result<app::model::PduSnapshot, String> {
-    let deadline = device.config.poll_deadline();
+    let deadline = device.config.poll_deadline() * POLL_BUDGET_REQUESTS;
     let timed_out = |_| SourceError::Timeout(deadline).to_string();
 
     let stale_identity = state.identity.as_ref().is_none_or(|(_, at)| at.elapsed() >= IDENTITY_REFRESH);
@@ -87,15 +110,12 @@ async fn poll_once(device: &Device, state: &mut PollState) -> Result<app::model:
             .map_err(|e| e.to_string())?;
         state.identity = Some((identity, Instant::now()));
     }
-    let raw = tokio::time::timeout(deadline, device.source.poll()).await.map_err(timed_out)?.map_err(|e| e.to_string())?;
+    let raw =
+        tokio::time::timeout(deadline, device.source.poll()).await.map_err(timed_out)?.map_err(|e| e.to_string())?;
     let identity = state.identity.as_ref().map(|(i, _)| i).expect("identity was read above");
 
     let config = &device.config;
-    let label = config
-        .label
-        .clone()
-        .or_else(|| identity.name.clone())
-        .unwrap_or_else(|| config.id.to_string());
+    let label = config.label.clone().or_else(|| identity.name.clone()).unwrap_or_else(|| config.id.to_string());
     let ctx = scale::Context {
         device_id: &config.id,
         label: &label,

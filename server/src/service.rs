@@ -10,6 +10,8 @@
 use crate::config::{Config, DeviceConfig, DeviceKind};
 use crate::pdu::sim::SimulatedPdu;
 use crate::pdu::{PduSource, SourceError};
+use crate::snmp::client::SnmpClient;
+use crate::snmp::SnmpPdu;
 use app::model::{ApiError, Connection, DeviceId, OutletAction, OutletCommandResult, PduSnapshot};
 use futures::future::BoxFuture;
 use serde::Serialize;
@@ -57,6 +59,7 @@ impl Device {
     pub fn simulator(&self) -> Option<&SimulatedPdu> {
         match &self.source {
             PduSource::Simulated(sim) => Some(sim),
+            PduSource::Snmp(_) => None,
         }
     }
 }
@@ -91,8 +94,26 @@ impl Bridge {
             .iter()
             .map(|dc| {
                 let source = match &dc.kind {
-                    DeviceKind::Simulated { seed } => PduSource::Simulated(SimulatedPdu::new(*seed, dc.poll_deadline())),
-                    DeviceKind::Snmp { .. } => unreachable!("Config::validate refuses SNMP devices until issue 3"),
+                    DeviceKind::Simulated { seed } => {
+                        PduSource::Simulated(SimulatedPdu::new(*seed, dc.poll_deadline()))
+                    }
+                    DeviceKind::Snmp { host, port, community_read, community_write } => {
+                        // An IPv6 literal needs brackets before the port.
+                        let target = if host.contains(':') && !host.starts_with('[') {
+                            format!("[{host}]:{port}")
+                        } else {
+                            format!("{host}:{port}")
+                        };
+                        let client = SnmpClient::new(
+                            target,
+                            community_read.expose(),
+                            community_write.expose(),
+                            dc.snmp_timeout,
+                            dc.snmp_retries,
+                            dc.max_varbinds,
+                        );
+                        PduSource::Snmp(Arc::new(SnmpPdu::new(client)))
+                    }
                 };
                 Arc::new(Device {
                     config: dc.clone(),
@@ -136,9 +157,11 @@ impl Bridge {
     /// `None` picks the only PDU; with several, the caller must say which.
     pub fn device(&self, device_id: Option<&str>) -> Result<&Arc<Device>, ApiError> {
         match device_id {
-            Some(id) => self.devices.iter().find(|d| d.id().as_str() == id).ok_or_else(|| {
-                ApiError::not_found("device_id", format!("no PDU with device id {id:?}"))
-            }),
+            Some(id) => self
+                .devices
+                .iter()
+                .find(|d| d.id().as_str() == id)
+                .ok_or_else(|| ApiError::not_found("device_id", format!("no PDU with device id {id:?}"))),
             None if self.devices.len() == 1 => Ok(&self.devices[0]),
             None => Err(ApiError::bad_request("device_id", "several PDUs are configured: say which with device_id")),
         }
@@ -184,9 +207,8 @@ impl Bridge {
             .and_then(|r| r);
         // Whatever happens next, the dashboard should see the change soon.
         device.poke.notify_one();
-        let (state, pending) = read_back.map_err(|e| {
-            command_error(id, outlet, e, "the command was sent but its result could not be read back")
-        })?;
+        let (state, pending) = read_back
+            .map_err(|e| command_error(id, outlet, e, "the command was sent but its result could not be read back"))?;
         tracing::info!(device = %id, outlet, %action, state = state.label(), pending, "outlet command carried out");
         Ok(OutletCommandResult {
             success: true,
@@ -238,12 +260,13 @@ impl Bridge {
 
 fn command_error(id: &DeviceId, outlet: u32, error: SourceError, timeout_meaning: &str) -> ApiError {
     match error {
-        SourceError::Timeout(d) => ApiError::Unavailable(format!(
-            "PDU {id} did not answer within {:.1} s; {timeout_meaning}",
-            d.as_secs_f64()
-        )),
+        SourceError::Timeout(d) => {
+            ApiError::Unavailable(format!("PDU {id} did not answer within {:.1} s; {timeout_meaning}", d.as_secs_f64()))
+        }
         SourceError::NoSuchOutlet(n) => ApiError::not_found("outlet", format!("PDU {id} has no outlet {n}")),
-        SourceError::Refused(why) => ApiError::DeviceRefused(format!("PDU {id} refused the command for outlet {outlet}: {why}")),
+        SourceError::Refused(why) => {
+            ApiError::DeviceRefused(format!("PDU {id} refused the command for outlet {outlet}: {why}"))
+        }
     }
 }
 

@@ -27,7 +27,10 @@ async fn status_shows_the_simulated_pdu_with_identity_ats_banks_and_outlets() {
     assert!(s["ts"].as_f64().unwrap() > 1.7e9);
 
     let ats = &s["ats"];
-    assert_eq!((ats["selected"].as_str(), ats["preferred"].as_str(), ats["redundancy"].as_str()), (Some("A"), Some("A"), Some("ok")));
+    assert_eq!(
+        (ats["selected"].as_str(), ats["preferred"].as_str(), ats["redundancy"].as_str()),
+        (Some("A"), Some("A"), Some("ok"))
+    );
     let a_volts = ats["sources"][0]["voltage"].as_f64().unwrap();
     assert!((110.0..130.0).contains(&a_volts), "{a_volts}");
     assert_eq!(s["input"]["voltage"].as_f64(), Some(a_volts), "the input is the selected source");
@@ -47,7 +50,10 @@ async fn status_shows_the_simulated_pdu_with_identity_ats_banks_and_outlets() {
 
     // Outlet 10 is off: the meter noise on it is floored away; its energy is not.
     let spare = outlet(&s, 10);
-    assert_eq!((spare["state"].as_str(), spare["current"].as_f64(), spare["power"].as_f64()), (Some("off"), Some(0.0), Some(0.0)));
+    assert_eq!(
+        (spare["state"].as_str(), spare["current"].as_f64(), spare["power"].as_f64()),
+        (Some("off"), Some(0.0), Some(0.0))
+    );
     assert!(spare["energy_kwh"].as_f64().unwrap() > 0.0);
     assert_eq!(outlet(&s, 4)["name"], "Server-1");
 }
@@ -60,12 +66,14 @@ async fn an_outlet_command_answers_with_the_confirmed_state_and_the_next_status_
     assert_eq!(code, StatusCode::OK, "{r}");
     assert_eq!((r["success"].as_bool(), r["outlet"].as_u64(), r["state"].as_str()), (Some(true), Some(3), Some("off")));
     assert_eq!((r["command"].as_str(), r["pending"].as_bool(), r["error"].is_null()), (Some("off"), Some(false), true));
-    bridge
-        .wait_for(|b| b.snapshots()[0].outlet(3).map(|o| o.state) == Some(app::model::OutletState::Off))
-        .await;
+    bridge.wait_for(|b| b.snapshots()[0].outlet(3).map(|o| o.state) == Some(app::model::OutletState::Off)).await;
 
     let (_, r) = call(&router, "POST", "/api/outlets/3/command", Some(r#"{"action": "reboot"}"#)).await;
-    assert_eq!((r["state"].as_str(), r["pending"].as_bool()), (Some("off"), Some(true)), "a reboot is off, then on: {r}");
+    assert_eq!(
+        (r["state"].as_str(), r["pending"].as_bool()),
+        (Some("off"), Some(true)),
+        "a reboot is off, then on: {r}"
+    );
 }
 
 #[tokio::test]
@@ -75,12 +83,36 @@ async fn bad_outlets_actions_devices_and_bodies_get_json_errors_and_switch_nothi
     let before = bridge.sim().model().outlet_state(1, tokio::time::Instant::now()).unwrap();
     let cases: [(&str, &str, StatusCode, Option<&str>, &str); 8] = [
         ("/api/outlets/11/command", r#"{"action":"off"}"#, StatusCode::NOT_FOUND, Some("outlet"), "no outlet 11"),
-        ("/api/outlets/0/command", r#"{"action":"off"}"#, StatusCode::BAD_REQUEST, Some("outlet"), "not an outlet number"),
-        ("/api/outlets/one/command", r#"{"action":"off"}"#, StatusCode::BAD_REQUEST, Some("outlet"), "not an outlet number"),
-        ("/api/outlets/1/command", r#"{"action":"explode"}"#, StatusCode::BAD_REQUEST, Some("action"), "unknown action"),
+        (
+            "/api/outlets/0/command",
+            r#"{"action":"off"}"#,
+            StatusCode::BAD_REQUEST,
+            Some("outlet"),
+            "not an outlet number",
+        ),
+        (
+            "/api/outlets/one/command",
+            r#"{"action":"off"}"#,
+            StatusCode::BAD_REQUEST,
+            Some("outlet"),
+            "not an outlet number",
+        ),
+        (
+            "/api/outlets/1/command",
+            r#"{"action":"explode"}"#,
+            StatusCode::BAD_REQUEST,
+            Some("action"),
+            "unknown action",
+        ),
         ("/api/outlets/1/command", r#"{"verb":"off"}"#, StatusCode::BAD_REQUEST, Some("body"), "action"),
         ("/api/outlets/1/command", r#"{"action":"off""#, StatusCode::BAD_REQUEST, Some("body"), "JSON"),
-        ("/api/outlets/1/command?device_id=rack9", r#"{"action":"off"}"#, StatusCode::NOT_FOUND, Some("device_id"), "rack9"),
+        (
+            "/api/outlets/1/command?device_id=rack9",
+            r#"{"action":"off"}"#,
+            StatusCode::NOT_FOUND,
+            Some("device_id"),
+            "rack9",
+        ),
         ("/api/status?device_id=rack9", "", StatusCode::NOT_FOUND, Some("device_id"), "rack9"),
     ];
     for (uri, body, status, field, words) in cases {
@@ -132,7 +164,14 @@ async fn the_server_rendered_page_already_shows_real_values() {
     let bridge = Started::new(&[]).await;
     let (code, html) = call_text(&bridge.router(), "GET", "/", None, "text/html").await;
     assert_eq!(code, StatusCode::OK);
-    for needle in ["Server-1", "Power inputs", "Demo mode", "/pkg/pdu_bridge.js", "/pkg/pdu_bridge.css", "Transfer switch: the load is fed from source A"] {
+    for needle in [
+        "Server-1",
+        "Power inputs",
+        "Demo mode",
+        "/pkg/pdu_bridge.js",
+        "/pkg/pdu_bridge.css",
+        "Transfer switch: the load is fed from source A",
+    ] {
         assert!(html.contains(needle), "missing {needle:?}");
     }
     let snapshot = bridge.bridge.snapshots()[0].clone();
@@ -147,13 +186,17 @@ async fn the_server_rendered_page_already_shows_real_values() {
 async fn the_dashboards_server_function_switches_through_the_same_service_path() {
     let bridge = Started::new(&[]).await;
     let body = "device_id=pdu44001&outlet=7&action=off";
-    let (code, text) = call_text(&bridge.router(), "POST", "/fn/outlet_command", Some(body), "application/x-www-form-urlencoded").await;
+    let (code, text) =
+        call_text(&bridge.router(), "POST", "/fn/outlet_command", Some(body), "application/x-www-form-urlencoded")
+            .await;
     assert_eq!(code, StatusCode::OK, "{text}");
     let r: Value = serde_json::from_str(&text).unwrap();
     assert_eq!((r["outlet"].as_u64(), r["state"].as_str()), (Some(7), Some("off")));
 
     let body = "device_id=pdu44001&outlet=70&action=off";
-    let (code, text) = call_text(&bridge.router(), "POST", "/fn/outlet_command", Some(body), "application/x-www-form-urlencoded").await;
+    let (code, text) =
+        call_text(&bridge.router(), "POST", "/fn/outlet_command", Some(body), "application/x-www-form-urlencoded")
+            .await;
     assert!(code.is_server_error() || code.is_client_error(), "{code}");
     assert!(text.contains("no outlet 70"), "{text}");
 }

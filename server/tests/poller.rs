@@ -17,7 +17,10 @@ async fn next(rx: &mut broadcast::Receiver<Arc<PduSnapshot>>) -> Arc<PduSnapshot
 async fn a_slow_poll_does_not_stretch_the_period() {
     let (config, _dir) = config(&[]);
     let bridge = Arc::new(Bridge::new(&config));
-    bridge.devices()[0].simulator().unwrap().set_faults(Faults { delay: Some(Duration::from_millis(300)), ..Default::default() });
+    bridge.devices()[0]
+        .simulator()
+        .unwrap()
+        .set_faults(Faults { delay: Some(Duration::from_millis(300)), ..Default::default() });
     let mut rx = bridge.subscribe();
     let shutdown = CancellationToken::new();
     bridge.spawn_pollers(&shutdown);
@@ -53,7 +56,11 @@ async fn unreachable_pdu_goes_offline_within_three_polls_and_recovers_on_the_nex
     let miss1 = next(&mut rx).await;
     let miss2 = next(&mut rx).await;
     let miss3 = next(&mut rx).await;
-    assert!(matches!(miss1.connection, Connection::Stale { since_ms, .. } if since_ms == first.ts_ms), "{:?}", miss1.connection);
+    assert!(
+        matches!(miss1.connection, Connection::Stale { since_ms, .. } if since_ms == first.ts_ms),
+        "{:?}",
+        miss1.connection
+    );
     assert!(matches!(miss2.connection, Connection::Stale { .. }), "{:?}", miss2.connection);
     match &miss3.connection {
         Connection::Unreachable { reason, .. } => assert!(reason.contains("0.5 s"), "{reason}"),

@@ -36,7 +36,10 @@ async fn the_live_stream_pushes_snapshots_and_ends_at_shutdown() {
     let served = serve(&[("BRIDGE_POLL_INTERVAL", "0.2")]).await;
     let mut stream = tokio::net::TcpStream::connect(served.addr).await.unwrap();
     stream
-        .write_all(format!("GET /api/stream HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", served.addr).as_bytes())
+        .write_all(
+            format!("GET /api/stream HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", served.addr)
+                .as_bytes(),
+        )
         .await
         .unwrap();
     let mut seen = String::new();

@@ -4,4 +4,5 @@ mod util;
 
 mod api;
 mod poller;
+mod process;
 mod socket;

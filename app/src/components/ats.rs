@@ -7,15 +7,15 @@ use crate::format;
 use crate::model::{Ats, RangeStatus, Redundancy, Source};
 use leptos::prelude::*;
 
-fn ats_text(dash: Dashboard, f: impl Fn(&Ats) -> String + Copy + Send + Sync + 'static) -> impl Fn() -> String + Copy + Send + Sync + 'static {
+fn ats_text(
+    dash: Dashboard,
+    f: impl Fn(&Ats) -> String + Copy + Send + Sync + 'static,
+) -> impl Fn() -> String + Copy + Send + Sync + 'static {
     dash.text(move |s| s.ats.as_ref().map(f).unwrap_or_else(|| "—".to_owned()))
 }
 
 fn source_is_healthy(ats: &Ats, source: Source) -> bool {
-    ats.source(source)
-        .and_then(|s| s.voltage_status)
-        .map(|st| st == RangeStatus::Normal)
-        .unwrap_or(false)
+    ats.source(source).and_then(|s| s.voltage_status).map(|st| st == RangeStatus::Normal).unwrap_or(false)
 }
 
 #[component]
@@ -35,6 +35,19 @@ pub fn AtsPanel() -> impl IntoView {
         };
         format!("{feeding} · {redundancy}")
     });
+    let input = dash.text(|s| {
+        format!("{} · {}", format::reading(s.input.voltage, 1, "V"), format::reading(s.input.frequency, 1, "Hz"))
+    });
+    let preferred =
+        ats_text(dash, |ats| ats.preferred.map(|s| format!("source {}", s.letter())).unwrap_or_else(|| "none".into()));
+    let redundancy = ats_text(dash, |ats| {
+        match ats.redundancy {
+            Some(Redundancy::Ok) => "both inputs usable",
+            Some(Redundancy::Lost) => "lost: one input only",
+            None => "unknown",
+        }
+        .to_owned()
+    });
     view! {
         <section class="card ats" aria-labelledby="ats-title">
             <h2 id="ats-title">"Power inputs"</h2>
@@ -48,6 +61,14 @@ pub fn AtsPanel() -> impl IntoView {
                     <SourceCard source=Source::B/>
                 </div>
                 <p class="ats-summary" data-testid="ats-summary">{summary}</p>
+                <dl class="readings ats-details">
+                    <dt>"Input (selected source)"</dt>
+                    <dd>{input}</dd>
+                    <dt>"Preferred source"</dt>
+                    <dd>{preferred}</dd>
+                    <dt>"Redundancy"</dt>
+                    <dd>{redundancy}</dd>
+                </dl>
             </Show>
         </section>
     }
@@ -67,11 +88,7 @@ fn SourceCard(source: Source) -> impl IntoView {
     };
     let class = move || {
         let (active, _, healthy) = flags();
-        format!(
-            "source{}{}",
-            if active { " active" } else { "" },
-            if healthy { "" } else { " failed" }
-        )
+        format!("source{}{}", if active { " active" } else { "" }, if healthy { "" } else { " failed" })
     };
     let reading = move |f: fn(&crate::model::SourceReading) -> String| {
         ats_text(dash, move |ats| ats.source(source).map(f).unwrap_or_else(|| "—".to_owned()))
@@ -109,9 +126,8 @@ fn SourceCard(source: Source) -> impl IntoView {
 fn TransferDiagram() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let selected = move || dash.read(|s| s.ats.as_ref().and_then(|a| a.selected)).flatten();
-    let healthy = move |src: Source| {
-        dash.read(|s| s.ats.as_ref().map(|a| source_is_healthy(a, src))).flatten().unwrap_or(false)
-    };
+    let healthy =
+        move |src: Source| dash.read(|s| s.ats.as_ref().map(|a| source_is_healthy(a, src))).flatten().unwrap_or(false);
     let wire = move |src: Source| {
         move || {
             if selected() == Some(src) {

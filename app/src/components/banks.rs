@@ -14,11 +14,7 @@ pub fn BankList() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let numbers = move || dash.read(|s| s.banks.iter().map(|b| b.number).collect::<Vec<_>>()).unwrap_or_default();
     let total = dash.text(|s| {
-        format!(
-            "{} · {}",
-            format::reading(s.totals.power, 0, "W"),
-            format::reading(s.totals.current, 1, "A")
-        )
+        format!("{} · {}", format::reading(s.totals.power, 0, "W"), format::reading(s.totals.current, 1, "A"))
     });
     view! {
         <section class="card banks" aria-labelledby="banks-title">
@@ -34,27 +30,21 @@ pub fn BankList() -> impl IntoView {
 #[component]
 fn BankCard(number: u32) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let field = move |f: fn(&Bank) -> String| {
-        dash.text(move |s| bank(s, number).map(f).unwrap_or_else(|| "—".to_owned()))
-    };
+    let field =
+        move |f: fn(&Bank) -> String| dash.text(move |s| bank(s, number).map(f).unwrap_or_else(|| "—".to_owned()));
     let current = move || dash.read(|s| bank(s, number).and_then(|b| b.current)).flatten();
     let limit = move || dash.read(|s| bank(s, number).and_then(|b| b.max_load_amps)).flatten();
     let load = field(|b| {
         let state = b.load_state.map(|l| l.label()).unwrap_or("unknown");
         match b.max_load_amps {
-            Some(max) => format!(
-                "{} of {} — {state}",
-                format::reading(b.current, 1, "A"),
-                format::reading(Some(max), 0, "A")
-            ),
+            Some(max) => {
+                format!("{} of {} — {state}", format::reading(b.current, 1, "A"), format::reading(Some(max), 0, "A"))
+            }
             None => format!("{} — {state}", format::reading(b.current, 1, "A")),
         }
     });
     let state_class = field(|b| {
-        format!(
-            "bank load-{}",
-            b.load_state.map(|l| l.label().replace(' ', "-")).unwrap_or_else(|| "unknown".into())
-        )
+        format!("bank load-{}", b.load_state.map(|l| l.label().replace(' ', "-")).unwrap_or_else(|| "unknown".into()))
     });
     view! {
         <div class=state_class data-testid=format!("bank-{number}")>

@@ -61,11 +61,9 @@ impl Dashboard {
 
     /// Replace (or add) one PDU's snapshot.
     pub fn upsert(&self, snapshot: PduSnapshot) {
-        self.snapshots.update(|all| {
-            match all.iter_mut().find(|s| s.device_id == snapshot.device_id) {
-                Some(slot) => *slot = snapshot,
-                None => all.push(snapshot),
-            }
+        self.snapshots.update(|all| match all.iter_mut().find(|s| s.device_id == snapshot.device_id) {
+            Some(slot) => *slot = snapshot,
+            None => all.push(snapshot),
         });
     }
 
@@ -123,7 +121,7 @@ fn Header() -> impl IntoView {
     view! {
         <header class="topbar">
             <div class="brand">
-                <span class="logo" aria-hidden="true">"⏻"</span>
+                <img class="logo" src="/favicon.svg" alt="" width="22" height="22"/>
                 <span class="brand-name">"pdu-bridge"</span>
                 <span class="brand-pdu">{dash.text(|s| s.label.clone())}</span>
             </div>
@@ -148,9 +146,9 @@ fn Header() -> impl IntoView {
 #[component]
 fn DeviceSelector() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let ids = move || dash.snapshots.with(|all| {
-        all.iter().map(|s| (s.device_id.clone(), s.label.clone())).collect::<Vec<_>>()
-    });
+    let ids = move || {
+        dash.snapshots.with(|all| all.iter().map(|s| (s.device_id.clone(), s.label.clone())).collect::<Vec<_>>())
+    };
     let on_change = move |ev: leptos::ev::Event| {
         if let Ok(id) = DeviceId::parse(&event_target_value(&ev)) {
             dash.selected.set(Some(id));

@@ -55,10 +55,12 @@ pub fn OutletGrid() -> impl IntoView {
     provide_context(commands);
 
     // The answer carries the confirmed state: show it at once rather than
-    // waiting for the next pushed snapshot.
+    // waiting for the next pushed snapshot. Only the answer is tracked: were
+    // the snapshot tracked too, every pushed snapshot would re-apply this
+    // (by then old) answer and pin the tile to it.
     Effect::new(move |_| {
         let Some(result) = commands.action.value().get() else { return };
-        match result {
+        untrack(move || match result {
             Ok(done) => {
                 dash.snapshots.update(|all| {
                     if let Some(o) = all
@@ -74,11 +76,15 @@ pub fn OutletGrid() -> impl IntoView {
                 let pending = if done.pending { ", command pending" } else { "" };
                 commands.message.set(Some((
                     false,
-                    format!("Outlet {} “{name}” is {}{pending} (confirmed by the PDU).", done.outlet, done.state.label()),
+                    format!(
+                        "Outlet {} “{name}” is {}{pending} (confirmed by the PDU).",
+                        done.outlet,
+                        done.state.label()
+                    ),
                 )));
             }
             Err(e) => commands.message.set(Some((true, format!("Command failed: {e}")))),
-        }
+        });
     });
 
     let numbers = move || dash.read(|s| s.outlets.iter().map(|o| o.number).collect::<Vec<_>>()).unwrap_or_default();
@@ -102,9 +108,8 @@ pub fn OutletGrid() -> impl IntoView {
 fn OutletTile(number: u32) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let commands = expect_context::<Commands>();
-    let field = move |f: fn(&Outlet) -> String| {
-        dash.text(move |s| outlet(s, number).map(f).unwrap_or_else(|| "—".to_owned()))
-    };
+    let field =
+        move |f: fn(&Outlet) -> String| dash.text(move |s| outlet(s, number).map(f).unwrap_or_else(|| "—".to_owned()));
     let name = field(|o| o.name.clone());
     let state = move || dash.read(|s| outlet(s, number).map(|o| o.state)).flatten();
     let busy = move || commands.in_flight() == Some(number);

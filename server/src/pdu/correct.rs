@@ -97,7 +97,16 @@ mod tests {
     use super::*;
 
     fn outlet(state: OutletState, current: Option<f64>, power: Option<f64>) -> Outlet {
-        Outlet { number: 1, name: "x".into(), state, pending: false, bank: Some(1), current, power, energy_kwh: Some(3.2) }
+        Outlet {
+            number: 1,
+            name: "x".into(),
+            state,
+            pending: false,
+            bank: Some(1),
+            current,
+            power,
+            energy_kwh: Some(3.2),
+        }
     }
 
     #[test]

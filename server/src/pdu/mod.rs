@@ -13,8 +13,10 @@ pub mod correct;
 pub mod scale;
 pub mod sim;
 
+use crate::snmp::SnmpPdu;
 use app::model::{OutletAction, OutletState};
 use sim::SimulatedPdu;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Identity and layout, read at start and every few minutes (MIB units).
@@ -133,24 +135,29 @@ pub enum SourceError {
 pub enum PduSource {
     /// The in-process simulated PDU44001 (`BRIDGE_MOCK_MODE`, demo mode).
     Simulated(SimulatedPdu),
+    /// A PDU over SNMP v2c.
+    Snmp(Arc<SnmpPdu>),
 }
 
 impl PduSource {
     pub async fn identity(&self) -> Result<RawIdentity, SourceError> {
         match self {
             PduSource::Simulated(sim) => sim.identity().await,
+            PduSource::Snmp(snmp) => snmp.identity().await,
         }
     }
 
     pub async fn poll(&self) -> Result<RawPoll, SourceError> {
         match self {
             PduSource::Simulated(sim) => sim.poll().await,
+            PduSource::Snmp(snmp) => snmp.poll().await,
         }
     }
 
     pub async fn outlet_command(&self, outlet: u32, action: OutletAction) -> Result<(), SourceError> {
         match self {
             PduSource::Simulated(sim) => sim.outlet_command(outlet, action).await,
+            PduSource::Snmp(snmp) => snmp.outlet_command(outlet, action).await,
         }
     }
 
@@ -158,6 +165,7 @@ impl PduSource {
     pub async fn outlet_state(&self, outlet: u32) -> Result<(OutletState, bool), SourceError> {
         match self {
             PduSource::Simulated(sim) => sim.outlet_state(outlet).await,
+            PduSource::Snmp(snmp) => snmp.outlet_state(outlet).await,
         }
     }
 }

@@ -7,8 +7,8 @@
 
 use super::{RawAts, RawIdentity, RawLoadRow, RawPoll};
 use app::model::{
-    Ats, Bank, Connection, DeviceId, Identity, Input, LoadState, Outlet, OutletState, PduSnapshot,
-    RangeStatus, Redundancy, Source, SourceReading, Totals,
+    Ats, Bank, Connection, DeviceId, Identity, Input, LoadState, Outlet, OutletState, PduSnapshot, RangeStatus,
+    Redundancy, Source, SourceReading, Totals,
 };
 
 /// What the snapshot needs besides the device's answers.
@@ -214,13 +214,22 @@ mod tests {
         let raw = RawPoll {
             load_rows: vec![
                 RawLoadRow { index: 1, bank_number: Some(2), load: Some(31), ..Default::default() },
-                RawLoadRow { index: 2, bank_number: Some(0), phase_number: Some(1), load: Some(75), ..Default::default() },
+                RawLoadRow {
+                    index: 2,
+                    bank_number: Some(0),
+                    phase_number: Some(1),
+                    load: Some(75),
+                    ..Default::default()
+                },
                 RawLoadRow { index: 3, bank_number: Some(1), load: Some(44), ..Default::default() },
             ],
             ..Default::default()
         };
         let s = snapshot(&ctx(&id), &RawIdentity::default(), &raw).unwrap();
-        assert_eq!(s.banks.iter().map(|b| (b.number, b.current)).collect::<Vec<_>>(), vec![(1, Some(4.4)), (2, Some(3.1))]);
+        assert_eq!(
+            s.banks.iter().map(|b| (b.number, b.current)).collect::<Vec<_>>(),
+            vec![(1, Some(4.4)), (2, Some(3.1))]
+        );
         assert_eq!(s.totals.current, Some(7.5), "the phase row is the total");
     }
 
@@ -245,7 +254,10 @@ mod tests {
     #[test]
     fn an_outlet_state_outside_the_mib_fails_the_poll() {
         let id = DeviceId::parse("t").unwrap();
-        let raw = RawPoll { outlets: vec![RawOutlet { index: 4, state: Some(7), ..Default::default() }], ..Default::default() };
+        let raw = RawPoll {
+            outlets: vec![RawOutlet { index: 4, state: Some(7), ..Default::default() }],
+            ..Default::default()
+        };
         let err = snapshot(&ctx(&id), &RawIdentity::default(), &raw).unwrap_err();
         assert_eq!(err, ScaleError::OutletState { outlet: 4, value: Some(7) });
     }

@@ -14,6 +14,7 @@
 //! delayed commands happen exactly when the test advances time to them.
 
 use super::{RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll, SourceError};
+use crate::snmp::mib::OutletConfig;
 use app::model::{OutletAction, OutletState, Source};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -124,6 +125,15 @@ struct SimOutlet {
     reboot_duration: Duration,
 }
 
+/// The identity strings a SET may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdentityText {
+    DeviceName,
+    SysName,
+    Location,
+    Contact,
+}
+
 /// Faults a test can inject into the simulated agent.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Faults {
@@ -136,10 +146,20 @@ pub struct Faults {
 }
 
 /// The device model. Pure: every method takes the current time.
+/// Identity strings that SNMP SETs can change.
+#[derive(Clone, Debug)]
+struct Names {
+    device: String,
+    sys_name: String,
+    location: String,
+    contact: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct SimPdu {
     rng: Rng,
     serial: String,
+    names: Names,
     booted: Instant,
     /// Pretend the unit had been running for a while before we started.
     uptime_at_start: Duration,
@@ -194,6 +214,12 @@ impl SimPdu {
         let inputs = [input(&mut rng), input(&mut rng)];
         Self {
             serial: format!("SIM{:09}", seed % 1_000_000_000),
+            names: Names {
+                device: "PDU44001".into(),
+                sys_name: "pdu44001-sim".into(),
+                location: "Simulated rack".into(),
+                contact: "noc@example.net".into(),
+            },
             rng,
             booted: now,
             uptime_at_start: Duration::from_secs(36 * 86_400 + 3_723),
@@ -213,12 +239,8 @@ impl SimPdu {
     /// integrate energy between them, so a reboot's off time costs no energy.
     pub fn advance(&mut self, now: Instant) {
         loop {
-            let next_due = self
-                .outlets
-                .iter()
-                .filter_map(|o| o.steps.front().map(|(at, _)| *at))
-                .filter(|at| *at <= now)
-                .min();
+            let next_due =
+                self.outlets.iter().filter_map(|o| o.steps.front().map(|(at, _)| *at)).filter(|at| *at <= now).min();
             let Some(due) = next_due else { break };
             self.integrate(due);
             for o in &mut self.outlets {
@@ -335,13 +357,61 @@ impl SimPdu {
         }
     }
 
+    /// ePDUOutletConfig timings of every outlet, in seconds.
+    pub fn outlet_configs(&self) -> Vec<OutletConfig> {
+        self.outlets
+            .iter()
+            .map(|o| OutletConfig {
+                on_delay: o.on_delay.as_secs() as i64,
+                off_delay: o.off_delay.as_secs() as i64,
+                reboot_duration: o.reboot_duration.as_secs() as i64,
+            })
+            .collect()
+    }
+
+    fn outlet_mut(&mut self, outlet: u32) -> Result<&mut SimOutlet, SourceError> {
+        outlet.checked_sub(1).and_then(|i| self.outlets.get_mut(i as usize)).ok_or(SourceError::NoSuchOutlet(outlet))
+    }
+
+    pub fn set_outlet_name(&mut self, outlet: u32, name: &str) -> Result<(), SourceError> {
+        self.outlet_mut(outlet)?.name = name.to_owned();
+        Ok(())
+    }
+
+    /// Power-on delay, power-off delay and reboot duration, in seconds.
+    pub fn set_outlet_timings(&mut self, outlet: u32, timings: &OutletConfig) -> Result<(), SourceError> {
+        let o = self.outlet_mut(outlet)?;
+        let secs = |v: i64| Duration::from_secs(v.max(0) as u64);
+        o.on_delay = secs(timings.on_delay);
+        o.off_delay = secs(timings.off_delay);
+        o.reboot_duration = secs(timings.reboot_duration);
+        Ok(())
+    }
+
+    pub fn set_preferred_source(&mut self, source: Source, now: Instant) {
+        self.advance(now);
+        self.preferred = source;
+        self.update_ats();
+    }
+
+    /// Device name (ePDUIdentName), sysName, sysLocation, sysContact.
+    pub fn set_identity_text(&mut self, which: IdentityText, value: &str) {
+        let slot = match which {
+            IdentityText::DeviceName => &mut self.names.device,
+            IdentityText::SysName => &mut self.names.sys_name,
+            IdentityText::Location => &mut self.names.location,
+            IdentityText::Contact => &mut self.names.contact,
+        };
+        *slot = value.to_owned();
+    }
+
     pub fn identity(&self) -> RawIdentity {
         RawIdentity {
             sys_descr: Some("CyberPower PDU44001 Switched ATS PDU (simulated)".into()),
-            sys_name: Some("pdu44001-sim".into()),
-            sys_location: Some("Simulated rack".into()),
-            sys_contact: Some("noc@example.net".into()),
-            name: Some("PDU44001".into()),
+            sys_name: Some(self.names.sys_name.clone()),
+            sys_location: Some(self.names.location.clone()),
+            sys_contact: Some(self.names.contact.clone()),
+            name: Some(self.names.device.clone()),
             hardware_rev: Some("3".into()),
             firmware: Some("1.3.4".into()),
             model: Some("PDU44001".into()),
@@ -389,10 +459,8 @@ impl SimPdu {
         let row = |index: u32, bank: i64, members: &[(&RawOutlet, &SimOutlet)], limit: i64| {
             let load: i64 = members.iter().filter(|(_, s)| s.relay_on).map(|(r, _)| r.load.unwrap_or(0)).sum();
             let power: i64 = members.iter().map(|(r, _)| r.active_power.unwrap_or(0)).sum();
-            let apparent: i64 = members
-                .iter()
-                .map(|(r, s)| (r.active_power.unwrap_or(0) as f64 / s.power_factor).round() as i64)
-                .sum();
+            let apparent: i64 =
+                members.iter().map(|(r, s)| (r.active_power.unwrap_or(0) as f64 / s.power_factor).round() as i64).sum();
             let energy: f64 = members.iter().map(|(_, s)| s.energy_kwh).sum();
             let amps = load as f64 / 10.0;
             let state = if amps > limit as f64 {
@@ -428,7 +496,9 @@ impl SimPdu {
         let both_usable = a.usable() && b.usable();
         let selected_hz = self.selected.map(|s| self.inputs[index(s)].hz);
         RawPoll {
-            uptime_ticks: Some((self.uptime_at_start + now.saturating_duration_since(self.booted)).as_millis() as u64 / 10),
+            uptime_ticks: Some(
+                (self.uptime_at_start + now.saturating_duration_since(self.booted)).as_millis() as u64 / 10,
+            ),
             input_voltage: Some(volts_dv),
             input_frequency: Some(selected_hz.map(|hz| (hz * 10.0).round() as i64).unwrap_or(0)),
             load_rows,
@@ -484,12 +554,19 @@ impl SimulatedPdu {
         self.model.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub fn faults(&self) -> Faults {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub fn set_faults(&self, faults: Faults) {
         *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
     }
 
     /// Behave like an agent on the network: slow or silent when told to.
-    async fn answer<T>(&self, f: impl FnOnce(&mut SimPdu, Instant) -> Result<T, SourceError>) -> Result<T, SourceError> {
+    async fn answer<T>(
+        &self,
+        f: impl FnOnce(&mut SimPdu, Instant) -> Result<T, SourceError>,
+    ) -> Result<T, SourceError> {
         let faults = self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if faults.drop_replies {
             tokio::time::sleep(self.timeout).await;
@@ -534,7 +611,8 @@ mod tests {
             let poll = pdu.read(start + Duration::from_secs(secs));
             for row in &poll.load_rows[1..] {
                 let bank = row.bank_number.unwrap();
-                let members: Vec<_> = poll.outlets.iter().filter(|o| o.bank == Some(bank) && o.state == Some(1)).collect();
+                let members: Vec<_> =
+                    poll.outlets.iter().filter(|o| o.bank == Some(bank) && o.state == Some(1)).collect();
                 assert_eq!(row.load, Some(members.iter().map(|o| o.load.unwrap()).sum()));
                 assert_eq!(row.active_power, Some(members.iter().map(|o| o.active_power.unwrap()).sum()));
             }

@@ -33,14 +33,10 @@ struct StatusBody<'a> {
 
 pub async fn status(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> Result<Response, HttpError> {
     let device = state.bridge.device(q.device_id.as_deref())?;
-    let snapshot = device
-        .latest()
-        .ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;
-    let body = StatusBody {
-        snapshot: &snapshot,
-        ts: snapshot.ts_ms as f64 / 1000.0,
-        data_age_s: snapshot.age_s(unix_ms()),
-    };
+    let snapshot =
+        device.latest().ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;
+    let body =
+        StatusBody { snapshot: &snapshot, ts: snapshot.ts_ms as f64 / 1000.0, data_age_s: snapshot.age_s(unix_ms()) };
     Ok(Json(body).into_response())
 }
 
@@ -61,11 +57,9 @@ pub async fn outlet_command(
     Query(q): Query<DeviceQuery>,
     ApiJson(body): ApiJson<CommandBody>,
 ) -> Result<Json<OutletCommandResult>, HttpError> {
-    let outlet: u32 = outlet
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad_request("outlet", format!("outlet {outlet:?} is not an outlet number (1, 2, …)")))?;
+    let outlet: u32 = outlet.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::bad_request("outlet", format!("outlet {outlet:?} is not an outlet number (1, 2, …)"))
+    })?;
     let action: OutletAction = body.action.parse().map_err(|why| ApiError::bad_request("action", why))?;
     Ok(Json(state.bridge.outlet_command(q.device_id.as_deref(), outlet, action).await?))
 }

@@ -44,16 +44,18 @@ pub async fn serve(State(state): State<AppState>, uri: Uri) -> Response {
         Some(root) => {
             // Only plain names below the root: no `..`, no absolute paths.
             let safe = !path.is_empty() && Path::new(path).components().all(|c| matches!(c, Component::Normal(_)));
-            if safe { tokio::fs::read(root.join(path)).await.ok() } else { None }
+            if safe {
+                tokio::fs::read(root.join(path)).await.ok()
+            } else {
+                None
+            }
         }
         None => SITE_ASSETS.iter().find(|(name, _)| *name == path).map(|(_, bytes)| bytes.to_vec()),
     };
     match body {
-        Some(bytes) => (
-            [(header::CONTENT_TYPE, content_type(path)), (header::CACHE_CONTROL, "no-cache")],
-            bytes,
-        )
-            .into_response(),
+        Some(bytes) => {
+            ([(header::CONTENT_TYPE, content_type(path)), (header::CACHE_CONTROL, "no-cache")], bytes).into_response()
+        }
         None => not_found(path),
     }
 }

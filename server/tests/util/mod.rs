@@ -80,7 +80,13 @@ pub async fn call(router: &Router, method: &str, uri: &str, body: Option<&str>) 
     (status, json)
 }
 
-pub async fn call_text(router: &Router, method: &str, uri: &str, body: Option<&str>, content_type: &str) -> (StatusCode, String) {
+pub async fn call_text(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    content_type: &str,
+) -> (StatusCode, String) {
     use tower::ServiceExt;
     let request = Request::builder()
         .method(method)

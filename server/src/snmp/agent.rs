@@ -1,0 +1,264 @@
+//! The simulated PDU44001 as a real SNMP v2c agent on UDP
+//! (`pdu-bridge simulate`): GET, GETNEXT, GETBULK and SET over the MIB view of
+//! [`crate::snmp::mib::encode_view`], with a read and a write community and
+//! the error statuses and exception values of a real agent. The bridge polls
+//! it exactly as it polls hardware; stock net-snmp tools work against it.
+//!
+//! Like the device, it answers one request at a time. Fault injection comes
+//! from the simulator's [`Faults`]: drop every reply, answer late, or stay
+//! silent on requests with more varbinds than a limit (as some CyberPower
+//! network cards do).
+
+use super::codec::{self, status, Message, Oid, PduKind, VarValue};
+use super::mib;
+use crate::pdu::sim::{IdentityText, SimPdu, SimulatedPdu};
+use app::model::{OutletAction, Source};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// GETBULK repetitions served at most, whatever is asked.
+const MAX_REPETITIONS: u32 = 64;
+
+#[derive(Clone, Debug)]
+pub struct Communities {
+    pub read: String,
+    pub write: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// Serve `sim` on `socket` until `shutdown`.
+pub async fn serve(socket: UdpSocket, sim: SimulatedPdu, communities: Communities, shutdown: CancellationToken) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let (len, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            received = socket.recv_from(&mut buf) => match received {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(error = %e, "agent receive failed");
+                    continue;
+                }
+            },
+        };
+        // Undecodable datagrams are dropped, as real agents do.
+        let Ok(request) = codec::decode(&buf[..len]) else { continue };
+        let access = if request.community == communities.write.as_bytes() {
+            Access::ReadWrite
+        } else if request.community == communities.read.as_bytes() {
+            Access::ReadOnly
+        } else {
+            // Unknown community: silence (an authentication failure).
+            continue;
+        };
+        let faults = sim.faults();
+        if faults.drop_replies || faults.max_varbinds.is_some_and(|max| request.varbinds.len() > max) {
+            continue;
+        }
+        if let Some(delay) = faults.delay {
+            tokio::time::sleep(delay).await;
+        }
+        let Some(response) = answer(&request, access, &mut sim.model(), Instant::now()) else { continue };
+        let Some(bytes) = codec::encode(&response) else { continue };
+        if let Err(e) = socket.send_to(&bytes, peer).await {
+            tracing::debug!(error = %e, "agent send failed");
+        }
+    }
+}
+
+fn view(pdu: &mut SimPdu, now: Instant) -> BTreeMap<Oid, VarValue> {
+    let raw = pdu.read(now);
+    mib::encode_view(&pdu.identity(), &raw, &pdu.outlet_configs())
+}
+
+/// The missing-object answer of a v2c GET: noSuchInstance where the object
+/// (column or scalar) exists with other instances, noSuchObject otherwise.
+fn missing(view: &BTreeMap<Oid, VarValue>, oid: &Oid) -> VarValue {
+    let object = &oid[..oid.len().saturating_sub(1)];
+    let exists = view
+        .range::<Oid, _>((Bound::Excluded(&object.to_vec()), Bound::Unbounded))
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(object));
+    if exists {
+        VarValue::NoSuchInstance
+    } else {
+        VarValue::NoSuchObject
+    }
+}
+
+fn next_after(view: &BTreeMap<Oid, VarValue>, oid: &Oid) -> (Oid, VarValue) {
+    match view.range::<Oid, _>((Bound::Excluded(oid), Bound::Unbounded)).next() {
+        Some((k, v)) => (k.clone(), v.clone()),
+        None => (oid.clone(), VarValue::EndOfMibView),
+    }
+}
+
+fn response(request: &Message, error_status: u32, error_index: u32, varbinds: Vec<(Oid, VarValue)>) -> Message {
+    Message {
+        community: request.community.clone(),
+        kind: PduKind::Response,
+        request_id: request.request_id,
+        error_status,
+        error_index,
+        varbinds,
+    }
+}
+
+/// Answer one request; `None` for PDUs an agent does not answer.
+fn answer(request: &Message, access: Access, pdu: &mut SimPdu, now: Instant) -> Option<Message> {
+    match request.kind {
+        PduKind::Get => {
+            let view = view(pdu, now);
+            let varbinds = request
+                .varbinds
+                .iter()
+                .map(|(oid, _)| (oid.clone(), view.get(oid).cloned().unwrap_or_else(|| missing(&view, oid))))
+                .collect();
+            Some(response(request, status::NO_ERROR, 0, varbinds))
+        }
+        PduKind::GetNext => {
+            let view = view(pdu, now);
+            let varbinds = request.varbinds.iter().map(|(oid, _)| next_after(&view, oid)).collect();
+            Some(response(request, status::NO_ERROR, 0, varbinds))
+        }
+        PduKind::GetBulk { non_repeaters, max_repetitions } => {
+            let view = view(pdu, now);
+            let split = (non_repeaters as usize).min(request.varbinds.len());
+            let (singles, repeaters) = request.varbinds.split_at(split);
+            let mut varbinds: Vec<(Oid, VarValue)> = singles.iter().map(|(oid, _)| next_after(&view, oid)).collect();
+            let mut cursors: Vec<Oid> = repeaters.iter().map(|(oid, _)| oid.clone()).collect();
+            let mut size: usize = varbinds.iter().map(|(o, v)| codec::varbind_size(o, v)).sum();
+            'rows: for _ in 0..max_repetitions.min(MAX_REPETITIONS) {
+                if cursors.is_empty() {
+                    break;
+                }
+                for cursor in cursors.iter_mut() {
+                    let (oid, value) = next_after(&view, cursor);
+                    size += codec::varbind_size(&oid, &value);
+                    if size > codec::MAX_MESSAGE - 512 {
+                        break 'rows;
+                    }
+                    cursor.clone_from(&oid);
+                    varbinds.push((oid, value));
+                }
+                if varbinds.iter().rev().take(cursors.len()).all(|(_, v)| *v == VarValue::EndOfMibView) {
+                    break;
+                }
+            }
+            Some(response(request, status::NO_ERROR, 0, varbinds))
+        }
+        PduKind::Set => Some(set(request, access, pdu, now)),
+        PduKind::Response => None,
+    }
+}
+
+/// One validated write, applied only when every varbind of the SET is valid.
+enum Write {
+    Command(u32, OutletAction),
+    OutletName(u32, String),
+    Timings(u32, mib::OutletConfig),
+    Preferred(Source),
+    Text(IdentityText, String),
+}
+
+fn set(request: &Message, access: Access, pdu: &mut SimPdu, now: Instant) -> Message {
+    if access == Access::ReadOnly {
+        return response(request, status::NO_ACCESS, 1, request.varbinds.clone());
+    }
+    let view = view(pdu, now);
+    let configs = pdu.outlet_configs();
+    let mut writes = Vec::new();
+    for (i, (oid, value)) in request.varbinds.iter().enumerate() {
+        match validate(oid, value, &view, &configs) {
+            Ok(write) => writes.push(write),
+            Err(error) => return response(request, error, i as u32 + 1, request.varbinds.clone()),
+        }
+    }
+    for write in writes {
+        let applied = match write {
+            Write::Command(n, action) => pdu.command(n, action, now),
+            Write::OutletName(n, name) => pdu.set_outlet_name(n, &name),
+            Write::Timings(n, timings) => pdu.set_outlet_timings(n, &timings),
+            Write::Preferred(source) => {
+                pdu.set_preferred_source(source, now);
+                Ok(())
+            }
+            Write::Text(which, text) => {
+                pdu.set_identity_text(which, &text);
+                Ok(())
+            }
+        };
+        if applied.is_err() {
+            return response(request, status::GEN_ERR, 1, request.varbinds.clone());
+        }
+    }
+    response(request, status::NO_ERROR, 0, request.varbinds.clone())
+}
+
+fn text(value: &VarValue, max: usize) -> Result<String, u32> {
+    match value {
+        VarValue::OctetString(bytes) if bytes.len() > max => Err(status::WRONG_LENGTH),
+        VarValue::OctetString(bytes) => String::from_utf8(bytes.clone()).map_err(|_| status::WRONG_VALUE),
+        _ => Err(status::WRONG_TYPE),
+    }
+}
+
+fn integer(value: &VarValue, range: std::ops::RangeInclusive<i64>) -> Result<i64, u32> {
+    match value {
+        VarValue::Integer(v) if range.contains(v) => Ok(*v),
+        VarValue::Integer(_) => Err(status::WRONG_VALUE),
+        _ => Err(status::WRONG_TYPE),
+    }
+}
+
+/// Check one varbind of a SET against the MIB's access and ranges.
+fn validate(
+    oid: &Oid,
+    value: &VarValue,
+    view: &BTreeMap<Oid, VarValue>,
+    configs: &[mib::OutletConfig],
+) -> Result<Write, u32> {
+    let outlet = |oid: &Oid| -> Option<u32> { oid.last().copied().filter(|n| (1..=configs.len() as u32).contains(n)) };
+    if !view.contains_key(oid) {
+        return Err(status::NOT_WRITABLE);
+    }
+    let action = |code: i64| match code {
+        1 => OutletAction::On,
+        2 => OutletAction::Off,
+        3 => OutletAction::Reboot,
+        4 => OutletAction::DelayOn,
+        5 => OutletAction::DelayOff,
+        6 => OutletAction::DelayReboot,
+        _ => OutletAction::Cancel,
+    };
+    let n = outlet(oid);
+    match n {
+        Some(n) if *oid == mib::outlet_control_command(n) => Ok(Write::Command(n, action(integer(value, 1..=7)?))),
+        Some(n) if *oid == mib::outlet_config(2, n) => Ok(Write::OutletName(n, text(value, 31)?)),
+        Some(n) if [4, 5, 6].iter().any(|&c| *oid == mib::outlet_config(c, n)) => {
+            let mut timings = configs[n as usize - 1].clone();
+            match oid[oid.len() - 2] {
+                4 => timings.on_delay = integer(value, -1..=7200)?,
+                5 => timings.off_delay = integer(value, -1..=7200)?,
+                _ => timings.reboot_duration = integer(value, 5..=60)?,
+            }
+            Ok(Write::Timings(n, timings))
+        }
+        _ if *oid == mib::preferred_source() => match integer(value, 1..=2)? {
+            1 => Ok(Write::Preferred(Source::A)),
+            _ => Ok(Write::Preferred(Source::B)),
+        },
+        _ if *oid == mib::ident_name() => Ok(Write::Text(IdentityText::DeviceName, text(value, 31)?)),
+        _ if *oid == mib::sys_name() => Ok(Write::Text(IdentityText::SysName, text(value, 63)?)),
+        _ if *oid == mib::sys_location() => Ok(Write::Text(IdentityText::Location, text(value, 63)?)),
+        _ if *oid == mib::sys_contact() => Ok(Write::Text(IdentityText::Contact, text(value, 63)?)),
+        _ => Err(status::NOT_WRITABLE),
+    }
+}

@@ -1,0 +1,453 @@
+//! The CPS-MIB map (CPS-MIB v2.11, `shared/reference/CPS-MIB.txt`): every
+//! object the bridge reads or writes, named by its MIB object, in both
+//! directions — the client turns answers into [`RawPoll`]/[`RawIdentity`],
+//! the simulator agent turns the model into answers — so the two can never
+//! disagree about an OID, a column or a type.
+//!
+//! What the widely used Python bridge gets wrong, and this map does not:
+//! ePDUOutletStatusCommandPending (.5) is not a current, ePDUOutletStatusOutletBank
+//! (.6) is not watts, the phase count is not the bank count, and the ATS state
+//! comes from the ePDU2 source table, not from ePDUPowerSupply status.
+
+use super::codec::{Oid, VarValue};
+use crate::pdu::{RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll};
+use std::collections::{BTreeMap, HashMap};
+
+/// MIB-II system group.
+pub const SYS: [u32; 7] = [1, 3, 6, 1, 2, 1, 1];
+/// CyberPower ePDU.
+pub const EPDU: [u32; 10] = [1, 3, 6, 1, 4, 1, 3808, 1, 1, 3];
+/// CyberPower ePDU2.
+pub const EPDU2: [u32; 10] = [1, 3, 6, 1, 4, 1, 3808, 1, 1, 6];
+
+pub fn oid(base: &[u32], tail: &[u32]) -> Oid {
+    base.iter().chain(tail).copied().collect()
+}
+
+// MIB-II system (.0 instances).
+pub fn sys_descr() -> Oid {
+    oid(&SYS, &[1, 0])
+}
+pub fn sys_object_id() -> Oid {
+    oid(&SYS, &[2, 0])
+}
+pub fn sys_uptime() -> Oid {
+    oid(&SYS, &[3, 0])
+}
+pub fn sys_contact() -> Oid {
+    oid(&SYS, &[4, 0])
+}
+pub fn sys_name() -> Oid {
+    oid(&SYS, &[5, 0])
+}
+pub fn sys_location() -> Oid {
+    oid(&SYS, &[6, 0])
+}
+
+// ePDUIdent (E.1).
+pub fn ident_name() -> Oid {
+    oid(&EPDU, &[1, 1, 0])
+}
+pub fn ident_hardware_rev() -> Oid {
+    oid(&EPDU, &[1, 2, 0])
+}
+pub fn ident_firmware_rev() -> Oid {
+    oid(&EPDU, &[1, 3, 0])
+}
+pub fn ident_date_of_manufacture() -> Oid {
+    oid(&EPDU, &[1, 4, 0])
+}
+pub fn ident_model() -> Oid {
+    oid(&EPDU, &[1, 5, 0])
+}
+pub fn ident_serial() -> Oid {
+    oid(&EPDU, &[1, 6, 0])
+}
+pub fn ident_rating() -> Oid {
+    oid(&EPDU, &[1, 7, 0])
+}
+pub fn ident_num_outlets() -> Oid {
+    oid(&EPDU, &[1, 8, 0])
+}
+pub fn ident_num_phases() -> Oid {
+    oid(&EPDU, &[1, 9, 0])
+}
+
+// ePDULoadDevice (E.2.1).
+pub fn load_dev_num_phases() -> Oid {
+    oid(&EPDU, &[2, 1, 2, 0])
+}
+pub fn load_dev_num_banks() -> Oid {
+    oid(&EPDU, &[2, 1, 4, 0])
+}
+/// ePDULoadDevBankTable column: 1 index, 2 bank number, 3 max load (A).
+pub fn load_dev_bank(column: u32, bank: u32) -> Oid {
+    oid(&EPDU, &[2, 1, 6, 1, column, bank])
+}
+pub const BANK_MAX_LOAD: u32 = 3;
+
+/// ePDULoadStatusTable column (E.2.3.1.1.c.r): 1 index, 2 load (0.1 A),
+/// 3 state, 4 phase number, 5 bank number (0 = phase row), 6 voltage (0.1 V),
+/// 7 active power (W), 8 apparent power (VA), 9 power factor (0.01),
+/// 10 energy (0.1 kWh), 11 energy start time.
+pub fn load_status(column: u32, row: u32) -> Oid {
+    oid(&EPDU, &[2, 3, 1, 1, column, row])
+}
+pub fn load_status_index_column() -> Oid {
+    oid(&EPDU, &[2, 3, 1, 1, 1])
+}
+
+/// ePDUOutletControlOutletCommand (E.3.3.1.1.4.n): 1 immediateOn,
+/// 2 immediateOff, 3 immediateReboot, 4 delayedOn, 5 delayedOff,
+/// 6 delayedReboot, 7 cancelPendingCommand.
+pub fn outlet_control_command(outlet: u32) -> Oid {
+    oid(&EPDU, &[3, 3, 1, 1, 4, outlet])
+}
+
+/// ePDUOutletConfigTable column (E.3.4.1.1.c.n): 2 name (rw), 4 power-on
+/// delay, 5 power-off delay, 6 reboot duration (s, rw).
+pub fn outlet_config(column: u32, outlet: u32) -> Oid {
+    oid(&EPDU, &[3, 4, 1, 1, column, outlet])
+}
+
+/// ePDUOutletStatusTable column (E.3.5.1.1.c.n): 1 index, 2 name, 4 state
+/// (1 on, 2 off), 5 command pending (1 yes, 2 no), 6 bank, 7 load (0.1 A),
+/// 8 active power (W), 10 peak power (W), 13 energy (0.1 kWh).
+pub fn outlet_status(column: u32, outlet: u32) -> Oid {
+    oid(&EPDU, &[3, 5, 1, 1, column, outlet])
+}
+pub fn outlet_status_index_column() -> Oid {
+    oid(&EPDU, &[3, 5, 1, 1, 1])
+}
+
+// ePDUStatus input (E.5).
+pub fn input_voltage() -> Oid {
+    oid(&EPDU, &[5, 7, 0])
+}
+pub fn input_frequency() -> Oid {
+    oid(&EPDU, &[5, 8, 0])
+}
+
+/// ePDU2SourceConfigPreferredSource (E2.9.2.1.3.1), read-write.
+pub fn preferred_source() -> Oid {
+    oid(&EPDU2, &[9, 2, 1, 3, 1])
+}
+/// ePDU2SourceStatusTable column (E2.9.4.1.c.1): 3 selected source,
+/// 4 nominal frequency, 5/6 source A/B voltage, 7/8 frequency, 9/10 voltage
+/// status, 11/12 frequency status, 13 phase sync, 14/15 power supply A/B
+/// status, 16 redundancy.
+pub fn source_status(column: u32) -> Oid {
+    oid(&EPDU2, &[9, 4, 1, column, 1])
+}
+
+/// The identity objects read at start and every few minutes.
+pub fn identity_oids() -> Vec<Oid> {
+    vec![
+        sys_descr(),
+        sys_name(),
+        sys_location(),
+        sys_contact(),
+        ident_name(),
+        ident_hardware_rev(),
+        ident_firmware_rev(),
+        ident_model(),
+        ident_serial(),
+        ident_rating(),
+        ident_num_outlets(),
+        ident_num_phases(),
+        load_dev_num_banks(),
+    ]
+}
+
+/// What discovery found on the device: which rows and objects to poll.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Layout {
+    pub load_rows: Vec<u32>,
+    pub outlets: Vec<u32>,
+    pub banks: Vec<u32>,
+    /// The ePDU2 source (ATS) table answers.
+    pub has_ats: bool,
+}
+
+const LOAD_COLUMNS: [u32; 9] = [2, 3, 4, 5, 6, 7, 8, 9, 10];
+const OUTLET_COLUMNS: [u32; 6] = [4, 5, 6, 7, 8, 13];
+const ATS_COLUMNS: [u32; 11] = [3, 5, 6, 7, 8, 9, 10, 11, 12, 16, 4];
+
+impl Layout {
+    /// Every object one poll reads (outlet names are identity, read slowly).
+    pub fn poll_oids(&self) -> Vec<Oid> {
+        let mut oids = vec![sys_uptime(), input_voltage(), input_frequency()];
+        for &r in &self.load_rows {
+            oids.extend(LOAD_COLUMNS.iter().map(|&c| load_status(c, r)));
+        }
+        for &n in &self.outlets {
+            oids.extend(OUTLET_COLUMNS.iter().map(|&c| outlet_status(c, n)));
+        }
+        if self.has_ats {
+            oids.extend(ATS_COLUMNS.iter().map(|&c| source_status(c)));
+            oids.push(preferred_source());
+        }
+        oids
+    }
+
+    /// Identity plus the per-outlet names and per-bank limits.
+    pub fn identity_oids(&self) -> Vec<Oid> {
+        let mut oids = identity_oids();
+        oids.extend(self.outlets.iter().map(|&n| outlet_status(2, n)));
+        oids.extend(self.banks.iter().map(|&b| load_dev_bank(BANK_MAX_LOAD, b)));
+        oids
+    }
+}
+
+/// Answers by OID. An exception value (noSuchObject …) counts as absent.
+pub struct Answers<'a>(pub &'a HashMap<Oid, VarValue>);
+
+impl Answers<'_> {
+    fn get(&self, oid: &Oid) -> Option<&VarValue> {
+        self.0.get(oid).filter(|v| !v.is_exception())
+    }
+
+    pub fn int(&self, oid: &Oid) -> Option<i64> {
+        self.get(oid).and_then(VarValue::as_i64)
+    }
+
+    pub fn text(&self, oid: &Oid) -> Option<String> {
+        self.get(oid).and_then(VarValue::as_text)
+    }
+}
+
+pub fn decode_identity(a: &Answers<'_>, layout: &Layout) -> RawIdentity {
+    RawIdentity {
+        sys_descr: a.text(&sys_descr()),
+        sys_name: a.text(&sys_name()),
+        sys_location: a.text(&sys_location()),
+        sys_contact: a.text(&sys_contact()),
+        name: a.text(&ident_name()),
+        hardware_rev: a.text(&ident_hardware_rev()),
+        firmware: a.text(&ident_firmware_rev()),
+        model: a.text(&ident_model()),
+        serial: a.text(&ident_serial()),
+        rating_amps: a.int(&ident_rating()),
+        num_outlets: a.int(&ident_num_outlets()),
+        num_phases: a.int(&ident_num_phases()),
+        num_banks: a.int(&load_dev_num_banks()),
+        bank_max_load: layout
+            .banks
+            .iter()
+            .filter_map(|&b| a.int(&load_dev_bank(BANK_MAX_LOAD, b)).map(|v| (b, v)))
+            .collect(),
+    }
+}
+
+/// Outlet names live with the identity (they change rarely).
+pub fn decode_outlet_names(a: &Answers<'_>, layout: &Layout) -> Vec<(u32, String)> {
+    layout.outlets.iter().filter_map(|&n| a.text(&outlet_status(2, n)).map(|s| (n, s))).collect()
+}
+
+pub fn decode_poll(a: &Answers<'_>, layout: &Layout, names: &[(u32, String)]) -> RawPoll {
+    let uptime = a.get(&sys_uptime()).and_then(|v| match v {
+        VarValue::TimeTicks(t) => Some(u64::from(*t)),
+        _ => None,
+    });
+    RawPoll {
+        uptime_ticks: uptime,
+        input_voltage: a.int(&input_voltage()),
+        input_frequency: a.int(&input_frequency()),
+        load_rows: layout
+            .load_rows
+            .iter()
+            .map(|&r| RawLoadRow {
+                index: r,
+                load: a.int(&load_status(2, r)),
+                load_state: a.int(&load_status(3, r)),
+                phase_number: a.int(&load_status(4, r)),
+                bank_number: a.int(&load_status(5, r)),
+                voltage: a.int(&load_status(6, r)),
+                active_power: a.int(&load_status(7, r)),
+                apparent_power: a.int(&load_status(8, r)),
+                power_factor: a.int(&load_status(9, r)),
+                energy: a.int(&load_status(10, r)),
+            })
+            .collect(),
+        outlets: layout
+            .outlets
+            .iter()
+            .map(|&n| RawOutlet {
+                index: n,
+                name: names.iter().find(|(i, _)| *i == n).map(|(_, s)| s.clone()),
+                state: a.int(&outlet_status(4, n)),
+                command_pending: a.int(&outlet_status(5, n)),
+                bank: a.int(&outlet_status(6, n)),
+                load: a.int(&outlet_status(7, n)),
+                active_power: a.int(&outlet_status(8, n)),
+                energy: a.int(&outlet_status(13, n)),
+            })
+            .collect(),
+        ats: layout.has_ats.then(|| RawAts {
+            selected_source: a.int(&source_status(3)),
+            preferred_source: a.int(&preferred_source()),
+            source_a_voltage: a.int(&source_status(5)),
+            source_b_voltage: a.int(&source_status(6)),
+            source_a_frequency: a.int(&source_status(7)),
+            source_b_frequency: a.int(&source_status(8)),
+            source_a_voltage_status: a.int(&source_status(9)),
+            source_b_voltage_status: a.int(&source_status(10)),
+            source_a_frequency_status: a.int(&source_status(11)),
+            source_b_frequency_status: a.int(&source_status(12)),
+            redundancy: a.int(&source_status(16)),
+        }),
+    }
+}
+
+/// Per-outlet settings the agent serves (ePDUOutletConfig), seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutletConfig {
+    pub on_delay: i64,
+    pub off_delay: i64,
+    pub reboot_duration: i64,
+}
+
+/// The whole MIB view the simulator agent answers from, in OID order.
+pub fn encode_view(ident: &RawIdentity, raw: &RawPoll, configs: &[OutletConfig]) -> BTreeMap<Oid, VarValue> {
+    let mut view = BTreeMap::new();
+    let mut put = |oid: Oid, v: Option<VarValue>| {
+        if let Some(v) = v {
+            view.insert(oid, v);
+        }
+    };
+    let text = |s: &Option<String>| s.as_ref().map(|s| VarValue::OctetString(s.as_bytes().to_vec()));
+    let int = |v: Option<i64>| v.map(VarValue::Integer);
+    let gauge = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok()).map(VarValue::Gauge32);
+
+    put(sys_descr(), text(&ident.sys_descr));
+    put(sys_object_id(), Some(VarValue::ObjectId(EPDU.to_vec())));
+    put(sys_uptime(), raw.uptime_ticks.map(|t| VarValue::TimeTicks(t as u32)));
+    put(sys_contact(), text(&ident.sys_contact));
+    put(sys_name(), text(&ident.sys_name));
+    put(sys_location(), text(&ident.sys_location));
+    put(ident_name(), text(&ident.name));
+    put(ident_hardware_rev(), text(&ident.hardware_rev));
+    put(ident_firmware_rev(), text(&ident.firmware));
+    put(ident_date_of_manufacture(), Some(VarValue::OctetString(b"03/15/2023".to_vec())));
+    put(ident_model(), text(&ident.model));
+    put(ident_serial(), text(&ident.serial));
+    put(ident_rating(), int(ident.rating_amps));
+    put(ident_num_outlets(), int(ident.num_outlets));
+    put(ident_num_phases(), int(ident.num_phases));
+    put(load_dev_num_phases(), int(ident.num_phases));
+    put(load_dev_num_banks(), int(ident.num_banks));
+    for &(bank, max) in &ident.bank_max_load {
+        put(load_dev_bank(1, bank), Some(VarValue::Integer(bank.into())));
+        put(load_dev_bank(2, bank), Some(VarValue::Integer(bank.into())));
+        put(load_dev_bank(BANK_MAX_LOAD, bank), Some(VarValue::Integer(max)));
+    }
+    for row in &raw.load_rows {
+        let r = row.index;
+        put(load_status(1, r), Some(VarValue::Integer(r.into())));
+        put(load_status(2, r), gauge(row.load));
+        put(load_status(3, r), int(row.load_state));
+        put(load_status(4, r), int(row.phase_number));
+        put(load_status(5, r), int(row.bank_number));
+        put(load_status(6, r), int(row.voltage));
+        put(load_status(7, r), int(row.active_power));
+        put(load_status(8, r), int(row.apparent_power));
+        put(load_status(9, r), int(row.power_factor));
+        put(load_status(10, r), int(row.energy));
+    }
+    for (o, config) in raw.outlets.iter().zip(configs) {
+        let n = o.index;
+        // Reading the control column returns the outlet state (MIB).
+        put(outlet_control_command(n), int(o.state));
+        put(outlet_config(1, n), Some(VarValue::Integer(n.into())));
+        put(outlet_config(2, n), text(&o.name));
+        put(outlet_config(4, n), Some(VarValue::Integer(config.on_delay)));
+        put(outlet_config(5, n), Some(VarValue::Integer(config.off_delay)));
+        put(outlet_config(6, n), Some(VarValue::Integer(config.reboot_duration)));
+        put(outlet_status(1, n), Some(VarValue::Integer(n.into())));
+        put(outlet_status(2, n), text(&o.name));
+        put(outlet_status(4, n), int(o.state));
+        put(outlet_status(5, n), int(o.command_pending));
+        put(outlet_status(6, n), int(o.bank));
+        put(outlet_status(7, n), gauge(o.load));
+        put(outlet_status(8, n), gauge(o.active_power));
+        put(outlet_status(13, n), gauge(o.energy));
+    }
+    put(input_voltage(), int(raw.input_voltage));
+    put(input_frequency(), int(raw.input_frequency));
+    if let Some(ats) = &raw.ats {
+        put(preferred_source(), int(ats.preferred_source));
+        put(source_status(1), Some(VarValue::Integer(1)));
+        put(source_status(3), int(ats.selected_source));
+        put(source_status(4), Some(VarValue::Integer(600)));
+        put(source_status(5), int(ats.source_a_voltage));
+        put(source_status(6), int(ats.source_b_voltage));
+        put(source_status(7), int(ats.source_a_frequency));
+        put(source_status(8), int(ats.source_b_frequency));
+        put(source_status(9), int(ats.source_a_voltage_status));
+        put(source_status(10), int(ats.source_b_voltage_status));
+        put(source_status(11), int(ats.source_a_frequency_status));
+        put(source_status(12), int(ats.source_b_frequency_status));
+        put(source_status(16), int(ats.redundancy));
+    }
+    view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdu::sim::SimPdu;
+
+    /// What discovery would find in a view (the index columns).
+    fn layout_of(view: &BTreeMap<Oid, VarValue>) -> Layout {
+        let rows_under = |prefix: Oid| -> Vec<u32> {
+            view.keys()
+                .filter(|k| k.starts_with(&prefix) && k.len() == prefix.len() + 1)
+                .map(|k| k[prefix.len()])
+                .collect()
+        };
+        Layout {
+            load_rows: rows_under(load_status_index_column()),
+            outlets: rows_under(outlet_status_index_column()),
+            banks: rows_under(oid(&EPDU, &[2, 1, 6, 1, BANK_MAX_LOAD])),
+            has_ats: view.contains_key(&source_status(3)),
+        }
+    }
+
+    #[test]
+    fn what_the_agent_serves_decodes_back_to_the_same_readings() {
+        let now = tokio::time::Instant::now();
+        let mut sim = SimPdu::new(11, now);
+        let raw = sim.read(now);
+        let ident = sim.identity();
+        let view = encode_view(&ident, &raw, &sim.outlet_configs());
+        let layout = layout_of(&view);
+        assert_eq!(
+            (layout.load_rows.len(), layout.outlets.len(), layout.banks.len(), layout.has_ats),
+            (3, 10, 2, true)
+        );
+
+        let answers: HashMap<Oid, VarValue> = view.into_iter().collect();
+        let a = Answers(&answers);
+        let names = decode_outlet_names(&a, &layout);
+        assert_eq!(decode_poll(&a, &layout, &names), raw);
+        assert_eq!(decode_identity(&a, &layout), ident);
+    }
+
+    #[test]
+    fn exception_values_are_absent_not_zero() {
+        let mut answers = HashMap::new();
+        answers.insert(input_voltage(), VarValue::NoSuchObject);
+        answers.insert(input_frequency(), VarValue::Integer(600));
+        let a = Answers(&answers);
+        let poll = decode_poll(&a, &Layout::default(), &[]);
+        assert_eq!((poll.input_voltage, poll.input_frequency), (None, Some(600)));
+    }
+
+    #[test]
+    fn the_poll_reads_only_what_discovery_found() {
+        let layout = Layout { load_rows: vec![1], outlets: vec![1, 2], banks: vec![], has_ats: false };
+        let oids = layout.poll_oids();
+        assert_eq!(oids.len(), 3 + LOAD_COLUMNS.len() + 2 * OUTLET_COLUMNS.len());
+        assert!(!oids.contains(&source_status(3)));
+    }
+}

@@ -1,0 +1,148 @@
+//! SNMP v2c: the wire codec, the CPS-MIB map, the client the bridge polls
+//! real PDUs with, and the agent that serves the simulated PDU over UDP.
+//!
+//! Owns: everything that knows about OIDs and BER. The rest of the bridge
+//! sees a PDU only through [`crate::pdu::PduSource`] and [`SnmpPdu`].
+
+pub mod agent;
+pub mod client;
+pub mod codec;
+pub mod mib;
+
+use crate::pdu::{RawIdentity, RawPoll, SourceError};
+use app::model::{OutletAction, OutletState};
+use client::{SnmpClient, SnmpError};
+use codec::{Oid, VarValue};
+use mib::{Answers, Layout};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+impl From<SnmpError> for SourceError {
+    fn from(e: SnmpError) -> Self {
+        match e {
+            SnmpError::Timeout(d) => SourceError::Timeout(d),
+            other => SourceError::Refused(other.to_string()),
+        }
+    }
+}
+
+/// What the bridge learnt about a device at discovery.
+#[derive(Default)]
+struct Known {
+    layout: Option<Layout>,
+    names: Vec<(u32, String)>,
+    /// sysUpTime of the previous poll: going backwards = the PDU rebooted.
+    last_uptime: Option<u64>,
+}
+
+/// A real PDU (or the simulator agent) over SNMP.
+pub struct SnmpPdu {
+    client: SnmpClient,
+    known: Mutex<Known>,
+}
+
+fn indices(walked: &[(Oid, VarValue)], column: &Oid) -> Vec<u32> {
+    walked.iter().filter(|(o, _)| o.len() == column.len() + 1).map(|(o, _)| o[column.len()]).collect()
+}
+
+impl SnmpPdu {
+    pub fn new(client: SnmpClient) -> Self {
+        Self { client, known: Mutex::new(Known::default()) }
+    }
+
+    pub fn client(&self) -> &SnmpClient {
+        &self.client
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Capability discovery: which load rows, outlets and banks exist, and
+    /// whether the ePDU2 source (ATS) table answers. Absent is not zero: what
+    /// is not found is not polled.
+    async fn discover(&self) -> Result<Layout, SnmpError> {
+        let rows_column = mib::load_status_index_column();
+        let outlets_column = mib::outlet_status_index_column();
+        let banks_column = mib::oid(&mib::EPDU, &[2, 1, 6, 1, mib::BANK_MAX_LOAD]);
+        let load_rows = indices(&self.client.walk(&rows_column).await?, &rows_column);
+        let outlets = indices(&self.client.walk(&outlets_column).await?, &outlets_column);
+        let banks = indices(&self.client.walk(&banks_column).await?, &banks_column);
+        let ats = self.client.get(&[mib::source_status(3)]).await?;
+        let has_ats = ats.values().any(|v| !v.is_exception());
+        let layout = Layout { load_rows, outlets, banks, has_ats };
+        tracing::info!(
+            load_rows = layout.load_rows.len(),
+            outlets = layout.outlets.len(),
+            banks = layout.banks.len(),
+            ats = layout.has_ats,
+            "discovered the PDU's capabilities"
+        );
+        Ok(layout)
+    }
+
+    async fn layout(&self) -> Result<Layout, SnmpError> {
+        if let Some(layout) = self.known().layout.clone() {
+            return Ok(layout);
+        }
+        let layout = self.discover().await?;
+        self.known().layout = Some(layout.clone());
+        Ok(layout)
+    }
+
+    pub async fn identity(&self) -> Result<RawIdentity, SourceError> {
+        let layout = self.layout().await?;
+        let answers = self.client.get(&layout.identity_oids()).await?;
+        let a = Answers(&answers);
+        self.known().names = mib::decode_outlet_names(&a, &layout);
+        Ok(mib::decode_identity(&a, &layout))
+    }
+
+    pub async fn poll(&self) -> Result<RawPoll, SourceError> {
+        let layout = self.layout().await?;
+        let answers: HashMap<Oid, VarValue> = self.client.get(&layout.poll_oids()).await?;
+        let names = self.known().names.clone();
+        let raw = mib::decode_poll(&Answers(&answers), &layout, &names);
+        let mut known = self.known();
+        if let (Some(before), Some(now)) = (known.last_uptime, raw.uptime_ticks) {
+            if now < before {
+                tracing::warn!(
+                    uptime_s = now / 100,
+                    "the PDU rebooted (sysUpTime went backwards); discovering it again"
+                );
+                known.layout = None;
+            }
+        }
+        known.last_uptime = raw.uptime_ticks.or(known.last_uptime);
+        Ok(raw)
+    }
+
+    pub async fn outlet_command(&self, outlet: u32, action: OutletAction) -> Result<(), SourceError> {
+        let layout = self.layout().await?;
+        if !layout.outlets.contains(&outlet) {
+            return Err(SourceError::NoSuchOutlet(outlet));
+        }
+        let code = match action {
+            OutletAction::On => 1,
+            OutletAction::Off => 2,
+            OutletAction::Reboot => 3,
+            OutletAction::DelayOn => 4,
+            OutletAction::DelayOff => 5,
+            OutletAction::DelayReboot => 6,
+            OutletAction::Cancel => 7,
+        };
+        Ok(self.client.set(&mib::outlet_control_command(outlet), VarValue::Integer(code)).await?)
+    }
+
+    pub async fn outlet_state(&self, outlet: u32) -> Result<(OutletState, bool), SourceError> {
+        let (state_oid, pending_oid) = (mib::outlet_status(4, outlet), mib::outlet_status(5, outlet));
+        let answers = self.client.get(&[state_oid.clone(), pending_oid.clone()]).await?;
+        let a = Answers(&answers);
+        let state = match a.int(&state_oid) {
+            Some(1) => OutletState::On,
+            Some(2) => OutletState::Off,
+            other => return Err(SourceError::Refused(format!("outlet {outlet} state read back as {other:?}"))),
+        };
+        Ok((state, a.int(&pending_oid) == Some(1)))
+    }
+}
