@@ -9,6 +9,14 @@ cd "$ROOT"
 ensure_wasm_toolchain
 ensure_chromium
 ensure_node_modules
+# net-snmp's tools, driven by the SNMP interoperability tests.
+apt_install snmp
+
+# Third-party peers (snmpsim on udp 11161, Mosquitto) from ../shared/peers.
+peers="$ROOT/../shared/peers"
+[ -d "$peers" ] || { echo "missing $peers: the shared folder must sit beside the project" >&2; exit 1; }
+log "starting the test peers"
+bash "$peers/start-peers.sh"
 
 bash scripts/build-site.sh
 

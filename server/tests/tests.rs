@@ -3,6 +3,8 @@
 mod util;
 
 mod api;
+mod peers;
 mod poller;
 mod process;
+mod snmp;
 mod socket;
