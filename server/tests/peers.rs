@@ -55,7 +55,9 @@ fn sim_client() -> SnmpClient {
 /// Back to the data file's defaults, with meters and uptime frozen.
 async fn reset_peer() {
     let sim = sim_client();
-    sim.set(&parse_oid("1.3.6.1.4.1.99999.3808.1.0").unwrap(), VarValue::Integer(1)).await.expect("snmpsim runs on 11161");
+    sim.set(&parse_oid("1.3.6.1.4.1.99999.3808.1.0").unwrap(), VarValue::Integer(1))
+        .await
+        .expect("snmpsim runs on 11161");
     sim.set(&parse_oid("1.3.6.1.4.1.99999.3808.2.0").unwrap(), VarValue::Integer(1)).await.unwrap();
 }
 

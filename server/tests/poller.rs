@@ -117,3 +117,34 @@ async fn a_source_failure_shows_as_a_transfer_in_the_next_snapshot() {
     assert_eq!(s.input.voltage, ats.source(app::model::Source::B).unwrap().voltage);
     shutdown.cancel();
 }
+
+#[tokio::test(start_paused = true)]
+async fn attempts_back_off_up_to_a_minute_while_the_pdu_is_unreachable() {
+    let (config, _dir) = config(&[("BRIDGE_SNMP_TIMEOUT", "0.5"), ("BRIDGE_SNMP_RETRIES", "0")]);
+    let bridge = Arc::new(Bridge::new(&config));
+    let sim = bridge.devices()[0].simulator().unwrap().clone();
+    let mut rx = bridge.subscribe();
+    let shutdown = CancellationToken::new();
+    bridge.spawn_pollers(&shutdown);
+    next(&mut rx).await;
+    sim.set_faults(Faults { drop_replies: true, ..Default::default() });
+
+    let start = tokio::time::Instant::now();
+    let end = start + Duration::from_secs(240);
+    let mut attempts = Vec::new();
+    while let Ok(Ok(_)) = tokio::time::timeout_at(end, rx.recv()).await {
+        attempts.push(start.elapsed());
+    }
+    let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+    // At 1 Hz without backoff this would be ~160 attempts.
+    assert!((8..=14).contains(&attempts.len()), "{} attempts: {attempts:?}", attempts.len());
+    assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "gaps never shrink: {gaps:?}");
+    let longest = *gaps.iter().max().unwrap();
+    assert!(longest >= Duration::from_secs(60) && longest <= Duration::from_secs(62), "{gaps:?}");
+
+    sim.set_faults(Faults::default());
+    let back =
+        tokio::time::timeout(Duration::from_secs(62), next(&mut rx)).await.expect("recovers after one backoff period");
+    assert_eq!(back.connection, Connection::Online);
+    shutdown.cancel();
+}

@@ -54,7 +54,10 @@ async fn the_client_reads_values_and_exceptions_from_the_agent() {
     let serial = agent.sim.model().identity().serial.unwrap();
     let missing_object = parse_oid("1.3.6.1.4.1.3808.1.1.3.99.1.0").unwrap();
     let missing_instance = mib::outlet_status(4, 11);
-    let answers = c.get(&[mib::ident_serial(), mib::ident_num_outlets(), missing_object.clone(), missing_instance.clone()]).await.unwrap();
+    let answers = c
+        .get(&[mib::ident_serial(), mib::ident_num_outlets(), missing_object.clone(), missing_instance.clone()])
+        .await
+        .unwrap();
     assert_eq!(answers[&mib::ident_serial()], VarValue::OctetString(serial.into_bytes()));
     assert_eq!(answers[&mib::ident_num_outlets()], VarValue::Integer(10));
     assert_eq!(answers[&missing_object], VarValue::NoSuchObject);
@@ -240,4 +243,20 @@ async fn stock_net_snmp_tools_work_against_the_agent() {
     let (ok, text) = net_snmp("snmpset", &args);
     assert!(!ok && text.contains("wrongValue"), "{text}");
     assert_eq!(sim_outlet(&agent, 2).0, OutletState::Off, "refused SETs switch nothing");
+}
+
+#[tokio::test]
+async fn a_pdu_whose_uptime_goes_backwards_is_seen_to_reboot_and_rediscovered() {
+    let agent = agent(Faults::default()).await;
+    let bridge = snmp_bridge(&agent, &[]).await;
+    let snmp = match &bridge.bridge.devices()[0].source {
+        server::pdu::PduSource::Snmp(snmp) => snmp.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(snmp.reboots(), 0);
+    agent.sim.model().restart(Instant::now());
+    bridge.wait_for(|_| snmp.reboots() == 1).await;
+    // Still polled completely afterwards.
+    bridge.wait_for(|b| b.snapshots()[0].uptime_s.is_some_and(|u| u < 60)).await;
+    assert_eq!(bridge.bridge.snapshots()[0].outlets.len(), 10);
 }

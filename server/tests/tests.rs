@@ -3,6 +3,7 @@
 mod util;
 
 mod api;
+mod hostile;
 mod peers;
 mod poller;
 mod process;

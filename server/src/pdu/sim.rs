@@ -349,6 +349,14 @@ impl SimPdu {
         self.update_ats();
     }
 
+    /// Fault injection: the PDU restarts its management card (sysUpTime
+    /// starts again from zero; the outlets keep their state).
+    pub fn restart(&mut self, now: Instant) {
+        self.advance(now);
+        self.booted = now;
+        self.uptime_at_start = Duration::ZERO;
+    }
+
     /// Change an outlet's typical load, in W (0 = nothing plugged in).
     pub fn set_outlet_load(&mut self, outlet: u32, watts: f64, now: Instant) {
         self.advance(now);

@@ -19,7 +19,7 @@
 use super::codec::{self, status, Message, Oid, PduKind, VarValue};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::Mutex;
@@ -54,6 +54,8 @@ pub struct SnmpClient {
     /// Varbinds per GET: starts at the configured maximum, shrinks on
     /// timeouts and `tooBig`, never grows back (the device is what it is).
     max_varbinds: AtomicUsize,
+    /// Requests sent (each try counts): for benchmarks and metrics.
+    requests: AtomicU64,
     session: Mutex<Option<Session>>,
 }
 
@@ -66,6 +68,7 @@ impl SnmpClient {
             timeout,
             retries,
             max_varbinds: AtomicUsize::new(max_varbinds.max(1)),
+            requests: AtomicU64::new(0),
             session: Mutex::new(None),
         }
     }
@@ -73,6 +76,11 @@ impl SnmpClient {
     /// How many varbinds a GET carries now.
     pub fn max_varbinds(&self) -> usize {
         self.max_varbinds.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent so far, retries included.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
     }
 
     /// One exchange: send, wait for the matching answer, retry on silence.
@@ -109,6 +117,7 @@ impl SnmpClient {
         let bytes = codec::encode(&message).ok_or_else(|| SnmpError::Io("an OID that cannot be encoded".into()))?;
 
         for _attempt in 0..=self.retries {
+            self.requests.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = session.socket.send(&bytes).await {
                 // An ICMP port unreachable from an earlier send surfaces here:
                 // it means nobody is listening, which is a timeout to us.

@@ -15,6 +15,7 @@ use client::{SnmpClient, SnmpError};
 use codec::{Oid, VarValue};
 use mib::{Answers, Layout};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 impl From<SnmpError> for SourceError {
@@ -39,6 +40,9 @@ struct Known {
 pub struct SnmpPdu {
     client: SnmpClient,
     known: Mutex<Known>,
+    /// Reboots seen (sysUpTime went backwards). The event log of issue 6
+    /// will record them; until then they are logged and counted.
+    reboots: AtomicU64,
 }
 
 fn indices(walked: &[(Oid, VarValue)], column: &Oid) -> Vec<u32> {
@@ -47,7 +51,12 @@ fn indices(walked: &[(Oid, VarValue)], column: &Oid) -> Vec<u32> {
 
 impl SnmpPdu {
     pub fn new(client: SnmpClient) -> Self {
-        Self { client, known: Mutex::new(Known::default()) }
+        Self { client, known: Mutex::new(Known::default()), reboots: AtomicU64::new(0) }
+    }
+
+    /// How many times the PDU was seen to reboot.
+    pub fn reboots(&self) -> u64 {
+        self.reboots.load(Ordering::Relaxed)
     }
 
     pub fn client(&self) -> &SnmpClient {
@@ -110,6 +119,7 @@ impl SnmpPdu {
                     uptime_s = now / 100,
                     "the PDU rebooted (sysUpTime went backwards); discovering it again"
                 );
+                self.reboots.fetch_add(1, Ordering::Relaxed);
                 known.layout = None;
             }
         }
