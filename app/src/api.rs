@@ -2,7 +2,7 @@
 //! the server agree on URLs whatever the checkout path (the default URL
 //! carries a hash of the crate path).
 
-use crate::model::{OutletAction, OutletCommandResult, PduSnapshot};
+use crate::model::{MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct InitialState {
     pub snapshots: Vec<PduSnapshot>,
+    pub mqtt: MqttStatus,
     /// The server's clock at render time, unix milliseconds, so data ages
     /// render identically on both sides until the browser's clock takes over.
     pub now_ms: u64,
@@ -21,12 +22,14 @@ pub struct InitialState {
 pub fn initial_state() -> InitialState {
     #[cfg(feature = "ssr")]
     {
-        let snapshots = use_context::<crate::backend::BackendHandle>().map(|b| b.0.snapshots()).unwrap_or_default();
+        let backend = use_context::<crate::backend::BackendHandle>();
+        let snapshots = backend.as_ref().map(|b| b.0.snapshots()).unwrap_or_default();
+        let mqtt = backend.as_ref().map(|b| b.0.mqtt()).unwrap_or_default();
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        InitialState { snapshots, now_ms }
+        InitialState { snapshots, mqtt, now_ms }
     }
     #[cfg(not(feature = "ssr"))]
     {

@@ -4,13 +4,16 @@
 //! trait; the `server` crate implements it with its one service path, so
 //! authentication and auditing can later be added in exactly one place.
 
-use crate::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
+use crate::model::{ApiError, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
 pub trait Backend: Send + Sync + 'static {
     /// The latest snapshot of every PDU, in configuration order.
     fn snapshots(&self) -> Vec<PduSnapshot>;
+
+    /// The MQTT link's state.
+    fn mqtt(&self) -> MqttStatus;
 
     /// Switch an outlet and report the state read back from the PDU.
     /// `device_id` may be omitted when there is exactly one PDU.

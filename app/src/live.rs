@@ -9,6 +9,8 @@ use crate::components::Dashboard;
 pub const STREAM_PATH: &str = "/api/stream";
 /// The SSE event name carrying one `PduSnapshot` as JSON.
 pub const SNAPSHOT_EVENT: &str = "snapshot";
+/// The SSE event name carrying the `MqttStatus` as JSON, when it changes.
+pub const MQTT_EVENT: &str = "mqtt";
 
 #[cfg(feature = "hydrate")]
 pub fn connect(dash: Dashboard) {
@@ -30,14 +32,22 @@ pub fn connect(dash: Dashboard) {
                 Err(e) => leptos::logging::warn!("ignoring a malformed snapshot: {e}"),
             }
         });
+        let on_mqtt = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            if let Ok(status) = serde_json::from_str::<crate::model::MqttStatus>(&text) {
+                dash.mqtt.set(status);
+            }
+        });
         let on_open = Closure::<dyn FnMut()>::new(move || dash.link.set(LinkState::Live));
         let on_error = Closure::<dyn FnMut()>::new(move || dash.link.set(LinkState::Reconnecting));
         let _ = source.add_event_listener_with_callback(SNAPSHOT_EVENT, on_snapshot.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(MQTT_EVENT, on_mqtt.as_ref().unchecked_ref());
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // The page holds one stream for its whole life: the callbacks must
-        // outlive this scope, and leaking three closures once is the price.
+        // outlive this scope, and leaking four closures once is the price.
         on_snapshot.forget();
+        on_mqtt.forget();
         on_open.forget();
         on_error.forget();
 

@@ -377,6 +377,27 @@ pub struct OutletCommandResult {
     pub ts: f64,
 }
 
+/// How the bridge's MQTT link is doing, for the dashboard header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MqttState {
+    /// `MQTT_BROKER=none`.
+    #[default]
+    Off,
+    Connecting,
+    Connected,
+    Disconnected,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MqttStatus {
+    pub state: MqttState,
+    /// `host:port`, and whether it is the embedded broker; never credentials.
+    pub broker: String,
+    /// Why the last connection attempt failed.
+    pub error: Option<String>,
+}
+
 /// Every error the bridge reports to a user or a script.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum ApiError {

@@ -142,10 +142,35 @@ impl DeviceConfig {
     }
 }
 
+/// Where MQTT messages go.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MqttMode {
+    /// `MQTT_BROKER=none`.
+    Off,
+    /// No `MQTT_BROKER`: a broker inside the bridge, listening on `bind`.
+    Embedded { bind: SocketAddr },
+    /// `MQTT_BROKER=host`.
+    External { host: String, port: u16, username: Option<String>, password: Option<Secret> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MqttConfig {
+    pub mode: MqttMode,
+    /// Topic base (`pdu`): `{base}/{device}/…`.
+    pub base: String,
+    /// Home Assistant discovery prefix; `None` turns discovery off.
+    pub discovery_prefix: Option<String>,
+    /// Every per-metric topic is republished at least this often.
+    pub refresh: Duration,
+    /// The dashboard's address, for Home Assistant's `configuration_url`.
+    pub dashboard_url: String,
+}
+
 /// The validated runtime configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub devices: Vec<DeviceConfig>,
+    pub mqtt: MqttConfig,
     /// No PDU configured: the bridge runs on the simulated PDU and says so.
     pub demo: bool,
     pub web_addr: SocketAddr,
@@ -202,6 +227,63 @@ fn log_level(raw: &RawSettings) -> Result<tracing::Level, ConfigError> {
         "error" | "critical" => Ok(tracing::Level::ERROR),
         _ => Err(invalid("BRIDGE_LOG_LEVEL", text, "error, warn, info, debug or trace")),
     }
+}
+
+/// A topic level prefix: no wildcards, no empty levels, no leading or
+/// trailing `/`.
+fn topic_prefix(raw: &RawSettings, name: &'static str, default: &str) -> Result<String, ConfigError> {
+    let value = raw.get(name).unwrap_or(default);
+    let ok = !value.is_empty() && !value.contains(['+', '#', ' ']) && value.split('/').all(|level| !level.is_empty());
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(invalid(name, value, "topic levels without '+', '#', spaces or empty levels, e.g. \"pdu\""))
+    }
+}
+
+fn mqtt_config(raw: &RawSettings, web_addr: SocketAddr) -> Result<MqttConfig, ConfigError> {
+    let port: u16 = number(raw, "MQTT_PORT", 1883, 1, u16::MAX)?;
+    let mode = match raw.get("MQTT_BROKER") {
+        Some(none) if none.eq_ignore_ascii_case("none") => MqttMode::Off,
+        Some(host) => MqttMode::External {
+            host: host.to_owned(),
+            port,
+            username: raw.get("MQTT_USERNAME").map(str::to_owned),
+            password: raw.get("MQTT_PASSWORD").map(|p| Secret(p.to_owned())),
+        },
+        None => {
+            let text = raw.get("BRIDGE_MQTT_BIND").unwrap_or("127.0.0.1");
+            let ip: IpAddr = text
+                .parse()
+                .map_err(|_| invalid("BRIDGE_MQTT_BIND", text, "an IP address such as 127.0.0.1 or 0.0.0.0"))?;
+            MqttMode::Embedded { bind: SocketAddr::new(ip, port) }
+        }
+    };
+    let base = topic_prefix(raw, "BRIDGE_MQTT_BASE", "pdu")?;
+    let discovery_prefix = if boolean(raw, "BRIDGE_HA_DISCOVERY", true)? {
+        let prefix = topic_prefix(raw, "BRIDGE_HA_DISCOVERY_PREFIX", "homeassistant")?;
+        if prefix == base {
+            return Err(invalid(
+                "BRIDGE_HA_DISCOVERY_PREFIX",
+                &prefix,
+                "a prefix other than the topic base (BRIDGE_MQTT_BASE)",
+            ));
+        }
+        Some(prefix)
+    } else {
+        None
+    };
+    let host = if web_addr.ip().is_unspecified() { "localhost".to_owned() } else { web_addr.ip().to_string() };
+    Ok(MqttConfig {
+        mode,
+        base,
+        discovery_prefix,
+        refresh: seconds(raw, "BRIDGE_MQTT_REFRESH", 60.0, 1.0, 3600.0)?,
+        dashboard_url: raw
+            .get("BRIDGE_PUBLIC_URL")
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("http://{host}:{}/", web_addr.port())),
+    })
 }
 
 impl Config {
@@ -262,6 +344,9 @@ impl Config {
             .map_err(|_| invalid("BRIDGE_WEB_BIND", bind_text, "an IP address such as 127.0.0.1 or 0.0.0.0"))?;
         let web_port: u16 = number(raw, "BRIDGE_WEB_PORT", 8080, 0, u16::MAX)?;
 
+        let web_addr = SocketAddr::new(bind, web_port);
+        let mqtt = mqtt_config(raw, web_addr)?;
+
         let site_root = match raw.get("BRIDGE_SITE_ROOT") {
             Some(dir) if !PathBuf::from(dir).is_dir() => {
                 return Err(invalid("BRIDGE_SITE_ROOT", dir, "an existing folder holding pkg/"))
@@ -269,14 +354,7 @@ impl Config {
             other => other.map(PathBuf::from),
         };
 
-        Ok(Config {
-            devices: vec![device],
-            demo,
-            web_addr: SocketAddr::new(bind, web_port),
-            data_dir,
-            log_level: log_level(raw)?,
-            site_root,
-        })
+        Ok(Config { devices: vec![device], demo, mqtt, web_addr, data_dir, log_level: log_level(raw)?, site_root })
     }
 }
 
@@ -322,6 +400,43 @@ mod tests {
         for (name, value, allowed) in cases {
             let message = validate(&[(name, value)]).unwrap_err().to_string();
             assert!(message.contains(name) && message.contains(value) && message.contains(allowed), "{message}");
+        }
+    }
+
+    #[test]
+    fn mqtt_defaults_to_the_embedded_broker_and_can_be_external_or_off() {
+        let config = validate(&[]).unwrap();
+        assert_eq!(config.mqtt.mode, MqttMode::Embedded { bind: "127.0.0.1:1883".parse().unwrap() });
+        assert_eq!(
+            (config.mqtt.base.as_str(), config.mqtt.discovery_prefix.as_deref()),
+            ("pdu", Some("homeassistant"))
+        );
+        assert_eq!(config.mqtt.refresh, Duration::from_secs(60));
+
+        let config =
+            validate(&[("MQTT_BROKER", "broker.lan"), ("MQTT_USERNAME", "u"), ("MQTT_PASSWORD", "pw-s3cret")]).unwrap();
+        match &config.mqtt.mode {
+            MqttMode::External { host, port, username, password } => {
+                assert_eq!((host.as_str(), *port, username.as_deref()), ("broker.lan", 1883, Some("u")));
+                assert_eq!(password.as_ref().map(Secret::expose), Some("pw-s3cret"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{config:?}").contains("pw-s3cret"));
+        assert_eq!(validate(&[("MQTT_BROKER", "none")]).unwrap().mqtt.mode, MqttMode::Off);
+        assert_eq!(validate(&[("BRIDGE_HA_DISCOVERY", "false")]).unwrap().mqtt.discovery_prefix, None);
+    }
+
+    #[test]
+    fn topic_prefixes_are_validated() {
+        for (name, value) in [
+            ("BRIDGE_MQTT_BASE", "pdu/#"),
+            ("BRIDGE_MQTT_BASE", "/pdu"),
+            ("BRIDGE_MQTT_BASE", "a//b"),
+            ("BRIDGE_HA_DISCOVERY_PREFIX", "pdu"),
+        ] {
+            let message = validate(&[(name, value)]).unwrap_err().to_string();
+            assert!(message.contains(name), "{message}");
         }
     }
 

@@ -8,6 +8,7 @@
 //! for every state-changing action), `web` (HTTP, the dashboard, the stream).
 
 pub mod config;
+pub mod mqtt;
 pub mod pdu;
 pub mod poller;
 pub mod service;
@@ -38,13 +39,16 @@ pub async fn serve_bridge(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let pollers = bridge.spawn_pollers(&shutdown);
-    let state = web::AppState { bridge, shutdown: shutdown.clone(), site_root: config.site_root.clone() };
+    let mut tasks = bridge.spawn_pollers(&shutdown);
+    let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &shutdown);
+    tasks.extend(mqtt_tasks);
+    let state = web::AppState { bridge, mqtt, shutdown: shutdown.clone(), site_root: config.site_root.clone() };
     let served = web::run(listener, web::router(state), shutdown.clone()).await;
-    // However the server stopped, stop the pollers too.
+    // However the server stopped, stop the pollers and MQTT too (MQTT says
+    // `offline` on its way out).
     shutdown.cancel();
-    if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(pollers)).await.is_err() {
-        tracing::warn!("pollers did not stop within {SHUTDOWN_GRACE:?}");
+    if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(tasks)).await.is_err() {
+        tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
     }
     served
 }

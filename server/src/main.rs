@@ -135,6 +135,16 @@ async fn simulate(args: SimulateArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Log at `level`. The embedded broker (rumqttd) reports every ordinary
+/// client disconnect as an error, so its own lines show only when debugging.
+fn init_logging(level: tracing::Level) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let broker = if level >= tracing::Level::DEBUG { LevelFilter::from_level(level) } else { LevelFilter::OFF };
+    let filter = Targets::new().with_default(level).with_target("rumqttd", broker);
+    tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_target(false)).with(filter).init();
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("simulate") && !args.iter().any(|a| a == "-h" || a == "--help") {
@@ -145,7 +155,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        tracing_subscriber::fmt().with_target(false).init();
+        init_logging(tracing::Level::INFO);
         return match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(simulate(parsed)),
             Err(e) => {
@@ -169,7 +179,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt().with_max_level(config.log_level).with_target(false).init();
+    init_logging(config.log_level);
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -12,7 +12,7 @@ use crate::pdu::sim::SimulatedPdu;
 use crate::pdu::{PduSource, SourceError};
 use crate::snmp::client::SnmpClient;
 use crate::snmp::SnmpPdu;
-use app::model::{ApiError, Connection, DeviceId, OutletAction, OutletCommandResult, PduSnapshot};
+use app::model::{ApiError, Connection, DeviceId, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use futures::future::BoxFuture;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -271,11 +271,18 @@ fn command_error(id: &DeviceId, outlet: u32, error: SourceError, timeout_meaning
 }
 
 /// The dashboard's view of the bridge.
-pub struct BridgeBackend(pub Arc<Bridge>);
+pub struct BridgeBackend {
+    pub bridge: Arc<Bridge>,
+    pub mqtt: watch::Receiver<MqttStatus>,
+}
 
 impl app::backend::Backend for BridgeBackend {
     fn snapshots(&self) -> Vec<PduSnapshot> {
-        self.0.snapshots().iter().map(|s| (**s).clone()).collect()
+        self.bridge.snapshots().iter().map(|s| (**s).clone()).collect()
+    }
+
+    fn mqtt(&self) -> MqttStatus {
+        self.mqtt.borrow().clone()
     }
 
     fn outlet_command(
@@ -284,7 +291,7 @@ impl app::backend::Backend for BridgeBackend {
         outlet: u32,
         action: OutletAction,
     ) -> BoxFuture<'static, Result<OutletCommandResult, ApiError>> {
-        let bridge = self.0.clone();
+        let bridge = self.bridge.clone();
         Box::pin(async move { bridge.outlet_command(device_id.as_deref(), outlet, action).await })
     }
 }

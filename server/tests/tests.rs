@@ -4,6 +4,7 @@ mod util;
 
 mod api;
 mod hostile;
+mod mqtt;
 mod peers;
 mod poller;
 mod process;

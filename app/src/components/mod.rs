@@ -12,7 +12,7 @@ mod outlets;
 
 use crate::api::InitialState;
 use crate::format;
-use crate::model::{Connection, DeviceId, PduSnapshot};
+use crate::model::{Connection, DeviceId, MqttState, MqttStatus, PduSnapshot};
 use leptos::prelude::*;
 
 /// State of the push channel from the bridge to this page.
@@ -34,6 +34,8 @@ pub struct Dashboard {
     /// browser's clock takes over after hydration).
     pub now_ms: RwSignal<u64>,
     pub link: RwSignal<LinkState>,
+    /// The bridge's MQTT link.
+    pub mqtt: RwSignal<MqttStatus>,
     /// The PDU on screen.
     pub current: Memo<Option<PduSnapshot>>,
 }
@@ -55,6 +57,7 @@ impl Dashboard {
             selected,
             now_ms: RwSignal::new(initial.now_ms),
             link: RwSignal::new(LinkState::Connecting),
+            mqtt: RwSignal::new(initial.mqtt),
             current,
         }
     }
@@ -118,6 +121,21 @@ fn Header() -> impl IntoView {
         Some(Connection::Unreachable { .. }) => ("bad", "unreachable"),
         None => ("wait", "no data yet"),
     };
+    let mqtt = move || {
+        dash.mqtt.with(|m| match m.state {
+            MqttState::Off => ("off", "off"),
+            MqttState::Connecting => ("wait", "connecting…"),
+            MqttState::Connected => ("ok", "connected"),
+            MqttState::Disconnected => ("bad", "disconnected"),
+        })
+    };
+    // Where it connects, and why it failed: never credentials.
+    let mqtt_detail = move || {
+        dash.mqtt.with(|m| match &m.error {
+            Some(e) => format!("{} — {e}", m.broker),
+            None => m.broker.clone(),
+        })
+    };
     view! {
         <header class="topbar">
             <div class="brand">
@@ -136,6 +154,13 @@ fn Header() -> impl IntoView {
                     <span class="dot" aria-hidden="true"></span>
                     "PDU: "
                     <strong>{move || pdu().1}</strong>
+                </li>
+                <li class=move || format!("indicator {}", mqtt().0) data-testid="mqtt-state" title=mqtt_detail>
+                    <span class="dot" aria-hidden="true"></span>
+                    "MQTT: "
+                    <strong>{move || mqtt().1}</strong>
+                    " "
+                    <span class="indicator-detail">{mqtt_detail}</span>
                 </li>
             </ul>
         </header>
@@ -206,5 +231,18 @@ fn Banners() -> impl IntoView {
             </p>
         </Show>
         {move || problem().map(|(class, text)| view! { <p class=class role="alert">{text}</p> })}
+        {move || {
+            dash.mqtt.with(|m| {
+                (m.state == MqttState::Disconnected).then(|| {
+                    let why = m.error.clone().unwrap_or_else(|| "no connection".into());
+                    let broker = m.broker.clone();
+                    view! {
+                        <p class="banner warn" role="status" data-testid="mqtt-banner">
+                            "MQTT disconnected (" {broker} "): " {why} ". Polling and this dashboard carry on."
+                        </p>
+                    }
+                })
+            })
+        }}
     }
 }

@@ -3,7 +3,7 @@
 use super::error::{ApiJson, HttpError};
 use super::AppState;
 use crate::service::unix_ms;
-use app::live::SNAPSHOT_EVENT;
+use app::live::{MQTT_EVENT, SNAPSHOT_EVENT};
 use app::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -90,9 +90,16 @@ pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
             }
         }
     });
-    let events = futures::stream::iter(current)
-        .chain(live)
-        .filter_map(|s| async move { snapshot_event(&s).map(Ok) })
-        .take_until(state.shutdown.cancelled_owned());
+    let snapshots = futures::stream::iter(current).chain(live).filter_map(|s| async move { snapshot_event(&s) });
+    // The MQTT link's state now, then whenever it changes.
+    let mqtt = futures::stream::unfold((state.mqtt.clone(), true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        let status = rx.borrow_and_update().clone();
+        Some((status, (rx, false)))
+    })
+    .filter_map(|m| async move { Event::default().event(MQTT_EVENT).json_data(&m).ok() });
+    let events = futures::stream::select(snapshots, mqtt).map(Ok).take_until(state.shutdown.cancelled_owned());
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -12,6 +12,7 @@ mod error;
 
 use crate::service::{Bridge, BridgeBackend};
 use app::backend::BackendHandle;
+use app::model::MqttStatus;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
@@ -21,6 +22,7 @@ use leptos::prelude::{provide_context, LeptosOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use assets::embedded_site;
@@ -34,6 +36,8 @@ pub const OUTPUT_NAME: &str = "pdu_bridge";
 #[derive(Clone)]
 pub struct AppState {
     pub bridge: Arc<Bridge>,
+    /// The MQTT link's state, for the dashboard.
+    pub mqtt: watch::Receiver<MqttStatus>,
     /// Ends live streams so graceful shutdown does not wait on them.
     pub shutdown: CancellationToken,
     /// Serve the site from disk instead of the embedded copy.
@@ -50,7 +54,7 @@ pub fn router(state: AppState) -> Router {
         .site_pkg_dir("pkg")
         .site_root(state.site_root.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "site".into()))
         .build();
-    let backend = BackendHandle(Arc::new(BridgeBackend(state.bridge.clone())));
+    let backend = BackendHandle(Arc::new(BridgeBackend { bridge: state.bridge.clone(), mqtt: state.mqtt.clone() }));
     let context = move || provide_context(backend.clone());
     let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || app::shell(options.clone()));
     let server_fns = move |req: Request<Body>| leptos_axum::handle_server_fns_with_context(context.clone(), req);

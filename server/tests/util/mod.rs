@@ -48,7 +48,8 @@ impl Started {
     }
 
     pub fn router(&self) -> Router {
-        web::router(AppState { bridge: self.bridge.clone(), shutdown: self.shutdown.clone(), site_root: None })
+        let mqtt = tokio::sync::watch::channel(app::model::MqttStatus::default()).1;
+        web::router(AppState { bridge: self.bridge.clone(), mqtt, shutdown: self.shutdown.clone(), site_root: None })
     }
 
     /// Wait (at most 10 s) until the bridge satisfies `done`.

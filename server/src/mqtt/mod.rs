@@ -1,0 +1,308 @@
+//! MQTT: the embedded broker, and one client connection per PDU that
+//! publishes the topic tree of `shared/spec/mqtt.md`, Home Assistant
+//! discovery, and takes outlet commands.
+//!
+//! Owns: the MQTT link and what goes over it. One connection per PDU because
+//! an MQTT connection has exactly one last will, and each PDU's
+//! `{base}/{d}/bridge/status` must turn `offline` when the bridge dies.
+//! Commands go through [`Bridge::outlet_command`], the one service path.
+//! The link reconnects forever with capped backoff, also when the broker is
+//! down at start-up, and republishes availability, discovery and all state on
+//! every connect; polling, history and the dashboard never wait for it.
+//! Retained messages on command topics are ignored: a stale retained `off`
+//! must never power-cycle a server at every restart.
+
+pub mod broker;
+pub mod discovery;
+pub mod topics;
+
+use crate::config::{MqttConfig, MqttMode};
+use crate::service::{unix_ms, Bridge, Device};
+use app::model::{ApiError, MqttState, MqttStatus, OutletAction};
+use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, Publish, QoS};
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use topics::{Outgoing, Publisher, Topics};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Messages queued towards the broker; a full publish of a PDU44001 with
+/// discovery is about 150.
+const QUEUE: usize = 2048;
+
+/// Start MQTT as configured. Returns the link status for the dashboard.
+pub fn start(
+    config: &MqttConfig,
+    bridge: &Arc<Bridge>,
+    shutdown: &CancellationToken,
+) -> (watch::Receiver<MqttStatus>, Vec<JoinHandle<()>>) {
+    let (host, port, username, password, broker) = match &config.mode {
+        MqttMode::Off => return (watch::channel(MqttStatus::default()).1, Vec::new()),
+        MqttMode::Embedded { bind } => {
+            if let Err(e) = broker::start(*bind) {
+                tracing::error!("{e}; MQTT is off, everything else runs");
+                let status = MqttStatus { state: MqttState::Disconnected, broker: bind.to_string(), error: Some(e) };
+                return (watch::channel(status).1, Vec::new());
+            }
+            tracing::info!("embedded MQTT broker on {bind}");
+            let host = if bind.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind.ip().to_string() };
+            (host, bind.port(), None, None, format!("{bind} (embedded)"))
+        }
+        MqttMode::External { host, port, username, password } => (
+            host.clone(),
+            *port,
+            username.clone(),
+            password.as_ref().map(|p| p.expose().to_owned()),
+            format!("{host}:{port}"),
+        ),
+    };
+    let (status_tx, status_rx) =
+        watch::channel(MqttStatus { state: MqttState::Connecting, broker: broker.clone(), error: None });
+    let status_tx = Arc::new(status_tx);
+    let tasks = bridge
+        .devices()
+        .iter()
+        .enumerate()
+        .map(|(i, device)| {
+            let link = Link {
+                bridge: bridge.clone(),
+                device: device.clone(),
+                config: config.clone(),
+                topics: Topics::new(&config.base, device.id().as_str()),
+                answers_unknown_devices: i == 0,
+                status: status_tx.clone(),
+                broker: broker.clone(),
+            };
+            let mut options = MqttOptions::new(format!("pdu-bridge-{}", device.id()), host.clone(), port);
+            options.set_keep_alive(Duration::from_secs(15));
+            options.set_clean_session(true);
+            options.set_max_packet_size(1 << 20, 1 << 20);
+            options.set_last_will(LastWill::new(link.topics.bridge_status(), "offline", QoS::AtLeastOnce, true));
+            if let Some(user) = &username {
+                options.set_credentials(user.clone(), password.clone().unwrap_or_default());
+            }
+            tokio::spawn(link.run(options, shutdown.clone()))
+        })
+        .collect();
+    (status_rx, tasks)
+}
+
+struct Link {
+    bridge: Arc<Bridge>,
+    device: Arc<Device>,
+    config: MqttConfig,
+    topics: Topics,
+    /// The first PDU's connection also answers commands for device ids that
+    /// no PDU has, so they get an error instead of silence.
+    answers_unknown_devices: bool,
+    status: Arc<watch::Sender<MqttStatus>>,
+    broker: String,
+}
+
+fn refused_reason(e: &ConnectionError) -> String {
+    match e {
+        ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword) => {
+            "the broker refused the connection: bad user name or password (check MQTT_USERNAME and MQTT_PASSWORD)"
+                .into()
+        }
+        ConnectionError::ConnectionRefused(ConnectReturnCode::NotAuthorized) => {
+            "the broker refused the connection: not authorized (check MQTT_USERNAME and MQTT_PASSWORD)".into()
+        }
+        ConnectionError::ConnectionRefused(code) => format!("the broker refused the connection: {code:?}"),
+        other => other.to_string(),
+    }
+}
+
+fn send(client: &AsyncClient, m: Outgoing) {
+    let qos = if m.at_least_once { QoS::AtLeastOnce } else { QoS::AtMostOnce };
+    if let Err(e) = client.try_publish(m.topic, qos, m.retain, m.payload) {
+        tracing::warn!(error = %e, "MQTT queue full; a message was dropped");
+    }
+}
+
+impl Link {
+    fn set_status(&self, state: MqttState, error: Option<String>) {
+        self.status.send_replace(MqttStatus { state, broker: self.broker.clone(), error });
+    }
+
+    /// Discovery for the PDU as it is now, and the topics it uses.
+    fn discovery(&self) -> Vec<Outgoing> {
+        match (&self.config.discovery_prefix, self.device.latest()) {
+            (Some(prefix), Some(s)) => discovery::messages(prefix, &self.topics, &s, &self.config.dashboard_url),
+            _ => Vec::new(),
+        }
+    }
+
+    async fn run(self, options: MqttOptions, shutdown: CancellationToken) {
+        let (client, mut events) = AsyncClient::new(options, QUEUE);
+        let mut snapshots = self.bridge.subscribe();
+        let mut publisher = Publisher::new(self.topics.clone(), self.config.refresh);
+        let mut connected = false;
+        let mut backoff = Duration::from_secs(1);
+        // Discovery config topics published in this connection.
+        let mut announced: HashSet<String> = HashSet::new();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                event = events.poll() => match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        connected = true;
+                        backoff = Duration::from_secs(1);
+                        self.set_status(MqttState::Connected, None);
+                        tracing::info!(device = %self.device.id(), broker = %self.broker, "MQTT connected");
+                        self.subscribe(&client);
+                        send(&client, Outgoing { topic: self.topics.bridge_status(), payload: "online".into(), retain: true, at_least_once: true });
+                        publisher.republish_all();
+                        announced = self.announce(&client);
+                        if let Some(s) = self.device.latest() {
+                            publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(&client, m));
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        self.incoming(&client, p, &mut publisher, &mut announced);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let reason = refused_reason(&e);
+                        if connected {
+                            tracing::warn!(device = %self.device.id(), error = %reason, "MQTT connection lost; reconnecting");
+                        } else {
+                            tracing::warn!(device = %self.device.id(), error = %reason, retry_in = ?backoff, "cannot connect to the MQTT broker");
+                        }
+                        connected = false;
+                        self.set_status(MqttState::Disconnected, Some(reason));
+                        tokio::select! {
+                            _ = shutdown.cancelled() => break,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                },
+                snapshot = snapshots.recv() => {
+                    let Ok(s) = snapshot else { continue };
+                    if !connected || s.device_id != *self.device.id() {
+                        continue;
+                    }
+                    if announced.is_empty() {
+                        announced = self.announce(&client);
+                    }
+                    publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(&client, m));
+                }
+            }
+        }
+        if connected {
+            // A clean stop says so at once rather than through the last will.
+            let _ = client.try_publish(self.topics.bridge_status(), QoS::AtLeastOnce, true, "offline");
+            let _ = client.try_disconnect();
+            let flush = async {
+                while let Ok(event) = events.poll().await {
+                    if let Event::Outgoing(rumqttc::Outgoing::Disconnect) = event {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
+        }
+    }
+
+    fn subscribe(&self, client: &AsyncClient) {
+        // Exactly one filter matches a command topic: overlapping filters
+        // would deliver (and carry out) a command twice.
+        let mut filters = vec![if self.answers_unknown_devices {
+            format!("{}/+/outlet/+/command", self.config.base)
+        } else {
+            self.topics.commands()
+        }];
+        if let Some(prefix) = &self.config.discovery_prefix {
+            filters.push(format!("{prefix}/status"));
+        }
+        for filter in filters {
+            if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
+                tracing::warn!(error = %e, "MQTT subscribe could not be queued");
+            }
+        }
+    }
+
+    fn announce(&self, client: &AsyncClient) -> HashSet<String> {
+        if let (Some(prefix), Some(node)) =
+            (&self.config.discovery_prefix, self.device.latest().and_then(|s| discovery::node_id(&s)))
+        {
+            // Our retained discovery topics come back to us: the ones this
+            // PDU no longer has are cleared (see `incoming`).
+            let _ = client.try_subscribe(format!("{prefix}/+/{node}/+/config"), QoS::AtLeastOnce);
+        }
+        let messages = self.discovery();
+        let topics = messages.iter().map(|m| m.topic.clone()).collect();
+        messages.into_iter().for_each(|m| send(client, m));
+        topics
+    }
+
+    fn incoming(&self, client: &AsyncClient, p: Publish, publisher: &mut Publisher, announced: &mut HashSet<String>) {
+        let topic = p.topic.clone();
+        if let Some(prefix) = &self.config.discovery_prefix {
+            if topic == format!("{prefix}/status") {
+                if p.payload.as_ref() == b"online" {
+                    tracing::info!("Home Assistant is online: republishing discovery and state");
+                    *announced = self.announce(client);
+                    publisher.republish_all();
+                    if let Some(s) = self.device.latest() {
+                        publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(client, m));
+                    }
+                }
+                return;
+            }
+            if topic.starts_with(&format!("{prefix}/")) && topic.ends_with("/config") {
+                if !p.payload.is_empty() && !announced.contains(&topic) && !announced.is_empty() {
+                    tracing::info!(%topic, "clearing stale Home Assistant discovery");
+                    send(client, Outgoing { topic, payload: String::new(), retain: true, at_least_once: true });
+                }
+                return;
+            }
+        }
+        self.command(client, p);
+    }
+
+    /// `{base}/{d}/outlet/{n}/command`: validate, switch through the service
+    /// path, answer on `…/command/response`.
+    fn command(&self, client: &AsyncClient, p: Publish) {
+        let levels: Vec<&str> = p.topic.split('/').collect();
+        let base_levels = self.config.base.split('/').count();
+        let [device_id, "outlet", outlet, "command"] = levels[base_levels.min(levels.len())..] else { return };
+        let mine = device_id == self.device.id().as_str();
+        let unknown = self.bridge.device(Some(device_id)).is_err();
+        if !(mine || (unknown && self.answers_unknown_devices)) {
+            return;
+        }
+        if p.retain {
+            tracing::warn!(topic = %p.topic, "ignored a retained command: commands must be sent live");
+            return;
+        }
+        let response_topic = format!("{}/response", p.topic);
+        let payload = String::from_utf8_lossy(&p.payload).trim().to_owned();
+        let (bridge, client, device_id, outlet) =
+            (self.bridge.clone(), client.clone(), device_id.to_owned(), outlet.to_owned());
+        tokio::spawn(async move {
+            let outcome = match (outlet.parse::<u32>(), payload.parse::<OutletAction>()) {
+                (Err(_), _) => Err(ApiError::bad_request("outlet", format!("unknown outlet {outlet:?}"))),
+                (_, Err(why)) => Err(ApiError::bad_request("command", why)),
+                (Ok(n), Ok(action)) => bridge.outlet_command(Some(&device_id), n, action).await,
+            };
+            let body = match &outcome {
+                Ok(r) => json!({"success": true, "command": r.command, "outlet": r.outlet, "state": r.state,
+                                "pending": r.pending, "error": null, "ts": r.ts}),
+                Err(e) => {
+                    json!({"success": false, "command": payload.to_ascii_lowercase(), "outlet": outlet.parse::<u32>().ok(),
+                                 "state": null, "error": e.to_string(), "ts": unix_ms() as f64 / 1000.0})
+                }
+            };
+            if let Err(e) = client.publish(response_topic, QoS::AtLeastOnce, false, body.to_string()).await {
+                tracing::warn!(error = %e, "cannot queue an MQTT command response");
+            }
+        });
+    }
+}

@@ -1,0 +1,372 @@
+//! MQTT against the embedded broker and against Mosquitto (`shared/peers`:
+//! anonymous on 11883, password on 11884), with a real MQTT client. Each test
+//! uses its own topic base so bridges running in parallel never meet.
+
+use crate::util::{http, serve, Served};
+use app::model::OutletState;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A test subscriber: every message as (topic, payload, retain flag), kept.
+pub struct Sub {
+    pub client: AsyncClient,
+    rx: mpsc::UnboundedReceiver<(String, String, bool)>,
+    seen: Vec<(String, String, bool)>,
+}
+
+impl Sub {
+    pub async fn connect(port: u16, id: &str, filters: &[&str]) -> Sub {
+        let mut options = MqttOptions::new(id, "127.0.0.1", port);
+        options.set_keep_alive(Duration::from_secs(5));
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut events) = AsyncClient::new(options, 256);
+        for f in filters {
+            client.subscribe(*f, QoS::AtLeastOnce).await.unwrap();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let payload = String::from_utf8_lossy(&p.payload).into_owned();
+                        if tx.send((p.topic.clone(), payload, p.retain)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        });
+        Sub { client, rx, seen: Vec::new() }
+    }
+
+    /// Where the history ends now: `wait_after` looks only past it.
+    pub fn mark(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The first message on `topic` whose payload satisfies `ok`.
+    pub async fn wait(&mut self, topic: &str, ok: impl Fn(&str, bool) -> bool, secs: u64) -> String {
+        self.wait_after(0, topic, ok, secs).await
+    }
+
+    pub async fn wait_after(&mut self, mark: usize, topic: &str, ok: impl Fn(&str, bool) -> bool, secs: u64) -> String {
+        let found = |seen: &[(String, String, bool)]| {
+            seen.iter().skip(mark).find(|(t, p, r)| t == topic && ok(p, *r)).map(|(_, p, _)| p.clone())
+        };
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(payload) = found(&self.seen) {
+                return payload;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(message)) => self.seen.push(message),
+                _ => panic!("nothing acceptable on {topic} within {secs} s"),
+            }
+        }
+    }
+
+    pub async fn publish(&self, topic: &str, payload: &str, retain: bool) {
+        self.client.publish(topic, QoS::AtLeastOnce, retain, payload).await.unwrap();
+    }
+}
+
+fn any(_: &str, _: bool) -> bool {
+    true
+}
+
+async fn wait_healthy(served: &Served) {
+    for _ in 0..100 {
+        if http(served.addr, "GET", "/api/health", None).await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the bridge never became healthy");
+}
+
+fn sim_state(served: &Served, n: u32) -> OutletState {
+    served.bridge.devices()[0].simulator().unwrap().model().outlet_state(n, Instant::now()).unwrap().0
+}
+
+async fn retained_state_arrives(port: u16, base: &str, served: &Served) {
+    wait_healthy(served).await;
+    let mut sub = Sub::connect(port, &format!("test-{base}"), &[&format!("{base}/#")]).await;
+    let t = |rest: &str| format!("{base}/pdu44001/{rest}");
+    assert_eq!(sub.wait(&t("bridge/status"), |p, _| p == "online", 10).await, "online");
+    assert_eq!(sub.wait(&t("availability"), any, 10).await, "online");
+    assert_eq!(sub.wait(&t("outlet/4/name"), any, 10).await, "Server-1");
+    assert_eq!(sub.wait(&t("outlet/10/state"), any, 10).await, "off");
+    let volts: f64 = sub.wait(&t("source/a/voltage"), any, 10).await.parse().unwrap();
+    assert!((100.0..140.0).contains(&volts), "{volts}");
+    let device: Value = serde_json::from_str(&sub.wait(&t("device"), any, 10).await).unwrap();
+    assert_eq!((device["model"].as_str(), device["outlet_count"].as_u64()), (Some("PDU44001"), Some(10)));
+    let status: Value = serde_json::from_str(&sub.wait(&t("status"), any, 10).await).unwrap();
+    assert_eq!(status["device_id"], "pdu44001");
+    assert!(status["ts"].as_f64().unwrap() > 1.7e9);
+}
+
+#[tokio::test]
+async fn retained_state_arrives_from_the_embedded_broker() {
+    let port = free_port();
+    let served = serve(&[("MQTT_PORT", &port.to_string()), ("BRIDGE_MQTT_BASE", "t-embedded")]).await;
+    retained_state_arrives(port, "t-embedded", &served).await;
+}
+
+#[tokio::test]
+async fn retained_state_arrives_through_mosquitto() {
+    let served =
+        serve(&[("MQTT_BROKER", "127.0.0.1"), ("MQTT_PORT", "11883"), ("BRIDGE_MQTT_BASE", "t-mosquitto")]).await;
+    retained_state_arrives(11883, "t-mosquitto", &served).await;
+}
+
+#[tokio::test]
+async fn commands_switch_outlets_answer_and_bad_ones_switch_nothing() {
+    let served = serve(&[
+        ("MQTT_BROKER", "127.0.0.1"),
+        ("MQTT_PORT", "11883"),
+        ("BRIDGE_MQTT_BASE", "t-command"),
+        ("BRIDGE_HA_DISCOVERY", "false"),
+    ])
+    .await;
+    wait_healthy(&served).await;
+    let mut sub =
+        Sub::connect(11883, "test-t-command", &["t-command/+/bridge/status", "t-command/+/outlet/+/command/response"])
+            .await;
+    sub.wait("t-command/pdu44001/bridge/status", |p, _| p == "online", 10).await;
+
+    sub.publish("t-command/pdu44001/outlet/3/command", " Off\n", false).await;
+    let r: Value =
+        serde_json::from_str(&sub.wait("t-command/pdu44001/outlet/3/command/response", any, 10).await).unwrap();
+    assert_eq!(
+        (r["success"].as_bool(), r["command"].as_str(), r["outlet"].as_u64()),
+        (Some(true), Some("off"), Some(3)),
+        "{r}"
+    );
+    assert_eq!((r["state"].as_str(), r["error"].is_null()), (Some("off"), true), "{r}");
+    assert!(r["ts"].as_f64().unwrap() > 1.7e9);
+    assert_eq!(sim_state(&served, 3), OutletState::Off);
+
+    for (topic, words) in [
+        ("t-command/pdu44001/outlet/99/command", "no outlet 99"),
+        ("t-command/pdu44001/outlet/x/command", "unknown outlet"),
+        ("t-command/pdu44001/outlet/2/command", "unknown action"),
+        ("t-command/rack9/outlet/2/command", "no PDU"),
+    ] {
+        let payload = if words == "unknown action" { "explode" } else { "off" };
+        sub.publish(topic, payload, false).await;
+        let r: Value = serde_json::from_str(&sub.wait(&format!("{topic}/response"), any, 10).await).unwrap();
+        assert_eq!(r["success"], false, "{topic}: {r}");
+        assert!(r["error"].as_str().unwrap().contains(words), "{topic}: {r}");
+        assert!(r["state"].is_null());
+    }
+    assert_eq!(sim_state(&served, 2), OutletState::On, "nothing else switched");
+}
+
+#[tokio::test]
+async fn a_retained_off_on_a_command_topic_switches_nothing_at_start_up() {
+    let sub = Sub::connect(11883, "test-t-retained", &[]).await;
+    sub.publish("t-retained/pdu44001/outlet/2/command", "off", true).await;
+    let served = serve(&[
+        ("MQTT_BROKER", "127.0.0.1"),
+        ("MQTT_PORT", "11883"),
+        ("BRIDGE_MQTT_BASE", "t-retained"),
+        ("BRIDGE_HA_DISCOVERY", "false"),
+    ])
+    .await;
+    wait_healthy(&served).await;
+    let mut watch = Sub::connect(11883, "test-t-retained-watch", &["t-retained/pdu44001/bridge/status"]).await;
+    watch.wait("t-retained/pdu44001/bridge/status", |p, _| p == "online", 10).await;
+    // The retained command was delivered on subscribe; give it time to (not) act.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sim_state(&served, 2), OutletState::On);
+    sub.publish("t-retained/pdu44001/outlet/2/command", "", true).await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_a_clear_error_and_the_bridge_keeps_running() {
+    let served = serve(&[
+        ("MQTT_BROKER", "127.0.0.1"),
+        ("MQTT_PORT", "11884"),
+        ("MQTT_USERNAME", "pdu-bridge"),
+        ("MQTT_PASSWORD", "not-the-password"),
+        ("BRIDGE_MQTT_BASE", "t-password"),
+    ])
+    .await;
+    wait_healthy(&served).await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = http(served.addr, "GET", "/", None).await.1;
+        if page.contains("refused the connection") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        page.contains("MQTT disconnected") && page.contains("check MQTT_USERNAME and MQTT_PASSWORD"),
+        "the dashboard says why"
+    );
+    assert!(!page.contains("not-the-password"), "secrets never reach the page");
+    let (code, _) = http(served.addr, "GET", "/api/status", None).await;
+    assert_eq!(code, 200, "polling carries on");
+
+    // And the right password connects.
+    let ok = serve(&[
+        ("MQTT_BROKER", "127.0.0.1"),
+        ("MQTT_PORT", "11884"),
+        ("MQTT_USERNAME", "pdu-bridge"),
+        ("MQTT_PASSWORD", "peer-secret"),
+        ("BRIDGE_MQTT_BASE", "t-password-ok"),
+        ("PDU_DEVICE_ID", "pw-ok"),
+    ])
+    .await;
+    wait_healthy(&ok).await;
+    let mut options = MqttOptions::new("test-t-password", "127.0.0.1", 11884);
+    options.set_credentials("pdu-bridge", "peer-secret");
+    let (client, mut events) = AsyncClient::new(options, 16);
+    client.subscribe("t-password-ok/pw-ok/bridge/status", QoS::AtLeastOnce).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, events.poll()).await.expect("online within 10 s") {
+            Ok(Event::Incoming(Packet::Publish(p))) if p.payload.as_ref() == b"online" => break,
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn discovery_is_published_and_republished_when_home_assistant_comes_online() {
+    let port = free_port();
+    let served = serve(&[("MQTT_PORT", &port.to_string()), ("BRIDGE_MQTT_BASE", "t-ha")]).await;
+    wait_healthy(&served).await;
+    let mut sub = Sub::connect(port, "test-t-ha", &["homeassistant/#"]).await;
+    let node = "pdu_sim000000001";
+    let switch: Value =
+        serde_json::from_str(&sub.wait(&format!("homeassistant/switch/{node}/outlet_3/config"), any, 10).await)
+            .unwrap();
+    assert_eq!(switch["command_topic"], "t-ha/pdu44001/outlet/3/command");
+    assert_eq!(switch["availability_mode"], "all");
+    let energy: Value =
+        serde_json::from_str(&sub.wait(&format!("homeassistant/sensor/{node}/outlet_4_energy/config"), any, 10).await)
+            .unwrap();
+    assert_eq!(energy["state_class"], "total_increasing");
+
+    // Home Assistant's birth message: everything again, live (not from the
+    // broker's retained store).
+    let mark = sub.mark();
+    sub.publish("homeassistant/status", "online", false).await;
+    sub.wait_after(mark, &format!("homeassistant/switch/{node}/outlet_1/config"), |_, retained| !retained, 10).await;
+
+    // A stale config topic for this PDU (an outlet it no longer has) is cleared.
+    let stale = format!("homeassistant/switch/{node}/outlet_42/config");
+    let mark = sub.mark();
+    sub.publish(&stale, "{\"name\":\"old\"}", true).await;
+    sub.wait_after(mark, &stale, |p, _| p.is_empty(), 10).await;
+}
+
+/// Our own Mosquitto on a free loopback port, for stopping and restarting.
+struct OwnBroker {
+    port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl OwnBroker {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self { port: free_port(), child: None, dir }
+    }
+
+    fn start(&mut self) {
+        let conf = self.dir.path().join("mosquitto.conf");
+        std::fs::write(&conf, format!("listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n", self.port))
+            .unwrap();
+        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("mosquitto installed");
+        let child = Command::new(bin).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("mosquitto did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn state_appears_when_the_broker_comes_up_late_and_again_after_it_restarts() {
+    let mut broker = OwnBroker::new();
+    let served = serve(&[
+        ("MQTT_BROKER", "127.0.0.1"),
+        ("MQTT_PORT", &broker.port.to_string()),
+        ("BRIDGE_HA_DISCOVERY", "false"),
+    ])
+    .await;
+    wait_healthy(&served).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    broker.start();
+    let mut sub = Sub::connect(broker.port, "test-late", &["pdu/pdu44001/outlet/4/name"]).await;
+    assert_eq!(sub.wait("pdu/pdu44001/outlet/4/name", any, 20).await, "Server-1");
+
+    // A restarted broker without persistence knows nothing: what arrives was republished.
+    broker.stop();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    broker.start();
+    let mut again =
+        Sub::connect(broker.port, "test-late-2", &["pdu/pdu44001/outlet/4/name", "pdu/pdu44001/bridge/status"]).await;
+    assert_eq!(again.wait("pdu/pdu44001/bridge/status", |p, _| p == "online", 20).await, "online");
+    assert_eq!(again.wait("pdu/pdu44001/outlet/4/name", any, 20).await, "Server-1");
+}
+
+#[tokio::test]
+async fn a_killed_bridge_goes_offline_by_its_last_will_and_a_stopped_one_says_so() {
+    for signal in ["-KILL", "-TERM"] {
+        let base = if signal == "-KILL" { "t-lwt-kill" } else { "t-lwt-term" };
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pdu-bridge"))
+            .env_clear()
+            .env("BRIDGE_WEB_PORT", "0")
+            .env("BRIDGE_DATA_DIR", data.path())
+            .env("MQTT_BROKER", "127.0.0.1")
+            .env("MQTT_PORT", "11883")
+            .env("BRIDGE_MQTT_BASE", base)
+            .env("BRIDGE_HA_DISCOVERY", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let topic = format!("{base}/pdu44001/bridge/status");
+        let mut sub = Sub::connect(11883, &format!("test-{base}"), &[&topic]).await;
+        sub.wait(&topic, |p, _| p == "online", 15).await;
+        let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        sub.wait(&topic, |p, _| p == "offline", 15).await;
+        let _ = child.wait();
+    }
+}
