@@ -39,6 +39,8 @@ export default defineConfig({
       ...process.env,
       BRIDGE_WEB_BIND: '127.0.0.1',
       BRIDGE_WEB_PORT: port,
+      // The embedded broker on its own port, clear of anything on 1883.
+      MQTT_PORT: String(Number(port) + 1),
       BRIDGE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pdu-bridge-e2e-')),
     } as Record<string, string>,
   },

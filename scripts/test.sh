@@ -27,6 +27,9 @@ log "building the bridge with the site embedded"
 cargo build -p server
 bin="$CARGO_TARGET_DIR/debug/pdu-bridge"
 
+log "MQTT from the shell (mosquitto_sub / mosquitto_pub)"
+bash scripts/mqtt-shell-test.sh "$bin"
+
 log "end-to-end tests in Chromium"
 mkdir -p docs/screenshots
 rm -f end2end/test-results/results.json

@@ -50,6 +50,12 @@ test('after hydration live values change without a reload', async ({ page }) => 
   expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
 });
 
+test('the header shows the MQTT link in words', async ({ page }) => {
+  await openLive(page);
+  await expect(page.getByTestId('mqtt-state')).toContainText('MQTT: connected');
+  await expect(page.getByTestId('mqtt-state')).toHaveAttribute('title', /\(embedded\)/);
+});
+
 test('switching an outlet off through the dashboard shows it off', async ({ page, request }) => {
   await openLive(page);
   const tile = page.getByTestId('outlet-3');

@@ -370,3 +370,31 @@ async fn a_killed_bridge_goes_offline_by_its_last_will_and_a_stopped_one_says_so
         let _ = child.wait();
     }
 }
+
+/// Regression: the first PDU's connection once held two overlapping command
+/// filters, so the broker delivered every command twice and it was carried
+/// out twice (a reboot, twice).
+#[tokio::test]
+async fn a_command_is_carried_out_once() {
+    let port = free_port();
+    let served =
+        serve(&[("MQTT_PORT", &port.to_string()), ("BRIDGE_MQTT_BASE", "t-once"), ("BRIDGE_HA_DISCOVERY", "false")])
+            .await;
+    wait_healthy(&served).await;
+    let mut sub = Sub::connect(
+        port,
+        "test-t-once",
+        &["t-once/pdu44001/bridge/status", "t-once/pdu44001/outlet/5/command/response"],
+    )
+    .await;
+    sub.wait("t-once/pdu44001/bridge/status", |p, _| p == "online", 10).await;
+    let mark = sub.mark();
+    sub.publish("t-once/pdu44001/outlet/5/command", "reboot", false).await;
+    sub.wait_after(mark, "t-once/pdu44001/outlet/5/command/response", any, 10).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    while let Ok(message) = sub.rx.try_recv() {
+        sub.seen.push(message);
+    }
+    let responses = sub.seen[mark..].iter().filter(|(t, _, _)| t.ends_with("/command/response")).count();
+    assert_eq!(responses, 1);
+}
