@@ -9,8 +9,9 @@ cd "$ROOT"
 ensure_wasm_toolchain
 ensure_chromium
 ensure_node_modules
-# net-snmp's tools, driven by the SNMP interoperability tests.
-apt_install snmp
+# net-snmp's tools for the SNMP interoperability tests; openssl makes the
+# MQTT TLS test's certificates.
+apt_install snmp openssl
 
 # Third-party peers (snmpsim on udp 11161, Mosquitto) from ../shared/peers.
 peers="$ROOT/../shared/peers"

@@ -150,7 +150,15 @@ pub enum MqttMode {
     /// No `MQTT_BROKER`: a broker inside the bridge, listening on `bind`.
     Embedded { bind: SocketAddr },
     /// `MQTT_BROKER=host`.
-    External { host: String, port: u16, username: Option<String>, password: Option<Secret> },
+    External { host: String, port: u16, username: Option<String>, password: Option<Secret>, tls: Option<MqttTls> },
+}
+
+/// TLS to an external broker: the CA to trust, and an optional client
+/// certificate with its key (PEM files).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MqttTls {
+    pub ca_file: PathBuf,
+    pub client: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -241,6 +249,47 @@ fn topic_prefix(raw: &RawSettings, name: &'static str, default: &str) -> Result<
     }
 }
 
+fn existing_file(raw: &RawSettings, name: &'static str) -> Result<Option<PathBuf>, ConfigError> {
+    match raw.get(name) {
+        None => Ok(None),
+        Some(path) if PathBuf::from(path).is_file() => Ok(Some(PathBuf::from(path))),
+        Some(path) => Err(invalid(name, path, "an existing PEM file")),
+    }
+}
+
+fn mqtt_tls(raw: &RawSettings) -> Result<Option<MqttTls>, ConfigError> {
+    let ca = existing_file(raw, "BRIDGE_MQTT_TLS_CA_FILE")?;
+    let cert = existing_file(raw, "BRIDGE_MQTT_TLS_CERT_FILE")?;
+    let key = existing_file(raw, "BRIDGE_MQTT_TLS_KEY_FILE")?;
+    let client = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(cert), None) => {
+            return Err(invalid(
+                "BRIDGE_MQTT_TLS_CERT_FILE",
+                &cert.display().to_string(),
+                "set together with BRIDGE_MQTT_TLS_KEY_FILE",
+            ))
+        }
+        (None, Some(key)) => {
+            return Err(invalid(
+                "BRIDGE_MQTT_TLS_KEY_FILE",
+                &key.display().to_string(),
+                "set together with BRIDGE_MQTT_TLS_CERT_FILE",
+            ))
+        }
+    };
+    match (ca, client) {
+        (Some(ca_file), client) => Ok(Some(MqttTls { ca_file, client })),
+        (None, None) => Ok(None),
+        (None, Some((cert, _))) => Err(invalid(
+            "BRIDGE_MQTT_TLS_CERT_FILE",
+            &cert.display().to_string(),
+            "a client certificate needs BRIDGE_MQTT_TLS_CA_FILE (TLS to the broker)",
+        )),
+    }
+}
+
 fn mqtt_config(raw: &RawSettings, web_addr: SocketAddr) -> Result<MqttConfig, ConfigError> {
     let port: u16 = number(raw, "MQTT_PORT", 1883, 1, u16::MAX)?;
     let mode = match raw.get("MQTT_BROKER") {
@@ -250,6 +299,7 @@ fn mqtt_config(raw: &RawSettings, web_addr: SocketAddr) -> Result<MqttConfig, Co
             port,
             username: raw.get("MQTT_USERNAME").map(str::to_owned),
             password: raw.get("MQTT_PASSWORD").map(|p| Secret(p.to_owned())),
+            tls: mqtt_tls(raw)?,
         },
         None => {
             let text = raw.get("BRIDGE_MQTT_BIND").unwrap_or("127.0.0.1");
@@ -416,7 +466,7 @@ mod tests {
         let config =
             validate(&[("MQTT_BROKER", "broker.lan"), ("MQTT_USERNAME", "u"), ("MQTT_PASSWORD", "pw-s3cret")]).unwrap();
         match &config.mqtt.mode {
-            MqttMode::External { host, port, username, password } => {
+            MqttMode::External { host, port, username, password, tls: None } => {
                 assert_eq!((host.as_str(), *port, username.as_deref()), ("broker.lan", 1883, Some("u")));
                 assert_eq!(password.as_ref().map(Secret::expose), Some("pw-s3cret"));
             }
@@ -425,6 +475,29 @@ mod tests {
         assert!(!format!("{config:?}").contains("pw-s3cret"));
         assert_eq!(validate(&[("MQTT_BROKER", "none")]).unwrap().mqtt.mode, MqttMode::Off);
         assert_eq!(validate(&[("BRIDGE_HA_DISCOVERY", "false")]).unwrap().mqtt.discovery_prefix, None);
+    }
+
+    #[test]
+    fn mqtt_tls_files_must_exist_and_come_in_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pem");
+        std::fs::write(&path, "-----").unwrap();
+        let pem = path.to_str().unwrap();
+        let with = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("MQTT_BROKER", "broker.lan")];
+            pairs.extend_from_slice(extra);
+            validate(&pairs)
+        };
+        let config = with(&[("BRIDGE_MQTT_TLS_CA_FILE", pem)]).unwrap();
+        assert!(matches!(config.mqtt.mode, MqttMode::External { tls: Some(MqttTls { client: None, .. }), .. }));
+        let message = with(&[("BRIDGE_MQTT_TLS_CA_FILE", "/nonexistent.pem")]).unwrap_err().to_string();
+        assert!(message.contains("BRIDGE_MQTT_TLS_CA_FILE") && message.contains("existing PEM file"), "{message}");
+        let message =
+            with(&[("BRIDGE_MQTT_TLS_CA_FILE", pem), ("BRIDGE_MQTT_TLS_CERT_FILE", pem)]).unwrap_err().to_string();
+        assert!(message.contains("BRIDGE_MQTT_TLS_KEY_FILE"), "{message}");
+        let message =
+            with(&[("BRIDGE_MQTT_TLS_CERT_FILE", pem), ("BRIDGE_MQTT_TLS_KEY_FILE", pem)]).unwrap_err().to_string();
+        assert!(message.contains("BRIDGE_MQTT_TLS_CA_FILE"), "{message}");
     }
 
     #[test]

@@ -106,6 +106,7 @@ async fn retained_state_arrives(port: u16, base: &str, served: &Served) {
     assert_eq!(sub.wait(&t("availability"), any, 10).await, "online");
     assert_eq!(sub.wait(&t("outlet/4/name"), any, 10).await, "Server-1");
     assert_eq!(sub.wait(&t("outlet/10/state"), any, 10).await, "off");
+    assert_eq!(sub.wait(&t("automation/status"), any, 10).await, "[]", "ready for the rules engine");
     let volts: f64 = sub.wait(&t("source/a/voltage"), any, 10).await.parse().unwrap();
     assert!((100.0..140.0).contains(&volts), "{volts}");
     let device: Value = serde_json::from_str(&sub.wait(&t("device"), any, 10).await).unwrap();
@@ -287,9 +288,16 @@ impl OwnBroker {
     }
 
     fn start(&mut self) {
+        self.start_with("")
+    }
+
+    /// Start with extra configuration lines (TLS).
+    fn start_with(&mut self, extra: &str) {
         let conf = self.dir.path().join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n", self.port))
-            .unwrap();
+        // `user root`: stay root so the test's private files stay readable.
+        let text =
+            format!("listener {} 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n{extra}", self.port);
+        std::fs::write(&conf, text).unwrap();
         let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -397,4 +405,109 @@ async fn a_command_is_carried_out_once() {
     }
     let responses = sub.seen[mark..].iter().filter(|(t, _, _)| t.ends_with("/command/response")).count();
     assert_eq!(responses, 1);
+}
+
+/// A throwaway CA with a server certificate for 127.0.0.1 and a client
+/// certificate, made with openssl.
+fn certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pdu-bridge test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    for (name, usage, san) in [("server", "serverAuth", "subjectAltName=IP:127.0.0.1\n"), ("client", "clientAuth", "")]
+    {
+        let ext = format!(
+            "{san}basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\n"
+        );
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        let (key, csr, crt, ext) =
+            (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"), format!("{name}.ext"));
+        run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={name}"), "-keyout", &key, "-out", &csr]);
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &crt,
+            "-extfile",
+            &ext,
+        ]);
+    }
+}
+
+#[tokio::test]
+async fn tls_with_a_client_certificate_connects_and_without_one_is_refused_clearly() {
+    let mut broker = OwnBroker::new();
+    let dir = broker.dir.path().to_owned();
+    certificates(&dir);
+    let file = |name: &str| dir.join(name).display().to_string();
+    broker.start_with(&format!(
+        "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+        file("ca.crt"),
+        file("server.crt"),
+        file("server.key")
+    ));
+    let port = broker.port.to_string();
+    let (ca, cert, key) = (file("ca.crt"), file("client.crt"), file("client.key"));
+    let served = serve(&[
+        ("MQTT_BROKER", "127.0.0.1"),
+        ("MQTT_PORT", &port),
+        ("BRIDGE_MQTT_TLS_CA_FILE", &ca),
+        ("BRIDGE_MQTT_TLS_CERT_FILE", &cert),
+        ("BRIDGE_MQTT_TLS_KEY_FILE", &key),
+        ("BRIDGE_HA_DISCOVERY", "false"),
+    ])
+    .await;
+    wait_healthy(&served).await;
+    let sub = tokio::task::spawn_blocking(move || {
+        Command::new("mosquitto_sub")
+            .args(["-h", "127.0.0.1", "-p", &port, "--cafile", &ca, "--cert", &cert, "--key", &key])
+            .args(["-t", "pdu/pdu44001/outlet/4/name", "-C", "1", "-W", "15"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&sub.stdout).trim(), "Server-1", "{}", String::from_utf8_lossy(&sub.stderr));
+
+    let no_cert = serve(&[
+        ("MQTT_BROKER", "127.0.0.1"),
+        ("MQTT_PORT", &broker.port.to_string()),
+        ("BRIDGE_MQTT_TLS_CA_FILE", &file("ca.crt")),
+        ("PDU_DEVICE_ID", "no-cert"),
+    ])
+    .await;
+    wait_healthy(&no_cert).await;
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = http(no_cert.addr, "GET", "/", None).await.1;
+        if page.contains("MQTT disconnected") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("MQTT disconnected") && page.contains("(TLS)"), "the dashboard says so");
 }

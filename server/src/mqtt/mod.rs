@@ -16,10 +16,13 @@ pub mod broker;
 pub mod discovery;
 pub mod topics;
 
-use crate::config::{MqttConfig, MqttMode};
+use crate::config::{MqttConfig, MqttMode, MqttTls};
 use crate::service::{unix_ms, Bridge, Device};
 use app::model::{ApiError, MqttState, MqttStatus, OutletAction};
-use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, Publish, QoS,
+    TlsConfiguration, Transport,
+};
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -41,7 +44,9 @@ pub fn start(
     bridge: &Arc<Bridge>,
     shutdown: &CancellationToken,
 ) -> (watch::Receiver<MqttStatus>, Vec<JoinHandle<()>>) {
-    let (host, port, username, password, broker) = match &config.mode {
+    // rustls needs a process-wide crypto provider; installing it twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (host, port, username, password, broker, tls) = match &config.mode {
         MqttMode::Off => return (watch::channel(MqttStatus::default()).1, Vec::new()),
         MqttMode::Embedded { bind } => {
             if let Err(e) = broker::start(*bind) {
@@ -51,15 +56,20 @@ pub fn start(
             }
             tracing::info!("embedded MQTT broker on {bind}");
             let host = if bind.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind.ip().to_string() };
-            (host, bind.port(), None, None, format!("{bind} (embedded)"))
+            (host, bind.port(), None, None, format!("{bind} (embedded)"), None)
         }
-        MqttMode::External { host, port, username, password } => (
-            host.clone(),
-            *port,
-            username.clone(),
-            password.as_ref().map(|p| p.expose().to_owned()),
-            format!("{host}:{port}"),
-        ),
+        MqttMode::External { host, port, username, password, tls } => {
+            let broker = format!("{host}:{port}{}", if tls.is_some() { " (TLS)" } else { "" });
+            let tls = match tls.as_ref().map(tls_configuration).transpose() {
+                Ok(tls) => tls,
+                Err(e) => {
+                    tracing::error!("{e}; MQTT is off, everything else runs");
+                    let status = MqttStatus { state: MqttState::Disconnected, broker, error: Some(e) };
+                    return (watch::channel(status).1, Vec::new());
+                }
+            };
+            (host.clone(), *port, username.clone(), password.as_ref().map(|p| p.expose().to_owned()), broker, tls)
+        }
     };
     let (status_tx, status_rx) =
         watch::channel(MqttStatus { state: MqttState::Connecting, broker: broker.clone(), error: None });
@@ -86,10 +96,24 @@ pub fn start(
             if let Some(user) = &username {
                 options.set_credentials(user.clone(), password.clone().unwrap_or_default());
             }
+            if let Some(tls) = &tls {
+                options.set_transport(Transport::tls_with_config(tls.clone()));
+            }
             tokio::spawn(link.run(options, shutdown.clone()))
         })
         .collect();
     (status_rx, tasks)
+}
+
+/// Read the PEM files named by the configuration.
+fn tls_configuration(tls: &MqttTls) -> Result<TlsConfiguration, String> {
+    let read = |path: &std::path::Path| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    let ca = read(&tls.ca_file)?;
+    let client_auth = match &tls.client {
+        Some((cert, key)) => Some((read(cert)?, read(key)?)),
+        None => None,
+    };
+    Ok(TlsConfiguration::Simple { ca, alpn: None, client_auth })
 }
 
 struct Link {
@@ -157,6 +181,7 @@ impl Link {
                         tracing::info!(device = %self.device.id(), broker = %self.broker, "MQTT connected");
                         self.subscribe(&client);
                         send(&client, Outgoing { topic: self.topics.bridge_status(), payload: "online".into(), retain: true, at_least_once: true });
+                        send(&client, self.topics.automation_status(&json!([])));
                         publisher.republish_all();
                         announced = self.announce(&client);
                         if let Some(s) = self.device.latest() {

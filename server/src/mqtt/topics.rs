@@ -59,6 +59,18 @@ impl Topics {
     pub fn commands(&self) -> String {
         self.of("outlet/+/command")
     }
+
+    /// `automation/status`: every rule with its live state (retained). Until
+    /// the rules engine (issue 6) exists there are none: `[]`.
+    pub fn automation_status(&self, rules: &serde_json::Value) -> Outgoing {
+        Outgoing::retained(self.of("automation/status"), rules.to_string())
+    }
+
+    /// `automation/event`: `{rule, type, details, ts}`, not retained, QoS 1.
+    pub fn automation_event(&self, rule: &str, kind: &str, details: &str, ts: f64) -> Outgoing {
+        let payload = json!({"rule": rule, "type": kind, "details": details, "ts": ts}).to_string();
+        Outgoing { topic: self.of("automation/event"), payload, retain: false, at_least_once: true }
+    }
 }
 
 fn num(v: Option<f64>) -> Option<String> {
