@@ -51,3 +51,36 @@ fn sigterm_shuts_the_bridge_down_cleanly() {
     assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
 }
+
+#[test]
+fn the_simulate_subcommand_serves_several_pdus_over_snmp() {
+    let port = {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let mut child = bridge()
+        .args(["simulate", "--port", &port.to_string(), "--count", "2", "--seed", "7"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let started = lines.by_ref().map_while(Result::ok).filter(|l| l.contains("simulated PDU44001 #")).take(2).count();
+    assert_eq!(started, 2);
+    for (i, serial) in [(0, "SIM000000007"), (1, "SIM000000008")] {
+        let target = format!("127.0.0.1:{}", port + i);
+        let out = Command::new("snmpget")
+            .args(["-v2c", "-c", "public", "-On", "-t", "2", "-r", "1", &target, "1.3.6.1.4.1.3808.1.1.3.1.6.0"])
+            .env("MIBS", "")
+            .output()
+            .expect("snmpget (apt-get install snmp)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&format!("STRING: \"{serial}\"")), "{target}: {text}");
+    }
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let out = bridge().args(["simulate", "--count", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--count"));
+}
