@@ -21,11 +21,11 @@ sub() { mosquitto_sub -h 127.0.0.1 -p "$mqtt" -W 5 "$@" 2>/dev/null; }
 check "retained outlet name"   "Server-1" "$(sub -t pdu/pdu44001/outlet/4/name -C 1)"
 check "retained bridge status" "online"   "$(sub -t pdu/pdu44001/bridge/status -C 1)"
 check "retained availability"  "online"   "$(sub -t pdu/pdu44001/availability -C 1)"
-# status, device, availability, bridge/status; input 2; sources 2 x 3; ATS 3;
-# banks 2 x 7; outlets 10 x 5.
+# status, device, availability, bridge/status, automation/status; input 2;
+# sources 2 x 3; ATS 3; banks 2 x 7; outlets 10 x 5.
 # (Live publishes interleave with the retained ones: count distinct topics
 # that arrived with the retained flag.)
-check "the whole tree is retained" "79" "$(sub -t 'pdu/#' -W 2 -F '%r %t' | awk '$1 == 1 { print $2 }' | sort -u | wc -l)"
+check "the whole tree is retained" "80" "$(sub -t 'pdu/#' -W 2 -F '%r %t' | awk '$1 == 1 { print $2 }' | sort -u | wc -l)"
 check "discovery for outlet 1" "outlet"   "$(sub -t homeassistant/switch/+/outlet_1/config -C 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["device_class"])')"
 
 sub -t pdu/pdu44001/outlet/7/command/response -C 1 > "$data/response" &

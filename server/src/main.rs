@@ -51,26 +51,41 @@ fn settings(args: &[String]) -> Result<RawSettings, String> {
     Ok(RawSettings::new().layer(env_file).layer(std::env::vars()).layer(sets))
 }
 
-async fn shutdown_signal(token: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C or SIGTERM cancels `token`. The handlers are registered when this
+/// is called, not when the future first runs: a signal that arrives right
+/// after start-up must still shut down gracefully.
+fn shutdown_signal(token: CancellationToken) -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-        _ = token.cancelled() => return,
+    async move {
+        #[cfg(unix)]
+        let (interrupted, terminated) = (
+            async {
+                match interrupt.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            },
+            async {
+                match terminate.as_mut() {
+                    Some(s) => drop(s.recv().await),
+                    None => std::future::pending().await,
+                }
+            },
+        );
+        #[cfg(not(unix))]
+        let (interrupted, terminated) = (async { drop(tokio::signal::ctrl_c().await) }, std::future::pending::<()>());
+        tokio::select! {
+            _ = interrupted => {}
+            _ = terminated => {}
+            _ = token.cancelled() => return,
+        }
+        tracing::info!("shutting down");
+        token.cancel();
     }
-    tracing::info!("shutting down");
-    token.cancel();
 }
 
 struct SimulateArgs {
@@ -111,6 +126,7 @@ fn simulate_args(args: &[String]) -> Result<SimulateArgs, String> {
 /// `pdu-bridge simulate`: simulated PDUs as SNMP agents.
 async fn simulate(args: SimulateArgs) -> ExitCode {
     let shutdown = CancellationToken::new();
+    let signalled = shutdown_signal(shutdown.clone());
     let mut agents = Vec::new();
     for i in 0..args.count {
         let Some(port) = args.port.checked_add(i) else {
@@ -130,7 +146,7 @@ async fn simulate(args: SimulateArgs) -> ExitCode {
         tracing::info!("simulated PDU44001 #{} on udp {addr}", i + 1);
         agents.push(tokio::spawn(server::snmp::agent::serve(socket, sim, args.communities.clone(), shutdown.clone())));
     }
-    shutdown_signal(shutdown).await;
+    signalled.await;
     futures::future::join_all(agents).await;
     ExitCode::SUCCESS
 }
@@ -196,6 +212,8 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(shutdown_signal(shutdown.clone()));
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!("dashboard on http://{addr}/");
         if config.demo {
@@ -204,8 +222,6 @@ fn main() -> ExitCode {
         if !server::web::embedded_site() && config.site_root.is_none() {
             tracing::warn!("this binary was built without the site: the dashboard renders but does not hydrate (run scripts/build-site.sh, then rebuild)");
         }
-        let shutdown = CancellationToken::new();
-        tokio::spawn(shutdown_signal(shutdown.clone()));
         match server::serve(&config, listener, shutdown).await {
             Ok(()) => {
                 tracing::info!("stopped");

@@ -22,8 +22,10 @@ fn a_bad_setting_stops_start_up_with_a_message_naming_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("PDU_DEVICE_ID"));
 }
 
+/// Regression: the handler was registered after the bridge announced its
+/// address, so a SIGTERM right after start-up killed it without a clean stop.
 #[test]
-fn sigterm_shuts_the_bridge_down_cleanly() {
+fn sigterm_right_after_start_up_still_shuts_down_cleanly() {
     let data = tempfile::tempdir().unwrap();
     let mut child = bridge()
         .env("BRIDGE_WEB_PORT", "0")
