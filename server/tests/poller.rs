@@ -1,8 +1,8 @@
 //! Cadence, connection state and corrections, under paused Tokio time.
 
 use crate::util::config;
-use app::model::{Connection, OutletState, PduSnapshot};
-use server::pdu::sim::Faults;
+use app::model::{Connection, OutletState, PduSnapshot, Redundancy, Source};
+use server::pdu::sim::{Faults, SimulatedPdu};
 use server::service::Bridge;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,25 +13,51 @@ async fn next(rx: &mut broadcast::Receiver<Arc<PduSnapshot>>) -> Arc<PduSnapshot
     rx.recv().await.expect("the poller publishes")
 }
 
+/// A bridge on the simulated PDU, subscribed before its poller starts (so
+/// no snapshot is missed); `prepare` runs on the simulator before the first
+/// poll. Dropping it stops the poller.
+struct Polled {
+    bridge: Arc<Bridge>,
+    sim: SimulatedPdu,
+    rx: broadcast::Receiver<Arc<PduSnapshot>>,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Polled {
+    fn start(pairs: &[(&str, &str)], prepare: impl FnOnce(&SimulatedPdu)) -> Self {
+        let (config, dir) = config(pairs);
+        let bridge = Arc::new(Bridge::new(&config));
+        let sim = bridge.devices()[0].simulator().unwrap().clone();
+        prepare(&sim);
+        let rx = bridge.subscribe();
+        let shutdown = CancellationToken::new();
+        bridge.spawn_pollers(&shutdown);
+        Self { bridge, sim, rx, shutdown, _dir: dir }
+    }
+
+    async fn next(&mut self) -> Arc<PduSnapshot> {
+        next(&mut self.rx).await
+    }
+}
+
+impl Drop for Polled {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_slow_poll_does_not_stretch_the_period() {
-    let (config, _dir) = config(&[]);
-    let bridge = Arc::new(Bridge::new(&config));
-    bridge.devices()[0]
-        .simulator()
-        .unwrap()
-        .set_faults(Faults { delay: Some(Duration::from_millis(300)), ..Default::default() });
-    let mut rx = bridge.subscribe();
-    let shutdown = CancellationToken::new();
-    bridge.spawn_pollers(&shutdown);
-
+    let mut p = Polled::start(&[], |sim| {
+        sim.set_faults(Faults { delay: Some(Duration::from_millis(300)), ..Default::default() })
+    });
     let start = tokio::time::Instant::now();
     let mut at = Vec::new();
     for _ in 0..10 {
-        next(&mut rx).await;
+        p.next().await;
         at.push(start.elapsed());
     }
-    shutdown.cancel();
     // Polls start at 0, 1, 2 … s; each answer arrives 0.3 s later (the first
     // also waits for the identity). A stretched period would drift by 0.3 s
     // per poll.
@@ -41,21 +67,17 @@ async fn a_slow_poll_does_not_stretch_the_period() {
     }
 }
 
+const FAST_TIMEOUT: [(&str, &str); 2] = [("BRIDGE_SNMP_TIMEOUT", "0.5"), ("BRIDGE_SNMP_RETRIES", "0")];
+
 #[tokio::test(start_paused = true)]
 async fn unreachable_pdu_goes_offline_within_three_polls_and_recovers_on_the_next_answer() {
-    let (config, _dir) = config(&[("BRIDGE_SNMP_TIMEOUT", "0.5"), ("BRIDGE_SNMP_RETRIES", "0")]);
-    let bridge = Arc::new(Bridge::new(&config));
-    let sim = bridge.devices()[0].simulator().unwrap().clone();
-    let mut rx = bridge.subscribe();
-    let shutdown = CancellationToken::new();
-    bridge.spawn_pollers(&shutdown);
-
-    let first = next(&mut rx).await;
+    let mut p = Polled::start(&FAST_TIMEOUT, |_| {});
+    let first = p.next().await;
     assert_eq!(first.connection, Connection::Online);
-    sim.set_faults(Faults { drop_replies: true, ..Default::default() });
-    let miss1 = next(&mut rx).await;
-    let miss2 = next(&mut rx).await;
-    let miss3 = next(&mut rx).await;
+    p.sim.set_faults(Faults { drop_replies: true, ..Default::default() });
+    let miss1 = p.next().await;
+    let miss2 = p.next().await;
+    let miss3 = p.next().await;
     assert!(
         matches!(miss1.connection, Connection::Stale { since_ms, .. } if since_ms == first.ts_ms),
         "{:?}",
@@ -68,11 +90,10 @@ async fn unreachable_pdu_goes_offline_within_three_polls_and_recovers_on_the_nex
     }
     assert_eq!(miss3.ts_ms, first.ts_ms, "the values keep the time they were read");
 
-    sim.set_faults(Faults::default());
-    let back = next(&mut rx).await;
+    p.sim.set_faults(Faults::default());
+    let back = p.next().await;
     assert_eq!(back.connection, Connection::Online);
     assert!(back.ts_ms >= first.ts_ms);
-    shutdown.cancel();
 }
 
 #[tokio::test(start_paused = true)]
@@ -80,17 +101,11 @@ async fn published_snapshots_carry_the_metering_floor_and_the_users_outlet_names
     let dir = tempfile::tempdir().unwrap();
     let names = dir.path().join("names.json");
     std::fs::write(&names, r#"{"3": "Backup NAS"}"#).unwrap();
-    let (config, _data) = config(&[("BRIDGE_OUTLET_NAMES_FILE", names.to_str().unwrap())]);
-    let bridge = Arc::new(Bridge::new(&config));
-    let sim = bridge.devices()[0].simulator().unwrap().clone();
     // Outlet 1 on with nothing plugged in: meter noise only.
-    sim.model().set_outlet_load(1, 0.0, tokio::time::Instant::now());
-    let mut rx = bridge.subscribe();
-    let shutdown = CancellationToken::new();
-    bridge.spawn_pollers(&shutdown);
-
-    let s = next(&mut rx).await;
-    shutdown.cancel();
+    let mut p = Polled::start(&[("BRIDGE_OUTLET_NAMES_FILE", names.to_str().unwrap())], |sim| {
+        sim.model().set_outlet_load(1, 0.0, tokio::time::Instant::now())
+    });
+    let s = p.next().await;
     assert_eq!(s.outlet(3).unwrap().name, "Backup NAS");
     assert_eq!(s.outlet(2).unwrap().name, "Switch-24p", "names without an override come from the PDU");
     let idle = s.outlet(1).unwrap();
@@ -102,37 +117,25 @@ async fn published_snapshots_carry_the_metering_floor_and_the_users_outlet_names
 
 #[tokio::test(start_paused = true)]
 async fn a_source_failure_shows_as_a_transfer_in_the_next_snapshot() {
-    let (config, _dir) = config(&[]);
-    let bridge = Arc::new(Bridge::new(&config));
-    let sim = bridge.devices()[0].simulator().unwrap().clone();
-    let mut rx = bridge.subscribe();
-    let shutdown = CancellationToken::new();
-    bridge.spawn_pollers(&shutdown);
-
-    assert_eq!(next(&mut rx).await.ats.as_ref().unwrap().selected, Some(app::model::Source::A));
-    sim.model().set_source_failed(app::model::Source::A, true, tokio::time::Instant::now());
-    let s = next(&mut rx).await;
+    let mut p = Polled::start(&[], |_| {});
+    assert_eq!(p.next().await.ats.as_ref().unwrap().selected, Some(Source::A));
+    p.sim.model().set_source_failed(Source::A, true, tokio::time::Instant::now());
+    let s = p.next().await;
     let ats = s.ats.as_ref().unwrap();
-    assert_eq!((ats.selected, ats.redundancy), (Some(app::model::Source::B), Some(app::model::Redundancy::Lost)));
-    assert_eq!(s.input.voltage, ats.source(app::model::Source::B).unwrap().voltage);
-    shutdown.cancel();
+    assert_eq!((ats.selected, ats.redundancy), (Some(Source::B), Some(Redundancy::Lost)));
+    assert_eq!(s.input.voltage, ats.source(Source::B).unwrap().voltage);
 }
 
 #[tokio::test(start_paused = true)]
 async fn attempts_back_off_up_to_a_minute_while_the_pdu_is_unreachable() {
-    let (config, _dir) = config(&[("BRIDGE_SNMP_TIMEOUT", "0.5"), ("BRIDGE_SNMP_RETRIES", "0")]);
-    let bridge = Arc::new(Bridge::new(&config));
-    let sim = bridge.devices()[0].simulator().unwrap().clone();
-    let mut rx = bridge.subscribe();
-    let shutdown = CancellationToken::new();
-    bridge.spawn_pollers(&shutdown);
-    next(&mut rx).await;
-    sim.set_faults(Faults { drop_replies: true, ..Default::default() });
+    let mut p = Polled::start(&FAST_TIMEOUT, |_| {});
+    p.next().await;
+    p.sim.set_faults(Faults { drop_replies: true, ..Default::default() });
 
     let start = tokio::time::Instant::now();
     let end = start + Duration::from_secs(240);
     let mut attempts = Vec::new();
-    while let Ok(Ok(_)) = tokio::time::timeout_at(end, rx.recv()).await {
+    while let Ok(Ok(_)) = tokio::time::timeout_at(end, p.rx.recv()).await {
         attempts.push(start.elapsed());
     }
     let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
@@ -142,9 +145,9 @@ async fn attempts_back_off_up_to_a_minute_while_the_pdu_is_unreachable() {
     let longest = *gaps.iter().max().unwrap();
     assert!(longest >= Duration::from_secs(60) && longest <= Duration::from_secs(62), "{gaps:?}");
 
-    sim.set_faults(Faults::default());
+    p.sim.set_faults(Faults::default());
     let back =
-        tokio::time::timeout(Duration::from_secs(62), next(&mut rx)).await.expect("recovers after one backoff period");
+        tokio::time::timeout(Duration::from_secs(62), p.next()).await.expect("recovers after one backoff period");
     assert_eq!(back.connection, Connection::Online);
-    shutdown.cancel();
+    assert_eq!(p.bridge.snapshots()[0].connection, Connection::Online);
 }
