@@ -13,6 +13,7 @@ pub mod components;
 pub mod format;
 pub mod live;
 pub mod model;
+pub mod rules;
 
 use components::Dashboard;
 use leptos::prelude::*;

@@ -11,6 +11,7 @@ pub mod config;
 pub mod mqtt;
 pub mod pdu;
 pub mod poller;
+pub mod rules;
 pub mod service;
 pub mod snmp;
 pub mod web;

@@ -1,0 +1,333 @@
+//! Automation rules as users write them (`rules.json`, the Python bridge's
+//! format: existing files load unchanged) and their validation. Shared by
+//! the server and the browser's rule editor, so "validated as you type" and
+//! "refused by the server" are the same code.
+//!
+//! Owns: the format and what makes a rule valid. Does not own: evaluation
+//! (server `rules`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    VoltageBelow,
+    VoltageAbove,
+    AtsSourceIs,
+    AtsPreferredLost,
+    RedundancyLost,
+    LoadAbove,
+    TimeAfter,
+    TimeBefore,
+    TimeBetween,
+}
+
+impl Condition {
+    pub fn is_voltage(self) -> bool {
+        matches!(self, Condition::VoltageBelow | Condition::VoltageAbove)
+    }
+
+    pub fn is_time(self) -> bool {
+        matches!(self, Condition::TimeAfter | Condition::TimeBefore | Condition::TimeBetween)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    On,
+    Off,
+    Reboot,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleType {
+    #[default]
+    Continuous,
+    Oneshot,
+}
+
+/// A number, or text such as `"22:00"` or `"22:00-06:30"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Threshold {
+    Number(f64),
+    Text(String),
+}
+
+/// One outlet or several.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Outlets {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl Outlets {
+    pub fn list(&self) -> Vec<u32> {
+        match self {
+            Outlets::One(n) => vec![*n],
+            Outlets::Many(list) => list.clone(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_delay() -> f64 {
+    5.0
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub name: String,
+    pub condition: Condition,
+    /// 1 = source A, 2 = source B, 0 = the PDU's input; for `load_above`
+    /// the bank (0 = the whole PDU).
+    #[serde(default)]
+    pub input: u32,
+    pub threshold: Threshold,
+    pub outlet: Outlets,
+    pub action: RuleAction,
+    #[serde(default = "yes")]
+    pub restore: bool,
+    #[serde(default = "default_delay")]
+    pub delay: f64,
+    #[serde(default)]
+    pub restore_delay: f64,
+    /// Volts or amps; 1.0 for voltage and 0.5 for load when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hysteresis: Option<f64>,
+    /// 0 = Monday … 6 = Sunday; absent = every day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_of_week: Option<Vec<u8>>,
+    #[serde(default)]
+    pub schedule_type: ScheduleType,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A time of day in minutes after midnight.
+pub type Minute = u16;
+
+/// What is wrong with a rule, naming the field.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+fn error(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.to_owned(), message: message.into() }
+}
+
+/// `"HH:MM"` → minutes after midnight.
+pub fn parse_hhmm(text: &str) -> Option<Minute> {
+    let (h, m) = text.trim().split_once(':')?;
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && text.trim().len() <= 5).then_some(h * 60 + m)
+}
+
+/// The threshold of a rule, read for its condition.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Limit {
+    Value(f64),
+    Source(u8),
+    At(Minute),
+    Between(Minute, Minute),
+    None,
+}
+
+impl Rule {
+    pub fn hysteresis(&self) -> f64 {
+        self.hysteresis.unwrap_or(if self.condition == Condition::LoadAbove { 0.5 } else { 1.0 })
+    }
+
+    /// The threshold as its condition reads it; `Err` names the problem.
+    pub fn limit(&self) -> Result<Limit, FieldError> {
+        let number = || match &self.threshold {
+            Threshold::Number(v) if v.is_finite() => Ok(*v),
+            Threshold::Text(t) => t
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| error("threshold", format!("{t:?} is not a number"))),
+            Threshold::Number(_) => Err(error("threshold", "must be a finite number")),
+        };
+        let text = || match &self.threshold {
+            Threshold::Text(t) => Ok(t.clone()),
+            Threshold::Number(_) => Err(error("threshold", "must be a time such as \"22:00\"")),
+        };
+        Ok(match self.condition {
+            Condition::VoltageBelow | Condition::VoltageAbove => {
+                let v = number()?;
+                if !(0.0..=500.0).contains(&v) {
+                    return Err(error("threshold", "a voltage from 0 to 500 V"));
+                }
+                Limit::Value(v)
+            }
+            Condition::LoadAbove => {
+                let v = number()?;
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(error("threshold", "a current from 0 to 100 A"));
+                }
+                Limit::Value(v)
+            }
+            Condition::AtsSourceIs => match number()? {
+                v if v == 1.0 || v == 2.0 => Limit::Source(v as u8),
+                _ => return Err(error("threshold", "1 (source A) or 2 (source B)")),
+            },
+            Condition::AtsPreferredLost | Condition::RedundancyLost => Limit::None,
+            Condition::TimeAfter | Condition::TimeBefore => {
+                let t = text()?;
+                Limit::At(parse_hhmm(&t).ok_or_else(|| error("threshold", format!("{t:?} is not a time HH:MM")))?)
+            }
+            Condition::TimeBetween => {
+                let t = text()?;
+                let parsed = t.split_once('-').and_then(|(a, b)| Some((parse_hhmm(a)?, parse_hhmm(b)?)));
+                let (start, end) =
+                    parsed.ok_or_else(|| error("threshold", format!("{t:?} is not a range HH:MM-HH:MM")))?;
+                if start == end {
+                    return Err(error("threshold", "the range must not start and end at the same time"));
+                }
+                Limit::Between(start, end)
+            }
+        })
+    }
+
+    /// Every check, in field order. `outlet_count` is the PDU's, when known.
+    pub fn validate(&self, outlet_count: Option<u32>) -> Result<(), FieldError> {
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(error("name", "1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'"));
+        }
+        let input_ok = match self.condition {
+            c if c.is_voltage() => self.input <= 2,
+            Condition::LoadAbove => self.input <= 64,
+            _ => true,
+        };
+        if !input_ok {
+            return Err(error("input", "0 (the PDU's input), 1 (source A) or 2 (source B)"));
+        }
+        self.limit()?;
+        let outlets = self.outlet.list();
+        if outlets.is_empty() {
+            return Err(error("outlet", "at least one outlet"));
+        }
+        if let Some(bad) = outlets.iter().find(|&&n| n == 0 || outlet_count.is_some_and(|c| n > c)) {
+            let range = outlet_count.map(|c| format!("1 to {c}")).unwrap_or_else(|| "1 or more".into());
+            return Err(error("outlet", format!("outlet {bad} does not exist (outlets are {range})")));
+        }
+        for (field, value) in [("delay", self.delay), ("restore_delay", self.restore_delay)] {
+            if !(0.0..=86_400.0).contains(&value) {
+                return Err(error(field, "seconds from 0 to 86400"));
+            }
+        }
+        if let Some(h) = self.hysteresis {
+            if !(0.0..=100.0).contains(&h) {
+                return Err(error("hysteresis", "from 0 to 100 (volts or amps)"));
+            }
+        }
+        if let Some(days) = &self.days_of_week {
+            if days.is_empty() || days.iter().any(|d| *d > 6) {
+                return Err(error("days_of_week", "days 0 (Monday) to 6 (Sunday), at least one"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parse a whole rules file: a JSON array of rules with unique names.
+pub fn parse_rules(text: &str, outlet_count: Option<u32>) -> Result<Vec<Rule>, String> {
+    let rules: Vec<Rule> = serde_json::from_str(text).map_err(|e| format!("not a JSON array of rules: {e}"))?;
+    for (i, rule) in rules.iter().enumerate() {
+        rule.validate(outlet_count).map_err(|e| format!("rule {} ({:?}): {e}", i + 1, rule.name))?;
+        if rules[..i].iter().any(|r| r.name == rule.name) {
+            return Err(format!("rule {} ({:?}): name: used twice", i + 1, rule.name));
+        }
+    }
+    Ok(rules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// As the Python bridge writes it: integer and string thresholds, one
+    /// outlet or a list, fields left out.
+    const PYTHON_RULES: &str = r#"[
+      {"name": "brownout-shed", "condition": "voltage_below", "input": 1, "threshold": 108,
+       "outlet": [5, 9], "action": "off", "restore": true, "delay": 10, "restore_delay": 30},
+      {"name": "on_battery", "condition": "ats_source_is", "threshold": 2, "outlet": 10, "action": "off"},
+      {"name": "night", "condition": "time_between", "threshold": "22:00-06:30", "outlet": [7],
+       "action": "off", "days_of_week": [0, 1, 2, 3, 4], "schedule_type": "continuous", "enabled": false},
+      {"name": "modem-kick", "condition": "time_after", "threshold": "05:00", "outlet": 7,
+       "action": "reboot", "schedule_type": "oneshot", "restore": false}
+    ]"#;
+
+    #[test]
+    fn a_rules_file_written_by_the_python_bridge_loads() {
+        let rules = parse_rules(PYTHON_RULES, Some(10)).unwrap();
+        assert_eq!(rules.len(), 4);
+        assert_eq!(rules[0].outlet.list(), vec![5, 9]);
+        assert_eq!(rules[0].limit().unwrap(), Limit::Value(108.0));
+        assert_eq!((rules[1].delay, rules[1].restore, rules[1].input), (5.0, true, 0), "defaults");
+        assert_eq!(rules[2].limit().unwrap(), Limit::Between(22 * 60, 6 * 60 + 30));
+        assert!(!rules[2].enabled);
+        assert_eq!(rules[3].schedule_type, ScheduleType::Oneshot);
+        assert_eq!(rules[0].hysteresis(), 1.0);
+    }
+
+    #[test]
+    fn invalid_rules_name_the_field() {
+        let base = || parse_rules(PYTHON_RULES, Some(10)).unwrap()[0].clone();
+        let field = |r: Rule| r.validate(Some(10)).unwrap_err().field;
+        assert_eq!(field(Rule { name: "bad name".into(), ..base() }), "name");
+        assert_eq!(field(Rule { threshold: Threshold::Text("high".into()), ..base() }), "threshold");
+        assert_eq!(field(Rule { threshold: Threshold::Number(-3.0), ..base() }), "threshold");
+        assert_eq!(field(Rule { outlet: Outlets::Many(vec![3, 11]), ..base() }), "outlet");
+        assert_eq!(field(Rule { input: 7, ..base() }), "input");
+        assert_eq!(field(Rule { delay: -1.0, ..base() }), "delay");
+        assert_eq!(field(Rule { days_of_week: Some(vec![7]), ..base() }), "days_of_week");
+        let time =
+            Rule { condition: Condition::TimeBetween, threshold: Threshold::Text("25:00-06:00".into()), ..base() };
+        assert_eq!(field(time), "threshold");
+        let msg = Rule { outlet: Outlets::One(12), ..base() }.validate(Some(10)).unwrap_err().to_string();
+        assert_eq!(msg, "outlet: outlet 12 does not exist (outlets are 1 to 10)");
+    }
+
+    #[test]
+    fn a_bad_file_says_which_rule_and_why() {
+        let err = parse_rules(
+            r#"[{"name":"a","condition":"voltage_below","threshold":108,"outlet":1,"action":"off"},
+                                  {"name":"a","condition":"redundancy_lost","threshold":0,"outlet":2,"action":"off"}]"#,
+            Some(10),
+        )
+        .unwrap_err();
+        assert!(err.contains("rule 2") && err.contains("used twice"), "{err}");
+        assert!(parse_rules("{}", None).unwrap_err().contains("JSON array"));
+        assert!(parse_rules(r#"[{"name":"x","condition":"explode"}]"#, None).is_err());
+    }
+
+    #[test]
+    fn times_parse_strictly() {
+        assert_eq!(parse_hhmm("06:30"), Some(390));
+        assert_eq!(parse_hhmm("6:05"), Some(365));
+        for bad in ["24:00", "12:60", "noon", "12", "12:00:00"] {
+            assert_eq!(parse_hhmm(bad), None, "{bad}");
+        }
+    }
+}
