@@ -406,6 +406,12 @@ pub enum ApiError {
     BadRequest { field: Option<String>, message: String },
     #[error("{message}")]
     NotFound { field: Option<String>, message: String },
+    /// Well-formed input that breaks a rule of the domain (422).
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// Already exists (409).
+    #[error("{0}")]
+    Conflict(String),
     /// The PDU cannot be reached (or has not answered yet).
     #[error("{0}")]
     Unavailable(String),
@@ -429,6 +435,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => 400,
             ApiError::NotFound { .. } => 404,
+            ApiError::Invalid { .. } => 422,
+            ApiError::Conflict(_) => 409,
             ApiError::Unavailable(_) => 503,
             ApiError::DeviceRefused(_) => 502,
             ApiError::Internal(_) => 500,
@@ -438,6 +446,7 @@ impl ApiError {
     pub fn field(&self) -> Option<&str> {
         match self {
             ApiError::BadRequest { field, .. } | ApiError::NotFound { field, .. } => field.as_deref(),
+            ApiError::Invalid { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -445,6 +454,24 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         ErrorBody { error: self.to_string(), field: self.field().map(str::to_owned) }
     }
+}
+
+/// Something that happened: a rule's transition or a device event. Kept,
+/// shown in the dashboard, published on MQTT (`automation/event`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unix seconds.
+    pub ts: f64,
+    pub device_id: DeviceId,
+    /// The rule, for rule events.
+    pub rule: Option<String>,
+    /// `triggered`, `restored`, `failed`, `created`, `updated`, `deleted`,
+    /// `enabled`, `disabled`; device events: `ats_transfer`, `source_lost`,
+    /// `source_restored`, `redundancy_lost`, `redundancy_restored`,
+    /// `pdu_unreachable`, `pdu_recovered`, `pdu_rebooted`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub details: String,
 }
 
 /// The JSON body of every error response: `{"error": "...", "field": "..."}`.

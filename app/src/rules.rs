@@ -111,6 +111,20 @@ pub struct Rule {
     pub enabled: bool,
 }
 
+/// A rule with its live state, as the API and the editor show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleStatus {
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// `armed`, `pending`, `fired` or `disabled`.
+    pub state: String,
+    /// Seconds until a pending rule fires.
+    pub pending_s: Option<f64>,
+    pub run_count: u64,
+    /// Unix seconds of the last time it fired.
+    pub last_run: Option<f64>,
+}
+
 /// A time of day in minutes after midnight.
 pub type Minute = u16;
 

@@ -128,6 +128,10 @@ pub struct DeviceConfig {
     pub max_varbinds: usize,
     pub floor: MeteringFloor,
     pub outlet_names: OutletNames,
+    /// `rules.json` of this PDU.
+    pub rules_file: PathBuf,
+    /// Outlets rules never switch off (the router, the bridge's own host).
+    pub protected: Vec<u32>,
 }
 
 impl DeviceConfig {
@@ -184,6 +188,8 @@ pub struct Config {
     pub web_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub log_level: tracing::Level,
+    /// Time zone rules are evaluated in (IANA name); `None` = the system's.
+    pub time_zone: Option<String>,
     /// Serve the site from this folder instead of the copy built into the
     /// binary (for front-end work).
     pub site_root: Option<PathBuf>,
@@ -222,6 +228,14 @@ fn boolean(raw: &RawSettings, name: &'static str, default: bool) -> Result<bool,
         "false" | "0" | "no" | "off" => Ok(false),
         _ => Err(invalid(name, text, "true or false")),
     }
+}
+
+fn protected_outlets(raw: &RawSettings) -> Result<Vec<u32>, ConfigError> {
+    let Some(text) = raw.get("BRIDGE_PROTECTED_OUTLETS") else { return Ok(Vec::new()) };
+    text.split(',')
+        .map(|n| n.trim().parse::<u32>().ok().filter(|n| *n > 0))
+        .collect::<Option<Vec<u32>>>()
+        .ok_or_else(|| invalid("BRIDGE_PROTECTED_OUTLETS", text, "outlet numbers separated by commas, e.g. 1,2"))
 }
 
 fn log_level(raw: &RawSettings) -> Result<tracing::Level, ConfigError> {
@@ -386,6 +400,8 @@ impl Config {
             max_varbinds: number(raw, "BRIDGE_SNMP_MAX_VARBINDS", 10, 1, 64)?,
             floor,
             outlet_names,
+            rules_file: raw.get("BRIDGE_RULES_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("rules.json")),
+            protected: protected_outlets(raw)?,
         };
 
         let bind_text = raw.get("BRIDGE_WEB_BIND").unwrap_or("127.0.0.1");
@@ -404,7 +420,24 @@ impl Config {
             other => other.map(PathBuf::from),
         };
 
-        Ok(Config { devices: vec![device], demo, mqtt, web_addr, data_dir, log_level: log_level(raw)?, site_root })
+        let time_zone = match raw.get("BRIDGE_TIMEZONE") {
+            Some(name) => {
+                jiff::tz::TimeZone::get(name)
+                    .map_err(|_| invalid("BRIDGE_TIMEZONE", name, "an IANA time zone such as Europe/Berlin"))?;
+                Some(name.to_owned())
+            }
+            None => None,
+        };
+        Ok(Config {
+            devices: vec![device],
+            demo,
+            mqtt,
+            web_addr,
+            data_dir,
+            log_level: log_level(raw)?,
+            time_zone,
+            site_root,
+        })
     }
 }
 
@@ -446,6 +479,8 @@ mod tests {
             ("BRIDGE_LOG_LEVEL", "loud", "error, warn"),
             ("BRIDGE_WEB_BIND", "localhost:1", "IP address"),
             ("BRIDGE_SNMP_RETRIES", "-1", "0 to 10"),
+            ("BRIDGE_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+            ("BRIDGE_PROTECTED_OUTLETS", "1,x", "outlet numbers"),
         ];
         for (name, value, allowed) in cases {
             let message = validate(&[(name, value)]).unwrap_err().to_string();

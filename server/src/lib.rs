@@ -8,6 +8,8 @@
 //! for every state-changing action), `web` (HTTP, the dashboard, the stream).
 
 pub mod config;
+pub mod events;
+mod fsutil;
 pub mod mqtt;
 pub mod pdu;
 pub mod poller;
@@ -41,9 +43,12 @@ pub async fn serve_bridge(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let mut tasks = bridge.spawn_pollers(&shutdown);
-    let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &shutdown);
+    let automation = rules::Automation::new(config, &bridge);
+    tasks.extend(automation.spawn(&shutdown));
+    let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, &shutdown);
     tasks.extend(mqtt_tasks);
-    let state = web::AppState { bridge, mqtt, shutdown: shutdown.clone(), site_root: config.site_root.clone() };
+    let state =
+        web::AppState { bridge, automation, mqtt, shutdown: shutdown.clone(), site_root: config.site_root.clone() };
     let served = web::run(listener, web::router(state), shutdown.clone()).await;
     // However the server stopped, stop the pollers and MQTT too (MQTT says
     // `offline` on its way out).

@@ -8,5 +8,6 @@ mod mqtt;
 mod peers;
 mod poller;
 mod process;
+mod rules;
 mod snmp;
 mod socket;

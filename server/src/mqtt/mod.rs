@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod topics;
 
 use crate::config::{MqttConfig, MqttMode, MqttTls};
+use crate::rules::Automation;
 use crate::service::{unix_ms, Bridge, Device};
 use app::model::{ApiError, MqttState, MqttStatus, OutletAction};
 use rumqttc::{
@@ -42,6 +43,7 @@ const QUEUE: usize = 2048;
 pub fn start(
     config: &MqttConfig,
     bridge: &Arc<Bridge>,
+    automation: &Arc<Automation>,
     shutdown: &CancellationToken,
 ) -> (watch::Receiver<MqttStatus>, Vec<JoinHandle<()>>) {
     // rustls needs a process-wide crypto provider; installing it twice is harmless.
@@ -80,6 +82,7 @@ pub fn start(
         .enumerate()
         .map(|(i, device)| {
             let link = Link {
+                automation: automation.clone(),
                 bridge: bridge.clone(),
                 device: device.clone(),
                 config: config.clone(),
@@ -117,6 +120,8 @@ fn tls_configuration(tls: &MqttTls) -> Result<TlsConfiguration, String> {
 }
 
 struct Link {
+    /// Rules and events: `automation/status` and `automation/event`.
+    automation: Arc<Automation>,
     bridge: Arc<Bridge>,
     device: Arc<Device>,
     config: MqttConfig,
@@ -165,6 +170,7 @@ impl Link {
     async fn run(self, options: MqttOptions, shutdown: CancellationToken) {
         let (client, mut events) = AsyncClient::new(options, QUEUE);
         let mut snapshots = self.bridge.subscribe();
+        let mut rule_events = self.automation.events.subscribe();
         let mut publisher = Publisher::new(self.topics.clone(), self.config.refresh);
         let mut connected = false;
         let mut backoff = Duration::from_secs(1);
@@ -181,7 +187,7 @@ impl Link {
                         tracing::info!(device = %self.device.id(), broker = %self.broker, "MQTT connected");
                         self.subscribe(&client);
                         send(&client, Outgoing { topic: self.topics.bridge_status(), payload: "online".into(), retain: true, at_least_once: true });
-                        send(&client, self.topics.automation_status(&json!([])));
+                        send(&client, self.automation_status());
                         publisher.republish_all();
                         announced = self.announce(&client);
                         if let Some(s) = self.device.latest() {
@@ -208,6 +214,14 @@ impl Link {
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                 },
+                event = rule_events.recv() => {
+                    let Ok(event) = event else { continue };
+                    if connected && event.device_id == *self.device.id() {
+                        let message = self.topics.automation_event(event.rule.as_deref().unwrap_or(""), &event.kind, &event.details, event.ts);
+                        send(&client, message);
+                        send(&client, self.automation_status());
+                    }
+                }
                 snapshot = snapshots.recv() => {
                     let Ok(s) = snapshot else { continue };
                     if !connected || s.device_id != *self.device.id() {
@@ -233,6 +247,11 @@ impl Link {
             };
             let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
         }
+    }
+
+    fn automation_status(&self) -> Outgoing {
+        let rules = self.automation.engine(Some(self.device.id().as_str())).map(|e| e.list()).unwrap_or_default();
+        self.topics.automation_status(&serde_json::to_value(rules).unwrap_or_default())
     }
 
     fn subscribe(&self, client: &AsyncClient) {

@@ -1,11 +1,12 @@
-//! Automation rules (issue 6, in progress): the rule state machine
-//! ([`engine`]) and local time in the configured time zone.
+//! Automation rules: the rule state machine ([`engine`]), the per-PDU
+//! runner that carries decisions out ([`runner`]), and local time in the
+//! configured time zone.
 //!
-//! Owns: evaluation semantics. Not yet here: the per-device runner that
-//! executes decisions through the service path, persistence of rule state,
-//! the rules file watcher, the HTTP API, events and the editor.
+//! Owns: evaluation semantics and the rule files. The rule format and its
+//! validation live in `app::rules`, shared with the browser's editor.
 
 pub mod engine;
+pub mod runner;
 
 use engine::LocalTime;
 use jiff::tz::TimeZone;
@@ -59,5 +60,63 @@ mod tests {
         assert_eq!(local_time(utc("2026-11-23T12:00:00Z"), &utc_zone).weekday, 0, "a Monday");
         assert_eq!(local_time(utc("2026-11-29T12:00:00Z"), &utc_zone).weekday, 6, "a Sunday");
         assert!(zone("Mars/Olympus").is_err());
+    }
+}
+
+use crate::config::Config;
+use crate::events::EventLog;
+use crate::service::Bridge;
+use app::model::ApiError;
+use runner::RuleEngine;
+use std::sync::Arc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Every PDU's rule engine, and the event log they and the device events
+/// write to.
+pub struct Automation {
+    pub engines: Vec<Arc<RuleEngine>>,
+    pub events: Arc<EventLog>,
+}
+
+impl Automation {
+    pub fn new(config: &Config, bridge: &Arc<Bridge>) -> Arc<Self> {
+        let events = Arc::new(EventLog::open(Some(config.data_dir.join("events.jsonl"))));
+        let zone =
+            config.time_zone.as_deref().and_then(|name| TimeZone::get(name).ok()).unwrap_or_else(TimeZone::system);
+        let engines = bridge
+            .devices()
+            .iter()
+            .map(|device| {
+                let dc = &device.config;
+                RuleEngine::new(
+                    device.clone(),
+                    bridge.clone(),
+                    events.clone(),
+                    dc.rules_file.clone(),
+                    config.data_dir.join(format!("rules-state-{}.json", dc.id)),
+                    zone.clone(),
+                    dc.protected.clone(),
+                )
+            })
+            .collect();
+        Arc::new(Self { engines, events })
+    }
+
+    pub fn spawn(&self, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+        self.engines.iter().map(|e| tokio::spawn(e.clone().run(shutdown.clone()))).collect()
+    }
+
+    /// `None` picks the only PDU's engine.
+    pub fn engine(&self, device_id: Option<&str>) -> Result<&Arc<RuleEngine>, ApiError> {
+        match device_id {
+            Some(id) => self
+                .engines
+                .iter()
+                .find(|e| e.device().id().as_str() == id)
+                .ok_or_else(|| ApiError::not_found("device_id", format!("no PDU with device id {id:?}"))),
+            None if self.engines.len() == 1 => Ok(&self.engines[0]),
+            None => Err(ApiError::bad_request("device_id", "several PDUs are configured: say which with device_id")),
+        }
     }
 }

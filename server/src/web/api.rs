@@ -18,7 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 #[derive(Deserialize)]
 pub struct DeviceQuery {
-    device_id: Option<String>,
+    pub device_id: Option<String>,
 }
 
 #[derive(Serialize)]

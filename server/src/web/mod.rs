@@ -9,7 +9,9 @@
 mod api;
 mod assets;
 mod error;
+mod rules;
 
+use crate::rules::Automation;
 use crate::service::{Bridge, BridgeBackend};
 use app::backend::BackendHandle;
 use app::model::MqttStatus;
@@ -36,6 +38,8 @@ pub const OUTPUT_NAME: &str = "pdu_bridge";
 #[derive(Clone)]
 pub struct AppState {
     pub bridge: Arc<Bridge>,
+    /// Rules and events.
+    pub automation: Arc<Automation>,
     /// The MQTT link's state, for the dashboard.
     pub mqtt: watch::Receiver<MqttStatus>,
     /// Ends live streams so graceful shutdown does not wait on them.
@@ -64,6 +68,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(api::status))
         .route("/api/health", get(api::health))
         .route("/api/outlets/{outlet}/command", post(api::outlet_command))
+        .route("/api/rules", get(rules::list).post(rules::create))
+        .route("/api/rules/{name}", axum::routing::put(rules::update).delete(rules::delete))
+        .route("/api/rules/{name}/enable", post(rules::enable))
+        .route("/api/rules/{name}/disable", post(rules::disable))
+        .route("/api/events", get(rules::events))
         .route(app::live::STREAM_PATH, get(api::stream))
         .route("/fn/{*name}", post(server_fns))
         .fallback(assets::serve)

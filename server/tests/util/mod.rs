@@ -31,6 +31,7 @@ pub fn config(pairs: &[(&str, &str)]) -> (Config, tempfile::TempDir) {
 /// A bridge with its pollers running and a first snapshot published.
 pub struct Started {
     pub bridge: Arc<Bridge>,
+    pub automation: Arc<server::rules::Automation>,
     pub shutdown: CancellationToken,
     pub config: Config,
     _dir: tempfile::TempDir,
@@ -42,14 +43,23 @@ impl Started {
         let bridge = Arc::new(Bridge::new(&config));
         let shutdown = CancellationToken::new();
         bridge.spawn_pollers(&shutdown);
-        let started = Self { bridge, shutdown, config, _dir: dir };
+        let automation = server::rules::Automation::new(&config, &bridge);
+        automation.spawn(&shutdown);
+        let started = Self { bridge, automation, shutdown, config, _dir: dir };
         started.wait_for(|b| b.snapshots().len() == 1).await;
         started
     }
 
     pub fn router(&self) -> Router {
         let mqtt = tokio::sync::watch::channel(app::model::MqttStatus::default()).1;
-        web::router(AppState { bridge: self.bridge.clone(), mqtt, shutdown: self.shutdown.clone(), site_root: None })
+        let automation = self.automation.clone();
+        web::router(AppState {
+            bridge: self.bridge.clone(),
+            automation,
+            mqtt,
+            shutdown: self.shutdown.clone(),
+            site_root: None,
+        })
     }
 
     /// Wait (at most 10 s) until the bridge satisfies `done`.

@@ -1,0 +1,222 @@
+//! Automation rules end to end: the simulated PDU, the poller and the rule
+//! runner, under paused Tokio time; the rules file; the HTTP API.
+
+use crate::util::{call, config, Started};
+use app::model::{OutletState, Source};
+use axum::http::StatusCode;
+use server::pdu::sim::{Faults, SimulatedPdu};
+use server::rules::Automation;
+use server::service::Bridge;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const BROWNOUT: &str = r#"[{"name":"shed","condition":"voltage_below","input":1,"threshold":108,
+    "outlet":[5,9],"action":"off","delay":10,"restore_delay":30}]"#;
+
+/// Bridge and rules on the simulated PDU, with `rules` as the rules file.
+struct Rig {
+    bridge: Arc<Bridge>,
+    automation: Arc<Automation>,
+    sim: SimulatedPdu,
+    config: server::config::Config,
+    shutdown: CancellationToken,
+    rules_shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    fn start(rules: &str, extra: &[(&str, &str)]) -> Self {
+        let (config, dir) = config(extra);
+        std::fs::create_dir_all(&config.data_dir).unwrap();
+        std::fs::write(config.data_dir.join("rules.json"), rules).unwrap();
+        let bridge = Arc::new(Bridge::new(&config));
+        let sim = bridge.devices()[0].simulator().unwrap().clone();
+        let shutdown = CancellationToken::new();
+        bridge.spawn_pollers(&shutdown);
+        let automation = Automation::new(&config, &bridge);
+        let rules_shutdown = CancellationToken::new();
+        automation.spawn(&rules_shutdown);
+        Self { bridge, automation, sim, config, shutdown, rules_shutdown, _dir: dir }
+    }
+
+    fn outlet(&self, n: u32) -> OutletState {
+        self.sim.model().outlet_state(n, Instant::now()).unwrap().0
+    }
+
+    fn volts_a(&self, v: f64) {
+        self.sim.model().pin_source_voltage(Source::A, Some(v), Instant::now());
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.automation.events.recent(None, 100).into_iter().rev().map(|e| e.kind).collect()
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.rules_shutdown.cancel();
+        self.shutdown.cancel();
+    }
+}
+
+async fn wait(seconds: u64) {
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_brownout_longer_than_the_delay_sheds_and_recovery_restores_after_the_restore_delay() {
+    let rig = Rig::start(BROWNOUT, &[]);
+    wait(2).await;
+    rig.volts_a(100.0);
+    wait(8).await;
+    assert_eq!((rig.outlet(5), rig.outlet(9)), (OutletState::On, OutletState::On), "not before the delay");
+    wait(4).await;
+    assert_eq!((rig.outlet(5), rig.outlet(9)), (OutletState::Off, OutletState::Off), "shed after 10 s below 108 V");
+    assert_eq!(rig.outlet(4), OutletState::On, "only the listed outlets");
+
+    rig.volts_a(108.5); // above the threshold, not above threshold + hysteresis
+    wait(60).await;
+    assert_eq!(rig.outlet(5), OutletState::Off);
+    rig.volts_a(118.0);
+    wait(25).await;
+    assert_eq!(rig.outlet(5), OutletState::Off, "not before the restore delay");
+    wait(8).await;
+    assert_eq!((rig.outlet(5), rig.outlet(9)), (OutletState::On, OutletState::On));
+    let events = rig.events();
+    assert!(events.contains(&"triggered".to_owned()) && events.contains(&"restored".to_owned()), "{events:?}");
+    let status = rig.automation.engines[0].list();
+    assert_eq!((status[0].state.as_str(), status[0].run_count), ("armed", 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dip_shorter_than_the_delay_does_nothing() {
+    let rig = Rig::start(BROWNOUT, &[]);
+    wait(2).await;
+    rig.volts_a(100.0);
+    wait(5).await;
+    rig.volts_a(118.0);
+    wait(30).await;
+    assert_eq!((rig.outlet(5), rig.outlet(9)), (OutletState::On, OutletState::On));
+    assert!(!rig.events().contains(&"triggered".to_owned()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_pdu_in_between_changes_nothing_until_it_answers_again() {
+    let rig = Rig::start(BROWNOUT, &[]);
+    wait(2).await;
+    rig.volts_a(100.0);
+    wait(15).await;
+    assert_eq!(rig.outlet(5), OutletState::Off);
+    // The PDU stops answering; the voltage recovers meanwhile.
+    rig.sim.set_faults(Faults { drop_replies: true, ..Faults::default() });
+    rig.volts_a(118.0);
+    wait(300).await;
+    assert_eq!(rig.outlet(5), OutletState::Off, "no restore on missing data");
+    assert!(rig.events().contains(&"pdu_unreachable".to_owned()));
+    rig.sim.set_faults(Faults::default());
+    wait(120).await;
+    assert_eq!(rig.outlet(5), OutletState::On, "restored once the PDU answers and the restore delay passed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_in_between_still_restores_the_shed_outlets() {
+    let rig = Rig::start(BROWNOUT, &[]);
+    wait(2).await;
+    rig.volts_a(100.0);
+    wait(15).await;
+    assert_eq!(rig.outlet(5), OutletState::Off);
+    // Stop the rules (as a restart would) and start them again from their files.
+    rig.rules_shutdown.cancel();
+    wait(1).await;
+    let again = Automation::new(&rig.config, &rig.bridge);
+    let stop = CancellationToken::new();
+    again.spawn(&stop);
+    assert_eq!(again.engines[0].list()[0].state, "fired", "the fired state survived");
+    rig.volts_a(118.0);
+    wait(40).await;
+    assert_eq!((rig.outlet(5), rig.outlet(9)), (OutletState::On, OutletState::On));
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn protected_outlets_are_never_switched_off_and_one_shots_disable_themselves() {
+    let rules = r#"[{"name":"on-b","condition":"ats_source_is","threshold":2,"outlet":[1,3],"action":"off",
+                     "delay":0,"schedule_type":"oneshot","restore":false}]"#;
+    let rig = Rig::start(rules, &[("BRIDGE_PROTECTED_OUTLETS", "1")]);
+    wait(2).await;
+    rig.sim.model().set_source_failed(Source::A, true, Instant::now());
+    wait(3).await;
+    assert_eq!(rig.outlet(1), OutletState::On, "protected");
+    assert_eq!(rig.outlet(3), OutletState::Off);
+    let events = rig.events();
+    for kind in ["ats_transfer", "source_lost", "redundancy_lost", "failed", "triggered", "disabled"] {
+        assert!(events.contains(&kind.to_owned()), "{kind} missing from {events:?}");
+    }
+    let status = &rig.automation.engines[0].list()[0];
+    assert_eq!((status.rule.enabled, status.state.as_str()), (false, "disabled"));
+    let file = std::fs::read_to_string(rig.config.data_dir.join("rules.json")).unwrap();
+    assert!(file.contains("\"enabled\": false"), "the one-shot is disabled in the file too: {file}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_rules_file_is_refused_and_the_previous_rules_stay() {
+    let rig = Rig::start(BROWNOUT, &[]);
+    wait(3).await;
+    let path = rig.config.data_dir.join("rules.json");
+    // Make sure the modification time moves on filesystems with coarse timestamps.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&path, r#"[{"name":"x","condition":"voltage_below","threshold":"low","outlet":1,"action":"off"}]"#)
+        .unwrap();
+    wait(5).await;
+    let engine = &rig.automation.engines[0];
+    let error = engine.file_error().expect("the file was refused");
+    assert!(error.contains("threshold") && error.contains("previous rules stay"), "{error}");
+    assert_eq!(engine.list()[0].rule.name, "shed");
+}
+
+#[tokio::test]
+async fn the_rules_api_creates_edits_disables_and_deletes_with_field_errors() {
+    let bridge = Started::new(&[]).await;
+    let router = bridge.router();
+    let rule = r#"{"name":"night","condition":"time_between","threshold":"22:00-06:00","outlet":[7],"action":"off"}"#;
+    let (code, r) = call(&router, "POST", "/api/rules", Some(rule)).await;
+    assert_eq!(code, StatusCode::CREATED, "{r}");
+    assert_eq!(
+        (r["name"].as_str(), r["delay"].as_f64(), r["restore"].as_bool()),
+        (Some("night"), Some(5.0), Some(true))
+    );
+    assert!(["armed", "pending", "fired"].contains(&r["state"].as_str().unwrap()), "{r}");
+
+    let (code, e) = call(&router, "POST", "/api/rules", Some(rule)).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{e}");
+    let bad = r#"{"name":"x","condition":"voltage_below","threshold":108,"outlet":[12],"action":"off"}"#;
+    let (code, e) = call(&router, "POST", "/api/rules", Some(bad)).await;
+    assert_eq!((code, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("outlet")), "{e}");
+    let (code, e) = call(&router, "POST", "/api/rules", Some(r#"{"name":"x"}"#)).await;
+    assert_eq!((code, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("body")), "{e}");
+
+    let edited =
+        r#"{"name":"night","condition":"time_between","threshold":"23:00-06:00","outlet":[7,8],"action":"off"}"#;
+    let (code, r) = call(&router, "PUT", "/api/rules/night", Some(edited)).await;
+    assert_eq!((code, r["threshold"].as_str()), (StatusCode::OK, Some("23:00-06:00")), "{r}");
+    let (code, r) = call(&router, "POST", "/api/rules/night/disable", None).await;
+    assert_eq!((code, r["state"].as_str(), r["enabled"].as_bool()), (StatusCode::OK, Some("disabled"), Some(false)));
+    let (code, _) = call(&router, "PUT", "/api/rules/nope", Some(edited)).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+
+    let (_, list) = call(&router, "GET", "/api/rules", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let file = std::fs::read_to_string(bridge.config.devices[0].rules_file.clone()).unwrap();
+    assert!(file.contains("23:00-06:00"), "written to the rules file");
+
+    let (code, _) = call(&router, "DELETE", "/api/rules/night", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let (_, list) = call(&router, "GET", "/api/rules", None).await;
+    assert_eq!(list, serde_json::json!([]));
+    let (code, events) = call(&router, "GET", "/api/events?limit=10", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["deleted", "disabled", "updated", "created"], "newest first");
+}
