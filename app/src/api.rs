@@ -2,7 +2,12 @@
 //! the server agree on URLs whatever the checkout path (the default URL
 //! carries a hash of the crate path).
 
-use crate::model::{MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
+use crate::live::RulesUpdate;
+use crate::model::{Event, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
+use crate::rules::RuleStatus;
+
+/// Events the dashboard shows.
+pub const EVENTS_SHOWN: usize = 50;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +17,10 @@ use serde::{Deserialize, Serialize};
 pub struct InitialState {
     pub snapshots: Vec<PduSnapshot>,
     pub mqtt: MqttStatus,
+    /// Every PDU's rules.
+    pub rules: Vec<RulesUpdate>,
+    /// Recent events, newest first.
+    pub events: Vec<Event>,
     /// The server's clock at render time, unix milliseconds, so data ages
     /// render identically on both sides until the browser's clock takes over.
     pub now_ms: u64,
@@ -25,11 +34,24 @@ pub fn initial_state() -> InitialState {
         let backend = use_context::<crate::backend::BackendHandle>();
         let snapshots = backend.as_ref().map(|b| b.0.snapshots()).unwrap_or_default();
         let mqtt = backend.as_ref().map(|b| b.0.mqtt()).unwrap_or_default();
+        let rules = backend
+            .as_ref()
+            .map(|b| {
+                snapshots
+                    .iter()
+                    .filter_map(|s| {
+                        let rules = b.0.rules(Some(s.device_id.as_str())).ok()?;
+                        Some(RulesUpdate { device_id: s.device_id.clone(), rules })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let events = backend.as_ref().map(|b| b.0.events(EVENTS_SHOWN)).unwrap_or_default();
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        InitialState { snapshots, mqtt, now_ms }
+        InitialState { snapshots, mqtt, rules, events, now_ms }
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -49,4 +71,31 @@ pub async fn outlet_command(
         .outlet_command(Some(device_id), outlet, action)
         .await
         .map_err(|e| ServerFnError::ServerError(e.to_string()))
+}
+
+#[cfg(feature = "ssr")]
+fn server_error(e: crate::model::ApiError) -> ServerFnError {
+    ServerFnError::ServerError(e.to_string())
+}
+
+/// Create (`original` absent) or replace a rule; `rule` is its JSON.
+#[server(prefix = "/fn", endpoint = "rule_save")]
+pub async fn rule_save(device_id: String, original: Option<String>, rule: String) -> Result<RuleStatus, ServerFnError> {
+    let parsed: Result<crate::rules::Rule, ServerFnError> =
+        serde_json::from_str(&rule).map_err(|e| ServerFnError::ServerError(format!("rule: {e}")));
+    let rule = parsed?;
+    let backend = expect_context::<crate::backend::BackendHandle>();
+    backend.0.save_rule(Some(&device_id), original.as_deref(), rule).map_err(server_error)
+}
+
+#[server(prefix = "/fn", endpoint = "rule_delete")]
+pub async fn rule_delete(device_id: String, name: String) -> Result<(), ServerFnError> {
+    let backend = expect_context::<crate::backend::BackendHandle>();
+    backend.0.delete_rule(Some(&device_id), &name).map_err(server_error)
+}
+
+#[server(prefix = "/fn", endpoint = "rule_enable")]
+pub async fn rule_enable(device_id: String, name: String, enabled: bool) -> Result<RuleStatus, ServerFnError> {
+    let backend = expect_context::<crate::backend::BackendHandle>();
+    backend.0.set_rule_enabled(Some(&device_id), &name, enabled).map_err(server_error)
 }

@@ -4,7 +4,8 @@
 //! trait; the `server` crate implements it with its one service path, so
 //! authentication and auditing can later be added in exactly one place.
 
-use crate::model::{ApiError, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
+use crate::model::{ApiError, Event, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
+use crate::rules::{Rule, RuleStatus};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -14,6 +15,19 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The MQTT link's state.
     fn mqtt(&self) -> MqttStatus;
+
+    /// A PDU's rules with their live state.
+    fn rules(&self, device_id: Option<&str>) -> Result<Vec<RuleStatus>, ApiError>;
+
+    /// Create (`original` = `None`) or replace a rule.
+    fn save_rule(&self, device_id: Option<&str>, original: Option<&str>, rule: Rule) -> Result<RuleStatus, ApiError>;
+
+    fn delete_rule(&self, device_id: Option<&str>, name: &str) -> Result<(), ApiError>;
+
+    fn set_rule_enabled(&self, device_id: Option<&str>, name: &str, enabled: bool) -> Result<RuleStatus, ApiError>;
+
+    /// Recent events, newest first.
+    fn events(&self, limit: usize) -> Vec<Event>;
 
     /// Switch an outlet and report the state read back from the PDU.
     /// `device_id` may be omitted when there is exactly one PDU.

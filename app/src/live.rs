@@ -11,6 +11,17 @@ pub const STREAM_PATH: &str = "/api/stream";
 pub const SNAPSHOT_EVENT: &str = "snapshot";
 /// The SSE event name carrying the `MqttStatus` as JSON, when it changes.
 pub const MQTT_EVENT: &str = "mqtt";
+/// The SSE event name carrying one PDU's rules (`RulesUpdate`) after each poll.
+pub const RULES_EVENT: &str = "rules";
+/// The SSE event name carrying one new `Event`.
+pub const LOG_EVENT: &str = "event";
+
+/// A PDU's rules with their live state, as pushed to the dashboard.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RulesUpdate {
+    pub device_id: crate::model::DeviceId,
+    pub rules: Vec<crate::rules::RuleStatus>,
+}
 
 #[cfg(feature = "hydrate")]
 pub fn connect(dash: Dashboard) {
@@ -38,16 +49,32 @@ pub fn connect(dash: Dashboard) {
                 dash.mqtt.set(status);
             }
         });
+        let on_rules = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            if let Ok(update) = serde_json::from_str::<RulesUpdate>(&text) {
+                dash.set_rules(update);
+            }
+        });
+        let on_log = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            if let Ok(event) = serde_json::from_str::<crate::model::Event>(&text) {
+                dash.push_event(event);
+            }
+        });
         let on_open = Closure::<dyn FnMut()>::new(move || dash.link.set(LinkState::Live));
         let on_error = Closure::<dyn FnMut()>::new(move || dash.link.set(LinkState::Reconnecting));
         let _ = source.add_event_listener_with_callback(SNAPSHOT_EVENT, on_snapshot.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback(MQTT_EVENT, on_mqtt.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(RULES_EVENT, on_rules.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(LOG_EVENT, on_log.as_ref().unchecked_ref());
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // The page holds one stream for its whole life: the callbacks must
-        // outlive this scope, and leaking four closures once is the price.
+        // outlive this scope, and leaking these closures once is the price.
         on_snapshot.forget();
         on_mqtt.forget();
+        on_rules.forget();
+        on_log.forget();
         on_open.forget();
         on_error.forget();
 

@@ -99,6 +99,43 @@ test('a reboot shows pending, then the confirmed state', async ({ page }) => {
   await expect(tile.getByText('pending…')).toBeHidden();
 });
 
+test('a rule is created in the editor, armed, edited, disabled and deleted', async ({ page, request }) => {
+  await openLive(page);
+  await page.getByTestId('new-rule').click();
+  const form = page.getByTestId('rule-form');
+  await form.getByTestId('rule-name').fill('shed-nas');
+  await form.getByTestId('rule-outlet-3').check();
+  // Validation as you type, before any submit: the shared validation names the field.
+  await form.getByTestId('rule-threshold').fill('low');
+  await expect(form.getByTestId('rule-error')).toContainText('threshold');
+  await expect(form.getByTestId('rule-save')).toBeDisabled();
+  await form.getByTestId('rule-threshold').fill('900');
+  await expect(form.getByTestId('rule-error')).toContainText('0 to 500 V');
+  await form.getByTestId('rule-threshold').fill('90');
+  await expect(form.getByTestId('rule-error')).toBeEmpty();
+  await form.getByTestId('rule-save').click();
+
+  const row = page.getByTestId('rule-shed-nas');
+  await expect(row.getByTestId('rule-state')).toHaveText('armed');
+  await expect(row).toContainText('Source A voltage below 90 V for 5 s → turn off outlets 3');
+
+  await row.getByRole('button', { name: 'Edit' }).click();
+  await expect(form.getByTestId('rule-name')).toHaveValue('shed-nas');
+  await form.getByTestId('rule-threshold').fill('95');
+  await form.getByTestId('rule-save').click();
+  await expect(row).toContainText('below 95 V');
+
+  await row.getByRole('button', { name: 'Disable' }).click();
+  await expect(row.getByTestId('rule-state')).toHaveText('disabled');
+  await expect(row.getByRole('button', { name: 'Enable' })).toBeVisible();
+
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.getByTestId('confirm-delete').click();
+  await expect(row).toBeHidden();
+  expect(await (await request.get('/api/rules')).json()).toEqual([]);
+  await expect(page.getByTestId('events')).toContainText('rule deleted');
+});
+
 test('screenshots of the dashboard on a laptop and a phone', async ({ page }) => {
   for (const [name, width, height] of [['desktop', 1440, 900], ['phone', 390, 844]] as const) {
     await page.setViewportSize({ width, height });

@@ -12,7 +12,8 @@ use crate::pdu::sim::SimulatedPdu;
 use crate::pdu::{PduSource, SourceError};
 use crate::snmp::client::SnmpClient;
 use crate::snmp::SnmpPdu;
-use app::model::{ApiError, Connection, DeviceId, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
+use app::model::{ApiError, Connection, DeviceId, Event, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
+use app::rules::{Rule, RuleStatus};
 use futures::future::BoxFuture;
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
@@ -273,6 +274,7 @@ fn command_error(id: &DeviceId, outlet: u32, error: SourceError, timeout_meaning
 /// The dashboard's view of the bridge.
 pub struct BridgeBackend {
     pub bridge: Arc<Bridge>,
+    pub automation: Arc<crate::rules::Automation>,
     pub mqtt: watch::Receiver<MqttStatus>,
 }
 
@@ -283,6 +285,30 @@ impl app::backend::Backend for BridgeBackend {
 
     fn mqtt(&self) -> MqttStatus {
         self.mqtt.borrow().clone()
+    }
+
+    fn rules(&self, device_id: Option<&str>) -> Result<Vec<RuleStatus>, ApiError> {
+        Ok(self.automation.engine(device_id)?.list())
+    }
+
+    fn save_rule(&self, device_id: Option<&str>, original: Option<&str>, rule: Rule) -> Result<RuleStatus, ApiError> {
+        let engine = self.automation.engine(device_id)?;
+        match original {
+            Some(name) => engine.update(name, rule),
+            None => engine.create(rule),
+        }
+    }
+
+    fn delete_rule(&self, device_id: Option<&str>, name: &str) -> Result<(), ApiError> {
+        self.automation.engine(device_id)?.delete(name)
+    }
+
+    fn set_rule_enabled(&self, device_id: Option<&str>, name: &str, enabled: bool) -> Result<RuleStatus, ApiError> {
+        self.automation.engine(device_id)?.set_enabled(name, enabled)
+    }
+
+    fn events(&self, limit: usize) -> Vec<Event> {
+        self.automation.events.recent(None, limit)
     }
 
     fn outlet_command(

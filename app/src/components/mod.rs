@@ -9,10 +9,13 @@ mod ats;
 mod banks;
 mod identity;
 mod outlets;
+mod rules;
 
 use crate::api::InitialState;
 use crate::format;
-use crate::model::{Connection, DeviceId, MqttState, MqttStatus, PduSnapshot};
+use crate::live::RulesUpdate;
+use crate::model::{Connection, DeviceId, Event, MqttState, MqttStatus, PduSnapshot};
+use crate::rules::RuleStatus;
 use leptos::prelude::*;
 
 /// State of the push channel from the bridge to this page.
@@ -36,6 +39,10 @@ pub struct Dashboard {
     pub link: RwSignal<LinkState>,
     /// The bridge's MQTT link.
     pub mqtt: RwSignal<MqttStatus>,
+    /// Every PDU's rules with their live state.
+    pub rules: RwSignal<Vec<RulesUpdate>>,
+    /// Recent events, newest first.
+    pub events: RwSignal<Vec<Event>>,
     /// The PDU on screen.
     pub current: Memo<Option<PduSnapshot>>,
 }
@@ -58,6 +65,8 @@ impl Dashboard {
             now_ms: RwSignal::new(initial.now_ms),
             link: RwSignal::new(LinkState::Connecting),
             mqtt: RwSignal::new(initial.mqtt),
+            rules: RwSignal::new(initial.rules),
+            events: RwSignal::new(initial.events),
             current,
         }
     }
@@ -67,6 +76,44 @@ impl Dashboard {
         self.snapshots.update(|all| match all.iter_mut().find(|s| s.device_id == snapshot.device_id) {
             Some(slot) => *slot = snapshot,
             None => all.push(snapshot),
+        });
+    }
+
+    /// The rules of the PDU on screen.
+    pub fn current_rules(&self) -> Vec<RuleStatus> {
+        let Some(id) = self.read(|s| s.device_id.clone()) else { return Vec::new() };
+        self.rules.with(|all| all.iter().find(|u| u.device_id == id).map(|u| u.rules.clone()).unwrap_or_default())
+    }
+
+    /// Replace one PDU's rules (a pushed update).
+    pub fn set_rules(&self, update: RulesUpdate) {
+        self.rules.update(|all| match all.iter_mut().find(|u| u.device_id == update.device_id) {
+            Some(slot) => *slot = update,
+            None => all.push(update),
+        });
+    }
+
+    /// Apply one rule's new status to the PDU on screen.
+    pub fn upsert_rule(&self, status: RuleStatus) {
+        let Some(device_id) = self.read(|s| s.device_id.clone()) else { return };
+        let mut rules = self.current_rules();
+        match rules.iter_mut().find(|r| r.rule.name == status.rule.name) {
+            Some(slot) => *slot = status,
+            None => rules.push(status),
+        }
+        self.set_rules(RulesUpdate { device_id, rules });
+    }
+
+    pub fn remove_rule(&self, name: &str) {
+        let Some(device_id) = self.read(|s| s.device_id.clone()) else { return };
+        let rules = self.current_rules().into_iter().filter(|r| r.rule.name != name).collect();
+        self.set_rules(RulesUpdate { device_id, rules });
+    }
+
+    pub fn push_event(&self, event: Event) {
+        self.events.update(|all| {
+            all.insert(0, event);
+            all.truncate(crate::api::EVENTS_SHOWN);
         });
     }
 
@@ -102,6 +149,10 @@ pub fn DashboardPage() -> impl IntoView {
                     <banks::BankList/>
                 </div>
                 <outlets::OutletGrid/>
+                <div class="bottom-row">
+                    <rules::RulesPanel/>
+                    <rules::EventList/>
+                </div>
             </Show>
         </main>
     }

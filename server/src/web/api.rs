@@ -3,7 +3,7 @@
 use super::error::{ApiJson, HttpError};
 use super::AppState;
 use crate::service::unix_ms;
-use app::live::{MQTT_EVENT, SNAPSHOT_EVENT};
+use app::live::{RulesUpdate, LOG_EVENT, MQTT_EVENT, RULES_EVENT, SNAPSHOT_EVENT};
 use app::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -90,7 +90,25 @@ pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
             }
         }
     });
-    let snapshots = futures::stream::iter(current).chain(live).filter_map(|s| async move { snapshot_event(&s) });
+    // After each snapshot, that PDU's rules with their live state.
+    let automation = state.automation.clone();
+    let snapshots = futures::stream::iter(current).chain(live).flat_map(move |s| {
+        let rules = automation.engine(Some(s.device_id.as_str())).map(|e| e.list()).ok();
+        let rules = rules.and_then(|rules| {
+            Event::default().event(RULES_EVENT).json_data(RulesUpdate { device_id: s.device_id.clone(), rules }).ok()
+        });
+        futures::stream::iter([snapshot_event(&s), rules].into_iter().flatten())
+    });
+    let log = futures::stream::unfold(state.automation.events.subscribe(), |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(e) => return Some((e, rx)),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    })
+    .filter_map(|e| async move { Event::default().event(LOG_EVENT).json_data(&e).ok() });
     // The MQTT link's state now, then whenever it changes.
     let mqtt = futures::stream::unfold((state.mqtt.clone(), true), |(mut rx, first)| async move {
         if !first && rx.changed().await.is_err() {
@@ -100,6 +118,8 @@ pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
         Some((status, (rx, false)))
     })
     .filter_map(|m| async move { Event::default().event(MQTT_EVENT).json_data(&m).ok() });
-    let events = futures::stream::select(snapshots, mqtt).map(Ok).take_until(state.shutdown.cancelled_owned());
+    let events = futures::stream::select(futures::stream::select(snapshots, mqtt), log)
+        .map(Ok)
+        .take_until(state.shutdown.cancelled_owned());
     Sse::new(events).keep_alive(KeepAlive::default())
 }

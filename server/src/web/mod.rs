@@ -58,7 +58,11 @@ pub fn router(state: AppState) -> Router {
         .site_pkg_dir("pkg")
         .site_root(state.site_root.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "site".into()))
         .build();
-    let backend = BackendHandle(Arc::new(BridgeBackend { bridge: state.bridge.clone(), mqtt: state.mqtt.clone() }));
+    let backend = BackendHandle(Arc::new(BridgeBackend {
+        bridge: state.bridge.clone(),
+        automation: state.automation.clone(),
+        mqtt: state.mqtt.clone(),
+    }));
     let context = move || provide_context(backend.clone());
     let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || app::shell(options.clone()));
     let server_fns = move |req: Request<Body>| leptos_axum::handle_server_fns_with_context(context.clone(), req);

@@ -1,0 +1,558 @@
+//! The rules panel: every rule with its live state (armed, pending with a
+//! countdown, fired, disabled), run count and last run; an editor whose
+//! fields fit the chosen condition and which validates as you type with the
+//! same code the server runs (`Rule::validate`); enable/disable; delete
+//! behind a confirmation. And the event log.
+
+use super::Dashboard;
+use crate::api::{RuleDelete, RuleEnable, RuleSave};
+use crate::format;
+use crate::model::Event;
+use crate::rules::{parse_hhmm, Condition, FieldError, Outlets, Rule, RuleAction, ScheduleType, Threshold};
+use leptos::prelude::*;
+
+const CONDITIONS: [(Condition, &str, &str); 9] = [
+    (Condition::VoltageBelow, "voltage_below", "Voltage below"),
+    (Condition::VoltageAbove, "voltage_above", "Voltage above"),
+    (Condition::AtsSourceIs, "ats_source_is", "ATS is on source"),
+    (Condition::AtsPreferredLost, "ats_preferred_lost", "ATS not on the preferred source"),
+    (Condition::RedundancyLost, "redundancy_lost", "Redundancy lost"),
+    (Condition::LoadAbove, "load_above", "Load above"),
+    (Condition::TimeAfter, "time_after", "Time at or after"),
+    (Condition::TimeBefore, "time_before", "Time before"),
+    (Condition::TimeBetween, "time_between", "Time between"),
+];
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+fn condition_key(c: Condition) -> &'static str {
+    CONDITIONS.iter().find(|(k, _, _)| *k == c).map(|(_, key, _)| *key).unwrap_or("voltage_below")
+}
+
+fn action_word(a: RuleAction) -> &'static str {
+    match a {
+        RuleAction::On => "turn on",
+        RuleAction::Off => "turn off",
+        RuleAction::Reboot => "reboot",
+    }
+}
+
+/// One line a person can read: "Source A voltage below 108 V for 10 s → turn off outlets 5, 9".
+pub fn describe(rule: &Rule) -> String {
+    let watched = match (rule.condition, rule.input) {
+        (c, 1) if c.is_voltage() => "Source A voltage".to_owned(),
+        (c, 2) if c.is_voltage() => "Source B voltage".to_owned(),
+        (c, _) if c.is_voltage() => "Input voltage".to_owned(),
+        (Condition::LoadAbove, 0) => "PDU load".to_owned(),
+        (Condition::LoadAbove, b) => format!("Bank {b} load"),
+        _ => String::new(),
+    };
+    let threshold = match &rule.threshold {
+        Threshold::Number(v) => format!("{v}"),
+        Threshold::Text(t) => t.clone(),
+    };
+    let when = match rule.condition {
+        Condition::VoltageBelow => format!("{watched} below {threshold} V"),
+        Condition::VoltageAbove => format!("{watched} above {threshold} V"),
+        Condition::LoadAbove => format!("{watched} above {threshold} A"),
+        Condition::AtsSourceIs => format!("ATS on source {}", if threshold == "2" { "B" } else { "A" }),
+        Condition::AtsPreferredLost => "ATS not on the preferred source".to_owned(),
+        Condition::RedundancyLost => "redundancy lost".to_owned(),
+        Condition::TimeAfter => format!("from {threshold}"),
+        Condition::TimeBefore => format!("before {threshold}"),
+        Condition::TimeBetween => format!("between {threshold}"),
+    };
+    let outlets = rule.outlet.list().iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let mut text = format!("{when} for {} s → {} outlets {outlets}", rule.delay, action_word(rule.action));
+    if rule.restore && rule.action != RuleAction::Reboot {
+        text.push_str(&format!("; restore after {} s", rule.restore_delay));
+    }
+    if rule.schedule_type == ScheduleType::Oneshot {
+        text.push_str("; once");
+    }
+    text
+}
+
+/// The editor's fields as typed.
+#[derive(Clone, Debug, PartialEq)]
+struct Draft {
+    /// The rule being edited; `None` for a new one.
+    original: Option<String>,
+    name: String,
+    condition: Condition,
+    input: u32,
+    value: String,
+    source: u8,
+    at: String,
+    until: String,
+    outlets: Vec<u32>,
+    action: RuleAction,
+    delay: String,
+    restore: bool,
+    restore_delay: String,
+    hysteresis: String,
+    days: Vec<u8>,
+    oneshot: bool,
+    enabled: bool,
+}
+
+impl Draft {
+    fn new() -> Self {
+        Self {
+            original: None,
+            name: String::new(),
+            condition: Condition::VoltageBelow,
+            input: 1,
+            value: "108".into(),
+            source: 2,
+            at: "22:00".into(),
+            until: "06:00".into(),
+            outlets: Vec::new(),
+            action: RuleAction::Off,
+            delay: "5".into(),
+            restore: true,
+            restore_delay: "0".into(),
+            hysteresis: String::new(),
+            days: (0..7).collect(),
+            oneshot: false,
+            enabled: true,
+        }
+    }
+
+    fn from_rule(r: &Rule) -> Self {
+        let mut d = Self::new();
+        d.original = Some(r.name.clone());
+        d.name.clone_from(&r.name);
+        d.condition = r.condition;
+        d.input = r.input;
+        match &r.threshold {
+            Threshold::Number(v) => {
+                d.value = v.to_string();
+                d.source = if *v == 1.0 { 1 } else { 2 };
+            }
+            Threshold::Text(t) => match t.split_once('-') {
+                Some((a, b)) => (d.at, d.until) = (a.to_owned(), b.to_owned()),
+                None => {
+                    d.at.clone_from(t);
+                    d.value.clone_from(t);
+                }
+            },
+        }
+        d.outlets = r.outlet.list();
+        d.action = r.action;
+        d.delay = r.delay.to_string();
+        d.restore = r.restore;
+        d.restore_delay = r.restore_delay.to_string();
+        d.hysteresis = r.hysteresis.map(|h| h.to_string()).unwrap_or_default();
+        d.days = r.days_of_week.clone().unwrap_or_else(|| (0..7).collect());
+        d.oneshot = r.schedule_type == ScheduleType::Oneshot;
+        d.enabled = r.enabled;
+        d
+    }
+
+    /// The rule these fields describe, or the first field that is wrong.
+    fn to_rule(&self, outlet_count: Option<u32>) -> Result<Rule, FieldError> {
+        let number = |field: &str, text: &str| {
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| FieldError { field: field.into(), message: format!("{text:?} is not a number") })
+        };
+        let threshold = match self.condition {
+            c if c.is_voltage() || c == Condition::LoadAbove => Threshold::Number(number("threshold", &self.value)?),
+            Condition::AtsSourceIs => Threshold::Number(f64::from(self.source)),
+            Condition::AtsPreferredLost | Condition::RedundancyLost => Threshold::Number(0.0),
+            Condition::TimeBetween => Threshold::Text(format!("{}-{}", self.at.trim(), self.until.trim())),
+            _ => Threshold::Text(self.at.trim().to_owned()),
+        };
+        if self.condition.is_time() && parse_hhmm(&self.at).is_none() {
+            return Err(FieldError {
+                field: "threshold".into(),
+                message: format!("{:?} is not a time HH:MM", self.at),
+            });
+        }
+        let hysteresis = match self.hysteresis.trim() {
+            "" => None,
+            h => Some(number("hysteresis", h)?),
+        };
+        let mut outlets = self.outlets.clone();
+        outlets.sort_unstable();
+        let rule = Rule {
+            name: self.name.trim().to_owned(),
+            condition: self.condition,
+            input: self.input,
+            threshold,
+            outlet: Outlets::Many(outlets),
+            action: self.action,
+            restore: self.restore,
+            delay: number("delay", &self.delay)?,
+            restore_delay: number("restore_delay", &self.restore_delay)?,
+            hysteresis,
+            days_of_week: (self.days.len() < 7).then(|| self.days.clone()),
+            schedule_type: if self.oneshot { ScheduleType::Oneshot } else { ScheduleType::Continuous },
+            enabled: self.enabled,
+        };
+        rule.validate(outlet_count)?;
+        Ok(rule)
+    }
+}
+
+#[component]
+pub fn RulesPanel() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let editing = RwSignal::new(None::<Draft>);
+    let confirm_delete = RwSignal::new(None::<String>);
+    let message = RwSignal::new(None::<(bool, String)>);
+    let save = ServerAction::<RuleSave>::new();
+    let enable = ServerAction::<RuleEnable>::new();
+    let delete = ServerAction::<RuleDelete>::new();
+
+    // Answers are applied at once; the next push confirms them. Only the
+    // answers are tracked (see the outlet tiles for why).
+    Effect::new(move |_| {
+        let Some(result) = save.value().get() else { return };
+        untrack(move || match result {
+            Ok(status) => {
+                dash.upsert_rule(status.clone());
+                editing.set(None);
+                message.set(Some((false, format!("Rule “{}” saved.", status.rule.name))));
+            }
+            Err(e) => message.set(Some((true, e.to_string()))),
+        });
+    });
+    Effect::new(move |_| {
+        let Some(result) = enable.value().get() else { return };
+        untrack(move || match result {
+            Ok(status) => dash.upsert_rule(status),
+            Err(e) => message.set(Some((true, e.to_string()))),
+        });
+    });
+    Effect::new(move |_| {
+        let Some(result) = delete.value().get() else { return };
+        let name = delete.input().get_untracked().map(|d| d.name).unwrap_or_default();
+        untrack(move || match result {
+            Ok(()) => {
+                dash.remove_rule(&name);
+                message.set(Some((false, format!("Rule “{name}” deleted."))));
+            }
+            Err(e) => message.set(Some((true, e.to_string()))),
+        });
+    });
+
+    provide_context(RowActions { editing, confirm_delete, enable, delete });
+    let names = move || dash.current_rules().into_iter().map(|r| r.rule.name).collect::<Vec<_>>();
+    let empty = move || names().is_empty() && editing.with(Option::is_none);
+    let new_rule = move |_| editing.set(Some(Draft::new()));
+    let shown_message = move || {
+        message.get().map(|(is_error, text)| view! { <span class=if is_error { "error" } else { "ok" }>{text}</span> })
+    };
+    let form = move || editing.get().map(|draft| view! { <RuleForm draft save editing/> });
+    view! {
+        <section class="card rules" aria-labelledby="rules-title">
+            <div class="card-head">
+                <h2 id="rules-title">"Automation rules"</h2>
+                <button type="button" class="primary" data-testid="new-rule" on:click=new_rule>
+                    "New rule"
+                </button>
+            </div>
+            <p class="toast" role="status" aria-live="polite" data-testid="rule-message">{shown_message}</p>
+            {form}
+            <Show when=empty>
+                <p class="muted">"No rules yet. Rules switch outlets on brownouts, ATS transfers, load or the clock."</p>
+            </Show>
+            <ul class="rule-list">
+                <For each=names key=|name| name.clone() children=move |name: String| view! { <RuleRow name/> }/>
+            </ul>
+        </section>
+    }
+}
+
+/// What a rule row can ask of the panel.
+#[derive(Clone, Copy)]
+struct RowActions {
+    editing: RwSignal<Option<Draft>>,
+    confirm_delete: RwSignal<Option<String>>,
+    enable: ServerAction<RuleEnable>,
+    delete: ServerAction<RuleDelete>,
+}
+
+#[component]
+fn RuleRow(name: String) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let actions = expect_context::<RowActions>();
+    let device = move || dash.read(|s| s.device_id.to_string()).unwrap_or_default();
+    let key = StoredValue::new(name.clone());
+    let status = move || key.with_value(|n| dash.current_rules().into_iter().find(|r| &r.rule.name == n));
+    let state = move || status().map(|s| (s.state.clone(), s.pending_s)).unwrap_or(("armed".into(), None));
+    let state_text = move || match state() {
+        (s, Some(left)) if s == "pending" => format!("pending — fires in {} s", left.ceil() as u64),
+        (s, _) => s,
+    };
+    let summary = move || status().map(|s| describe(&s.rule)).unwrap_or_default();
+    let runs = move || {
+        let now = dash.now_ms.get() as f64 / 1000.0;
+        status()
+            .map(|s| match s.last_run {
+                Some(t) => format!("ran {} times, last {} ago", s.run_count, format::age((now - t).max(0.0))),
+                None => "never ran".to_owned(),
+            })
+            .unwrap_or_default()
+    };
+    let enabled = move || status().map(|s| s.rule.enabled).unwrap_or(true);
+    let edit = move |_| {
+        if let Some(s) = status() {
+            actions.editing.set(Some(Draft::from_rule(&s.rule)));
+        }
+    };
+    let toggle = move |_| {
+        let name = key.get_value();
+        actions.enable.dispatch(RuleEnable { device_id: device(), name, enabled: !enabled() });
+    };
+    let ask_delete = move |_| actions.confirm_delete.set(Some(key.get_value()));
+    let confirming = move || actions.confirm_delete.with(|c| c.as_deref() == Some(key.get_value().as_str()));
+    let really_delete = move |_| {
+        actions.confirm_delete.set(None);
+        actions.delete.dispatch(RuleDelete { device_id: device(), name: key.get_value() });
+    };
+    let cancel_delete = move |_| actions.confirm_delete.set(None);
+    let toggle_label = move || if enabled() { "Disable" } else { "Enable" };
+    let class = move || format!("rule state-{}", state().0);
+    let question = format!("Delete rule “{name}”? Outlets it switched stay as they are.");
+    view! {
+        <li class=class data-testid=format!("rule-{name}")>
+            <div class="rule-main">
+                <strong class="rule-name">{name.clone()}</strong>
+                <span class="rule-state" data-testid="rule-state">{state_text}</span>
+                <p class="rule-summary">{summary}</p>
+                <p class="muted rule-runs">{runs}</p>
+            </div>
+            <div class="rule-actions">
+                <button type="button" on:click=edit>"Edit"</button>
+                <button type="button" on:click=toggle>{toggle_label}</button>
+                <button type="button" class="cmd-off" on:click=ask_delete>"Delete"</button>
+            </div>
+            <Show when=confirming>
+                <div class="rule-confirm" role="alertdialog" aria-label="Confirm deletion">
+                    <span>{question.clone()}</span>
+                    <button type="button" class="danger" data-testid="confirm-delete" on:click=really_delete>"Delete"</button>
+                    <button type="button" class="secondary" on:click=cancel_delete>"Cancel"</button>
+                </div>
+            </Show>
+        </li>
+    }
+}
+
+#[component]
+fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option<Draft>>) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let d = RwSignal::new(draft);
+    let outlet_count = move || dash.read(|s| s.outlets.len() as u32);
+    let outlet_numbers = move || {
+        dash.read(|s| s.outlets.iter().map(|o| (o.number, o.name.clone())).collect::<Vec<_>>()).unwrap_or_default()
+    };
+    let banks = move || dash.read(|s| s.banks.iter().map(|b| b.number).collect::<Vec<_>>()).unwrap_or_default();
+    let checked = move || d.with(|d| d.to_rule(outlet_count()));
+    let error = move || checked().err();
+    let condition = move || d.with(|d| d.condition);
+    let text_input =
+        move |label: &'static str, testid: &'static str, get: fn(&Draft) -> String, set: fn(&mut Draft, String)| {
+            view! {
+                <label class="field">
+                    <span>{label}</span>
+                    <input
+                        type="text"
+                        data-testid=testid
+                        prop:value=move || d.with(get)
+                        on:input=move |ev| d.update(|draft| set(draft, event_target_value(&ev)))
+                    />
+                </label>
+            }
+        };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(rule) = checked() else { return };
+        let Some(device_id) = dash.read(|s| s.device_id.to_string()) else { return };
+        let original = d.with_untracked(|d| d.original.clone());
+        save.dispatch(RuleSave { device_id, original, rule: serde_json::to_string(&rule).unwrap_or_default() });
+    };
+    let title = move || {
+        d.with(|d| d.original.as_ref().map(|n| format!("Edit rule “{n}”")).unwrap_or_else(|| "New rule".into()))
+    };
+    view! {
+        <form class="rule-form" on:submit=submit data-testid="rule-form" aria-label=title>
+            <h3>{title}</h3>
+            <div class="form-grid">
+                {text_input("Name", "rule-name", |d| d.name.clone(), |d, v| d.name = v)}
+                <label class="field">
+                    <span>"Condition"</span>
+                    <select
+                        data-testid="rule-condition"
+                        prop:value=move || condition_key(condition())
+                        on:change=move |ev| {
+                            let key = event_target_value(&ev);
+                            if let Some((c, _, _)) = CONDITIONS.iter().find(|(_, k, _)| *k == key) {
+                                d.update(|d| {
+                                    d.condition = *c;
+                                    if c.is_voltage() && d.input > 2 { d.input = 1; }
+                                });
+                            }
+                        }
+                    >
+                        {CONDITIONS.iter().map(|(_, key, label)| view! { <option value=*key>{*label}</option> }).collect_view()}
+                    </select>
+                </label>
+                <Show when=move || condition().is_voltage()>
+                    <label class="field">
+                        <span>"Watch"</span>
+                        <select prop:value=move || d.with(|d| d.input.to_string()) on:change=move |ev| {
+                            let v = event_target_value(&ev).parse().unwrap_or(0);
+                            d.update(|d| d.input = v);
+                        }>
+                            <option value="1">"Source A"</option>
+                            <option value="2">"Source B"</option>
+                            <option value="0">"PDU input (active source)"</option>
+                        </select>
+                    </label>
+                </Show>
+                <Show when=move || condition() == Condition::LoadAbove>
+                    <label class="field">
+                        <span>"Load of"</span>
+                        <select prop:value=move || d.with(|d| d.input.to_string()) on:change=move |ev| {
+                            let v = event_target_value(&ev).parse().unwrap_or(0);
+                            d.update(|d| d.input = v);
+                        }>
+                            <option value="0">"The whole PDU"</option>
+                            {move || banks().into_iter().map(|b| view! { <option value=b.to_string()>{format!("Bank {b}")}</option> }).collect_view()}
+                        </select>
+                    </label>
+                </Show>
+                <Show when=move || condition().is_voltage() || condition() == Condition::LoadAbove>
+                    {text_input("Threshold (V or A)", "rule-threshold", |d| d.value.clone(), |d, v| d.value = v)}
+                </Show>
+                <Show when=move || condition() == Condition::AtsSourceIs>
+                    <label class="field">
+                        <span>"Source"</span>
+                        <select prop:value=move || d.with(|d| d.source.to_string()) on:change=move |ev| {
+                            let v = event_target_value(&ev).parse().unwrap_or(2);
+                            d.update(|d| d.source = v);
+                        }>
+                            <option value="1">"A"</option>
+                            <option value="2">"B"</option>
+                        </select>
+                    </label>
+                </Show>
+                <Show when=move || condition().is_time()>
+                    {text_input("Time (HH:MM)", "rule-time", |d| d.at.clone(), |d, v| d.at = v)}
+                </Show>
+                <Show when=move || condition() == Condition::TimeBetween>
+                    {text_input("Until (HH:MM)", "rule-until", |d| d.until.clone(), |d, v| d.until = v)}
+                </Show>
+                <label class="field">
+                    <span>"Action"</span>
+                    <select data-testid="rule-action" prop:value=move || d.with(|d| format!("{:?}", d.action).to_lowercase()) on:change=move |ev| {
+                        let action = match event_target_value(&ev).as_str() { "on" => RuleAction::On, "reboot" => RuleAction::Reboot, _ => RuleAction::Off };
+                        d.update(|d| d.action = action);
+                    }>
+                        <option value="off">"Turn off"</option>
+                        <option value="on">"Turn on"</option>
+                        <option value="reboot">"Reboot"</option>
+                    </select>
+                </label>
+                {text_input("Delay (s)", "rule-delay", |d| d.delay.clone(), |d, v| d.delay = v)}
+                {text_input("Restore delay (s)", "rule-restore-delay", |d| d.restore_delay.clone(), |d, v| d.restore_delay = v)}
+                <Show when=move || condition().is_voltage() || condition() == Condition::LoadAbove>
+                    {text_input("Hysteresis (empty = default)", "rule-hysteresis", |d| d.hysteresis.clone(), |d, v| d.hysteresis = v)}
+                </Show>
+            </div>
+            <fieldset class="checks">
+                <legend>"Outlets"</legend>
+                {move || outlet_numbers().into_iter().map(|(n, name)| view! {
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            data-testid=format!("rule-outlet-{n}")
+                            prop:checked=move || d.with(|d| d.outlets.contains(&n))
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                d.update(|d| {
+                                    d.outlets.retain(|o| *o != n);
+                                    if on { d.outlets.push(n); }
+                                });
+                            }
+                        />
+                        {format!("{n} {name}")}
+                    </label>
+                }).collect_view()}
+            </fieldset>
+            <fieldset class="checks">
+                <legend>"Days"</legend>
+                {DAYS.iter().enumerate().map(|(i, day)| {
+                    let i = i as u8;
+                    view! {
+                        <label class="check">
+                            <input type="checkbox" prop:checked=move || d.with(|d| d.days.contains(&i)) on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                d.update(|d| { d.days.retain(|x| *x != i); if on { d.days.push(i); d.days.sort_unstable(); } });
+                            }/>
+                            {*day}
+                        </label>
+                    }
+                }).collect_view()}
+            </fieldset>
+            <div class="checks">
+                <label class="check">
+                    <input type="checkbox" prop:checked=move || d.with(|d| d.restore) on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        d.update(|d| d.restore = on);
+                    }/>
+                    "Restore when the condition clears"
+                </label>
+                <label class="check">
+                    <input type="checkbox" prop:checked=move || d.with(|d| d.oneshot) on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        d.update(|d| d.oneshot = on);
+                    }/>
+                    "Only once"
+                </label>
+                <label class="check">
+                    <input type="checkbox" prop:checked=move || d.with(|d| d.enabled) on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        d.update(|d| d.enabled = on);
+                    }/>
+                    "Enabled"
+                </label>
+            </div>
+            <p class="form-error" role="alert" data-testid="rule-error">{move || error().map(|e| e.to_string())}</p>
+            <div class="dialog-actions">
+                <button type="button" class="secondary" on:click=move |_| editing.set(None)>"Cancel"</button>
+                <button type="submit" class="primary" data-testid="rule-save" disabled=move || error().is_some() || save.pending().get()>
+                    "Save rule"
+                </button>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+pub fn EventList() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let events = move || dash.events.get();
+    let line = move |e: Event| {
+        let now = dash.now_ms.get() as f64 / 1000.0;
+        let who = e.rule.clone().map(|r| format!("rule “{r}”: ")).unwrap_or_default();
+        view! {
+            <li class=format!("event event-{}", e.kind)>
+                <span class="event-kind">{e.kind.replace('_', " ")}</span>
+                <span class="event-text">{format!("{who}{}", e.details)}</span>
+                <span class="muted event-age">{format!("{} ago", format::age((now - e.ts).max(0.0)))}</span>
+            </li>
+        }
+    };
+    view! {
+        <section class="card events" aria-labelledby="events-title">
+            <h2 id="events-title">"Events"</h2>
+            <Show when=move || dash.events.with(Vec::is_empty)>
+                <p class="muted">"Nothing has happened yet."</p>
+            </Show>
+            <ul class="event-list" data-testid="events">{move || events().into_iter().map(line).collect_view()}</ul>
+        </section>
+    }
+}
