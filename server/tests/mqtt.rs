@@ -511,3 +511,24 @@ async fn tls_with_a_client_certificate_connects_and_without_one_is_refused_clear
     }
     assert!(page.contains("MQTT disconnected") && page.contains("(TLS)"), "the dashboard says so");
 }
+
+#[tokio::test]
+async fn rule_events_and_status_go_out_on_the_automation_topics() {
+    let port = free_port();
+    let served =
+        serve(&[("MQTT_PORT", &port.to_string()), ("BRIDGE_MQTT_BASE", "t-auto"), ("BRIDGE_HA_DISCOVERY", "false")])
+            .await;
+    wait_healthy(&served).await;
+    let mut sub = Sub::connect(port, "test-t-auto", &["t-auto/pdu44001/automation/#"]).await;
+    sub.wait("t-auto/pdu44001/automation/status", |p, _| p == "[]", 10).await;
+    let rule = r#"{"name":"night","condition":"time_between","threshold":"22:00-06:00","outlet":[7],"action":"off"}"#;
+    let (code, body) = http(served.addr, "POST", "/api/rules", Some(rule)).await;
+    assert_eq!(code, 201, "{body}");
+    let event: Value = serde_json::from_str(&sub.wait("t-auto/pdu44001/automation/event", any, 10).await).unwrap();
+    assert_eq!((event["rule"].as_str(), event["type"].as_str()), (Some("night"), Some("created")), "{event}");
+    assert!(event["ts"].as_f64().unwrap() > 1.7e9);
+    let status = sub.wait("t-auto/pdu44001/automation/status", |p, _| p.contains("night"), 10).await;
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status[0]["name"], "night");
+    assert!(status[0]["state"].is_string());
+}

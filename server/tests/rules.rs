@@ -220,3 +220,37 @@ async fn the_rules_api_creates_edits_disables_and_deletes_with_field_errors() {
     let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["deleted", "disabled", "updated", "created"], "newest first");
 }
+
+#[tokio::test]
+async fn a_refused_command_is_reported_retried_and_never_counted_as_success() {
+    let agent = crate::snmp::agent(Faults::default()).await;
+    // The PDU refuses writes with this community (noAccess).
+    let bridge = crate::snmp::snmp_bridge(&agent, &[("PDU_COMMUNITY_WRITE", "public")]).await;
+    let router = bridge.router();
+    let always =
+        r#"{"name":"always","condition":"time_after","threshold":"00:00","outlet":6,"action":"off","delay":0}"#;
+    let (code, r) = call(&router, "POST", "/api/rules", Some(always)).await;
+    assert_eq!(code, StatusCode::CREATED, "{r}");
+    bridge
+        .wait_for(|_| bridge.automation.events.recent(None, 50).iter().filter(|e| e.kind == "failed").count() >= 2)
+        .await;
+    let failed: Vec<_> = bridge.automation.events.recent(None, 50).into_iter().filter(|e| e.kind == "failed").collect();
+    assert!(failed[0].details.contains("noAccess") && failed[0].details.contains("retrying"), "{failed:?}");
+    let status = &bridge.automation.engines[0].list()[0];
+    assert_eq!(status.run_count, 0, "a failed command is not a run");
+    assert_eq!(agent.sim.model().outlet_state(6, Instant::now()).unwrap().0, OutletState::On);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_rules_on_one_outlet_the_later_one_wins_and_the_log_says_so() {
+    let rules = r#"[{"name":"first","condition":"time_after","threshold":"00:00","outlet":2,"action":"off","delay":0,"restore":false},
+                    {"name":"second","condition":"time_after","threshold":"00:00","outlet":2,"action":"on","delay":3,"restore":false}]"#;
+    let rig = Rig::start(rules, &[]);
+    wait(2).await;
+    assert_eq!(rig.outlet(2), OutletState::Off, "the first fired");
+    wait(5).await;
+    assert_eq!(rig.outlet(2), OutletState::On, "the later one wins");
+    let second =
+        rig.automation.events.recent(None, 50).into_iter().find(|e| e.rule.as_deref() == Some("second")).unwrap();
+    assert!(second.details.contains("also switched by first") && second.details.contains("wins"), "{}", second.details);
+}

@@ -16,9 +16,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-struct Agent {
-    addr: SocketAddr,
-    sim: SimulatedPdu,
+pub struct Agent {
+    pub addr: SocketAddr,
+    pub sim: SimulatedPdu,
     stop: CancellationToken,
 }
 
@@ -28,7 +28,7 @@ impl Drop for Agent {
     }
 }
 
-async fn agent(faults: Faults) -> Agent {
+pub async fn agent(faults: Faults) -> Agent {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     let sim = SimulatedPdu::new(21, Duration::from_secs(2));
@@ -98,7 +98,7 @@ async fn an_unknown_community_gets_no_answer() {
     assert_eq!(stranger.get(&[mib::sys_uptime()]).await, Err(SnmpError::Timeout(Duration::from_millis(300))));
 }
 
-async fn snmp_bridge(agent: &Agent, extra: &[(&str, &str)]) -> Started {
+pub async fn snmp_bridge(agent: &Agent, extra: &[(&str, &str)]) -> Started {
     let port = agent.addr.port().to_string();
     let mut pairs = vec![
         ("PDU_HOST", "127.0.0.1"),
