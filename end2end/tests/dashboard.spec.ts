@@ -136,11 +136,15 @@ test('a rule is created in the editor, armed, edited, disabled and deleted', asy
   await expect(page.getByTestId('events')).toContainText('rule deleted');
 });
 
-test('screenshots of the dashboard on a laptop and a phone', async ({ page }) => {
+test('screenshots of the dashboard on a laptop and a phone', async ({ page, request }) => {
+  const rule = { name: 'brownout-shed', condition: 'voltage_below', input: 1, threshold: 108,
+                 outlet: [5, 9], action: 'off', delay: 10, restore_delay: 30 };
+  expect((await request.post('/api/rules', { data: rule })).status()).toBe(201);
   for (const [name, width, height] of [['desktop', 1440, 900], ['phone', 390, 844]] as const) {
     await page.setViewportSize({ width, height });
     await openLive(page);
     await expect(page.getByTestId('transfer-diagram')).toBeVisible();
+    await expect(page.getByTestId('rule-brownout-shed').getByTestId('rule-state')).toHaveText('armed');
     await page.screenshot({ path: `../docs/screenshots/dashboard-${name}.png`, fullPage: true });
   }
 });
