@@ -8,7 +8,7 @@
 //! reading — is neither true nor false: the rule waits, nothing switches.
 //! Timers are measured in real time (`Instant`), not in polls.
 
-use app::model::{Connection, OutletAction, OutletState, PduSnapshot, Redundancy, Source};
+use app::model::{OutletAction, OutletState, PduSnapshot, Redundancy, Source};
 use app::rules::{Condition, Limit, Minute, Rule, RuleAction, ScheduleType};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -89,7 +89,9 @@ fn in_window(minute: Minute, start: Minute, end: Minute) -> bool {
 /// Whether the condition holds (`clearing`: whether it has cleared, with
 /// hysteresis applied to measured values).
 fn evaluate(rule: &Rule, limit: Limit, s: &PduSnapshot, local: LocalTime, clearing: bool) -> Truth {
-    if let Connection::Unreachable { .. } = s.connection {
+    // Only readings from a poll that answered: a stale snapshot repeats
+    // older values, and acting on them would be acting on missing data.
+    if !s.connection.is_online() {
         return None;
     }
     let h = if clearing { rule.hysteresis() } else { 0.0 };
@@ -210,7 +212,7 @@ mod tests {
     use super::*;
     use crate::pdu::scale;
     use crate::pdu::sim::SimPdu;
-    use app::model::DeviceId;
+    use app::model::{Connection, DeviceId};
     use app::rules::parse_rules;
 
     const NOON_MONDAY: LocalTime = LocalTime { weekday: 0, minute: 12 * 60 };
@@ -274,6 +276,18 @@ mod tests {
             None,
             "the delay starts again"
         );
+    }
+
+    #[test]
+    fn stale_readings_are_missing_data_too() {
+        let rule = brownout();
+        let t0 = Instant::now();
+        let mut st = RuleState::default();
+        step(&rule, &mut st, &snapshot(100.0), NOON_MONDAY, t0);
+        let mut stale = snapshot(100.0);
+        stale.connection = Connection::Stale { since_ms: 0, reason: "no answer".into() };
+        assert_eq!(step(&rule, &mut st, &stale, NOON_MONDAY, t0 + Duration::from_secs(30)), None);
+        assert!(matches!(st.phase, Phase::Pending { .. }));
     }
 
     #[test]
