@@ -366,6 +366,21 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                 </label>
             }
         };
+    let checkbox = move |label: &'static str, get: fn(&Draft) -> bool, set: fn(&mut Draft, bool)| {
+        view! {
+            <label class="check">
+                <input
+                    type="checkbox"
+                    prop:checked=move || d.with(get)
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        d.update(|draft| set(draft, on));
+                    }
+                />
+                {label}
+            </label>
+        }
+    };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Ok(rule) = checked() else { return };
@@ -498,27 +513,9 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                 }).collect_view()}
             </fieldset>
             <div class="checks">
-                <label class="check">
-                    <input type="checkbox" prop:checked=move || d.with(|d| d.restore) on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        d.update(|d| d.restore = on);
-                    }/>
-                    "Restore when the condition clears"
-                </label>
-                <label class="check">
-                    <input type="checkbox" prop:checked=move || d.with(|d| d.oneshot) on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        d.update(|d| d.oneshot = on);
-                    }/>
-                    "Only once"
-                </label>
-                <label class="check">
-                    <input type="checkbox" prop:checked=move || d.with(|d| d.enabled) on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        d.update(|d| d.enabled = on);
-                    }/>
-                    "Enabled"
-                </label>
+                {checkbox("Restore when the condition clears", |d| d.restore, |d, on| d.restore = on)}
+                {checkbox("Only once", |d| d.oneshot, |d, on| d.oneshot = on)}
+                {checkbox("Enabled", |d| d.enabled, |d, on| d.enabled = on)}
             </div>
             <p class="form-error" role="alert" data-testid="rule-error">{move || error().map(|e| e.to_string())}</p>
             <div class="dialog-actions">
