@@ -10,6 +10,7 @@
 pub mod config;
 pub mod events;
 mod fsutil;
+pub mod history;
 pub mod mqtt;
 pub mod pdu;
 pub mod poller;

@@ -3,6 +3,7 @@
 mod util;
 
 mod api;
+mod history;
 mod hostile;
 mod mqtt;
 mod peers;

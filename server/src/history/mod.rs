@@ -1,0 +1,130 @@
+//! History (issue 5, first slice): every poll sample of every PDU at 1 Hz in
+//! a compact SQLite store, 1-minute and 15-minute rollups maintained as
+//! samples arrive, and range queries that read thousands of rows, not
+//! millions.
+//!
+//! Owns: the store and its single writer task. The writer subscribes to the
+//! bridge's snapshot channel, commits in batches (at most 10 samples or
+//! 10 s, whichever first, so a crash loses at most one batch), and rolls up
+//! each minute once a later minute has begun (late samples re-roll theirs).
+//! Not here yet: charts, energy and reports, retention scheduling, the API.
+
+pub mod sample;
+pub mod store;
+
+use crate::service::Bridge;
+use sample::Sample;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use store::{Store, StoreError};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+/// Commit after this many samples …
+pub const BATCH_SAMPLES: usize = 10;
+/// … or this long after the oldest uncommitted one.
+pub const BATCH_AGE: Duration = Duration::from_secs(10);
+
+/// Rollup bookkeeping of one device.
+#[derive(Default)]
+struct Progress {
+    /// The newest second seen.
+    latest: i64,
+    /// Minutes with samples not yet rolled up.
+    pending: BTreeSet<i64>,
+    /// Quarter hours whose minutes changed.
+    quarters: BTreeSet<i64>,
+}
+
+/// The single writer: batches samples and keeps the rollups current.
+pub struct Writer {
+    store: Arc<Store>,
+    devices: HashMap<String, i64>,
+    batch: Vec<(i64, i64, Vec<u8>)>,
+    progress: HashMap<i64, Progress>,
+}
+
+impl Writer {
+    pub fn new(store: Arc<Store>) -> Self {
+        Self { store, devices: HashMap::new(), batch: Vec::new(), progress: HashMap::new() }
+    }
+
+    /// Queue one sample; commits when the batch is full.
+    pub async fn add(&mut self, device_id: &str, ts: i64, sample: &Sample) -> Result<(), StoreError> {
+        let device = match self.devices.get(device_id) {
+            Some(d) => *d,
+            None => {
+                let d = self.store.device(device_id).await?;
+                self.devices.insert(device_id.to_owned(), d);
+                d
+            }
+        };
+        self.batch.push((device, ts, sample.encode()));
+        if self.batch.len() >= BATCH_SAMPLES {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Commit the batch, then roll up every minute that is complete.
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.store.insert(&batch).await?;
+        for (device, ts, _) in &batch {
+            let p = self.progress.entry(*device).or_default();
+            p.latest = p.latest.max(*ts);
+            p.pending.insert(ts - ts.rem_euclid(60));
+        }
+        for (device, p) in &mut self.progress {
+            let current_minute = p.latest - p.latest.rem_euclid(60);
+            let done: Vec<i64> = p.pending.iter().copied().filter(|m| *m < current_minute).collect();
+            for minute in done {
+                self.store.roll_minute(*device, minute).await?;
+                p.pending.remove(&minute);
+                p.quarters.insert(minute - minute.rem_euclid(900));
+            }
+            let current_quarter = p.latest - p.latest.rem_euclid(900);
+            let quarters: Vec<i64> = p.quarters.iter().copied().filter(|q| *q < current_quarter).collect();
+            for quarter in quarters {
+                self.store.roll_quarter(*device, quarter).await?;
+                p.quarters.remove(&quarter);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn pending(&self) -> usize {
+        self.batch.len()
+    }
+}
+
+/// Store every answered poll of every PDU until `shutdown`, then flush.
+pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, shutdown: CancellationToken) {
+    let mut writer = Writer::new(store);
+    let mut snapshots = bridge.subscribe();
+    let mut age = tokio::time::interval(BATCH_AGE);
+    loop {
+        let outcome = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = age.tick() => writer.flush().await,
+            received = snapshots.recv() => match received {
+                // A stale or unreachable snapshot repeats older values: nothing new to keep.
+                Ok(s) if s.connection.is_online() => {
+                    writer.add(s.device_id.as_str(), (s.ts_ms / 1000) as i64, &Sample::from_snapshot(&s)).await
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => Ok(()),
+                Err(RecvError::Closed) => break,
+            },
+        };
+        if let Err(e) = outcome {
+            tracing::error!(error = %e, "history: cannot write samples");
+        }
+    }
+    if let Err(e) = writer.flush().await {
+        tracing::error!(error = %e, "history: the last batch was lost at shutdown");
+    }
+}

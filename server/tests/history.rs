@@ -1,0 +1,130 @@
+//! The history store: rollups, query plans, retention (issue 5, first slice).
+
+use server::history::sample::Sample;
+use server::history::store::{Store, Table};
+use server::history::Writer;
+use server::pdu::sim::SimPdu;
+use server::pdu::{correct, scale};
+use sqlx::Row;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A sample of the simulated PDU `t` seconds after its start.
+fn sample(sim: &mut SimPdu, start: tokio::time::Instant, t: u64) -> Sample {
+    let id = app::model::DeviceId::parse("pdu44001").unwrap();
+    let ctx = scale::Context { device_id: &id, label: "t", simulated: true, poll_interval_ms: 1000, ts_ms: 0 };
+    let mut s = scale::snapshot(&ctx, &sim.identity(), &sim.read(start + Duration::from_secs(t))).unwrap();
+    correct::apply_metering_floor(&mut s.outlets, correct::MeteringFloor::default());
+    Sample::from_snapshot(&s)
+}
+
+async fn store() -> (Arc<Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Arc::new(Store::open(&dir.path().join("history.db")).await.unwrap()), dir)
+}
+
+#[tokio::test]
+async fn rollups_recomputed_from_raw_equal_the_incremental_ones_with_gaps_duplicates_and_late_samples() {
+    let (store, _dir) = store().await;
+    let mut writer = Writer::new(store.clone());
+    let start = tokio::time::Instant::now();
+    let mut sim = SimPdu::new(3, start);
+    let base = 1_795_000_000 - 1_795_000_000 % 900; // a quarter-hour boundary
+    for t in 0..(40 * 60) {
+        if (5 * 60..8 * 60).contains(&t) {
+            continue; // a gap: three minutes without the PDU
+        }
+        let s = sample(&mut sim, start, t as u64);
+        writer.add("pdu44001", base + t, &s).await.unwrap();
+        if t % 97 == 0 {
+            // A duplicate second with other values: the later one wins.
+            let again = sample(&mut sim, start, t as u64 + 5000);
+            writer.add("pdu44001", base + t, &again).await.unwrap();
+        }
+        if t == 30 * 60 {
+            // Late samples, long after their minutes were rolled up: one
+            // replaces a second of minute 3, one lands in the gap (minute 6).
+            let late = sample(&mut sim, start, 9999);
+            writer.add("pdu44001", base + 3 * 60 + 30, &late).await.unwrap();
+            writer.add("pdu44001", base + 6 * 60 + 10, &late).await.unwrap();
+        }
+    }
+    writer.flush().await.unwrap();
+    let device = store.device("pdu44001").await.unwrap();
+    let end = base + 40 * 60;
+    let incremental_minutes = store.rollups(Table::Minute, device, base, end).await.unwrap();
+    let incremental_quarters = store.rollups(Table::Quarter, device, base, end).await.unwrap();
+    let minute = |m: i64| incremental_minutes.iter().find(|(ts, _)| *ts == base + m * 60).map(|(_, r)| r.count);
+    assert_eq!(incremental_minutes.len(), 40 - 2 - 1, "two empty minutes, the current one still open");
+    assert_eq!((minute(5), minute(6), minute(7)), (None, Some(1), None), "gaps stay gaps; the late one counts");
+    assert_eq!(minute(3), Some(60), "a late duplicate replaces, it does not add");
+    assert_eq!(incremental_quarters.len(), 2);
+
+    for minute in (base..end - 60).step_by(60) {
+        store.roll_minute(device, minute).await.unwrap();
+    }
+    for quarter in (base..end - 900).step_by(900) {
+        store.roll_quarter(device, quarter).await.unwrap();
+    }
+    assert_eq!(store.rollups(Table::Minute, device, base, end).await.unwrap(), incremental_minutes);
+    assert_eq!(store.rollups(Table::Quarter, device, base, end).await.unwrap(), incremental_quarters);
+
+    // A minute keeps the brownout that lasted a few seconds: min < avg.
+    let (_, minute) = &incremental_minutes[0];
+    let volts = minute.avg.shape.index("outlet.4.power").unwrap();
+    assert!(
+        minute.min.values[volts] <= minute.avg.values[volts] && minute.avg.values[volts] <= minute.max.values[volts]
+    );
+}
+
+#[tokio::test]
+async fn every_chart_query_uses_the_primary_key() {
+    let (store, _dir) = store().await;
+    for (table, sql) in [
+        ("samples", "SELECT ts, data FROM samples WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts"),
+        (
+            "rollup_1m",
+            "SELECT ts, count, avg, min, max FROM rollup_1m WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts",
+        ),
+        (
+            "rollup_15m",
+            "SELECT ts, count, avg, min, max FROM rollup_15m WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts",
+        ),
+    ] {
+        // EXPLAIN QUERY PLAN rows are (id, parent, notused, detail).
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .bind(1)
+            .bind(0)
+            .bind(1)
+            .fetch_all(store.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(3))
+            .collect();
+        let text = plan.join(" | ");
+        assert!(
+            text.contains(&format!("SEARCH {table} USING PRIMARY KEY (device=? AND ts>? AND ts<?)")),
+            "{table}: {text}"
+        );
+        assert!(!text.contains("TEMP B-TREE"), "{table}: ordered by the key, no sort: {text}");
+    }
+}
+
+#[tokio::test]
+async fn retention_never_deletes_raw_rows_that_are_not_rolled_up() {
+    let (store, _dir) = store().await;
+    let start = tokio::time::Instant::now();
+    let mut sim = SimPdu::new(4, start);
+    let device = store.device("pdu44001").await.unwrap();
+    let rows: Vec<_> = (0..600).map(|t| (device, 60_000 + t, sample(&mut sim, start, t as u64).encode())).collect();
+    store.insert(&rows).await.unwrap();
+    // Only the first five minutes are rolled up.
+    for minute in (60_000..60_300).step_by(60) {
+        store.roll_minute(device, minute).await.unwrap();
+    }
+    let deleted = store.prune_raw(70_000, 7).await.unwrap();
+    assert_eq!(deleted, 300);
+    let left = store.raw(device, 0, 100_000).await.unwrap();
+    assert_eq!((left.len(), left[0].0), (300, 60_300));
+}
