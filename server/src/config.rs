@@ -190,6 +190,10 @@ pub struct Config {
     pub log_level: tracing::Level,
     /// Time zone rules are evaluated in (IANA name); `None` = the system's.
     pub time_zone: Option<String>,
+    /// The history database (`BRIDGE_HISTORY_DB`).
+    pub history_db: PathBuf,
+    /// Raw samples older than this are deleted (rollups are kept).
+    pub retention_days: u32,
     /// Serve the site from this folder instead of the copy built into the
     /// binary (for front-end work).
     pub site_root: Option<PathBuf>,
@@ -428,6 +432,8 @@ impl Config {
             }
             None => None,
         };
+        let history_db = raw.get("BRIDGE_HISTORY_DB").map(PathBuf::from).unwrap_or_else(|| data_dir.join("history.db"));
+        let retention_days = number(raw, "HISTORY_RETENTION_DAYS", 60, 1, 3650)?;
         Ok(Config {
             devices: vec![device],
             demo,
@@ -436,6 +442,8 @@ impl Config {
             data_dir,
             log_level: log_level(raw)?,
             time_zone,
+            history_db,
+            retention_days,
             site_root,
         })
     }

@@ -48,8 +48,27 @@ pub async fn serve_bridge(
     tasks.extend(automation.spawn(&shutdown));
     let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, &shutdown);
     tasks.extend(mqtt_tasks);
-    let state =
-        web::AppState { bridge, automation, mqtt, shutdown: shutdown.clone(), site_root: config.site_root.clone() };
+    // History is not essential to switching outlets: without it the bridge runs.
+    let history = match history::store::Store::open(&config.history_db).await {
+        Ok(store) => {
+            let store = Arc::new(store);
+            tasks.push(tokio::spawn(history::run(store.clone(), bridge.clone(), shutdown.clone())));
+            tasks.push(tokio::spawn(history::retention(store.clone(), config.retention_days, shutdown.clone())));
+            Some(store)
+        }
+        Err(e) => {
+            tracing::error!(path = %config.history_db.display(), error = %e, "history is off");
+            None
+        }
+    };
+    let state = web::AppState {
+        bridge,
+        automation,
+        history,
+        mqtt,
+        shutdown: shutdown.clone(),
+        site_root: config.site_root.clone(),
+    };
     let served = web::run(listener, web::router(state), shutdown.clone()).await;
     // However the server stopped, stop the pollers and MQTT too (MQTT says
     // `offline` on its way out).

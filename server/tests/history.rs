@@ -128,3 +128,47 @@ async fn retention_never_deletes_raw_rows_that_are_not_rolled_up() {
     let left = store.raw(device, 0, 100_000).await.unwrap();
     assert_eq!((left.len(), left[0].0), (300, 60_300));
 }
+
+#[tokio::test]
+async fn the_history_api_serves_buckets_csv_and_clear_errors() {
+    use crate::util::{call, call_text, Started};
+    use axum::http::StatusCode;
+    let bridge = Started::new(&[("BRIDGE_POLL_INTERVAL", "0.25")]).await;
+    let router = bridge.router();
+    let mut points = 0;
+    for _ in 0..80 {
+        let (code, h) = call(&router, "GET", "/api/history/banks?range=1h", None).await;
+        assert_eq!(code, StatusCode::OK, "{h}");
+        assert_eq!(h["bucket_s"], 1);
+        let series = h["series"].as_array().unwrap();
+        let power = series.iter().find(|s| s["metric"] == "bank.1.power").expect("bank 1 power");
+        assert_eq!(power["unit"], "W");
+        points = power["points"].as_array().unwrap().len();
+        if points >= 3 {
+            let [ts, avg, min, max] = <[f64; 4]>::try_from(
+                power["points"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            assert!(ts > 1.7e9 && min <= avg && avg <= max && avg > 100.0, "{ts} {avg} {min} {max}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(points >= 3, "samples reach the store in batches: {points}");
+
+    let (code, csv) = call_text(&router, "GET", "/api/history/outlets.csv?range=1h&outlet=4", None, "text/csv").await;
+    assert_eq!(code, StatusCode::OK);
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("ts,metric,avg,min,max"));
+    assert!(lines.all(|l| l.contains(",outlet.4.power,") || l.contains(",outlet.4.current,")), "{csv}");
+
+    for (uri, status, field) in [
+        ("/api/history/banks?range=2h", StatusCode::BAD_REQUEST, "range"),
+        ("/api/history/sources?start=10&end=5", StatusCode::BAD_REQUEST, "start"),
+        ("/api/history/outlets?outlet=11", StatusCode::NOT_FOUND, "outlet"),
+        ("/api/history/weather", StatusCode::NOT_FOUND, "path"),
+    ] {
+        let (code, e) = call(&router, "GET", uri, None).await;
+        assert_eq!((code, e["field"].as_str()), (status, Some(field)), "{uri}: {e}");
+    }
+}

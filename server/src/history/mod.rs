@@ -9,6 +9,7 @@
 //! each minute once a later minute has begun (late samples re-roll theirs).
 //! Not here yet: charts, energy and reports, retention scheduling, the API.
 
+pub mod query;
 pub mod sample;
 pub mod store;
 
@@ -99,6 +100,26 @@ impl Writer {
 
     pub fn pending(&self) -> usize {
         self.batch.len()
+    }
+}
+
+/// Raw rows are deleted this many at a time, so the writer waits little.
+const PRUNE_CHUNK: i64 = 5_000;
+
+/// Every hour, delete raw samples older than `days` (rolled-up minutes only).
+pub async fn retention(store: Arc<Store>, days: u32, shutdown: CancellationToken) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3_600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = hourly.tick() => {}
+        }
+        let cutoff = (crate::service::unix_ms() / 1000) as i64 - i64::from(days) * 86_400;
+        match store.prune_raw(cutoff, PRUNE_CHUNK).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "history: raw samples past retention deleted"),
+            Err(e) => tracing::error!(error = %e, "history: retention failed"),
+        }
     }
 }
 

@@ -25,6 +25,9 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE devices (id INTEGER PRIMARY KEY, dev
                               avg BLOB NOT NULL, min BLOB NOT NULL, max BLOB NOT NULL,
                               PRIMARY KEY (device, ts)) WITHOUT ROWID;"];
 
+/// Rows per INSERT statement (three variables each, well under SQLite's limit).
+pub const INSERT_ROWS: usize = 200;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("history database: {0}")]
@@ -99,10 +102,9 @@ impl Store {
     async fn migrate(&self) -> Result<(), StoreError> {
         let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&self.pool).await?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-            let mut tx = self.pool.begin().await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::raw_sql(&format!("PRAGMA user_version = {}", i + 1)).execute(&mut *tx).await?;
-            tx.commit().await?;
+            // One script on one connection: the step and its version commit together.
+            let script = format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1);
+            sqlx::raw_sql(&script).execute(&self.pool).await?;
         }
         Ok(())
     }
@@ -120,19 +122,19 @@ impl Store {
             .await?)
     }
 
-    /// Write samples in one transaction; a second sample for the same second
-    /// replaces the first.
+    /// Write samples; a second sample for the same second replaces the
+    /// first. Up to [`INSERT_ROWS`] rows go in one statement, which SQLite
+    /// commits atomically (a writer batch is far smaller).
     pub async fn insert(&self, rows: &[(i64, i64, Vec<u8>)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for (device, ts, data) in rows {
-            sqlx::query("INSERT OR REPLACE INTO samples (device, ts, data) VALUES (?, ?, ?)")
-                .bind(device)
-                .bind(ts)
-                .bind(data)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in rows.chunks(INSERT_ROWS) {
+            let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!("INSERT OR REPLACE INTO samples (device, ts, data) VALUES {values}");
+            let mut query = sqlx::query(&sql);
+            for (device, ts, data) in chunk {
+                query = query.bind(device).bind(ts).bind(data.as_slice());
+            }
+            query.execute(&self.pool).await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 mod api;
 mod assets;
 mod error;
+mod history;
 mod rules;
 
 use crate::rules::Automation;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub bridge: Arc<Bridge>,
     /// Rules and events.
     pub automation: Arc<Automation>,
+    /// The history store; `None` if it could not be opened.
+    pub history: Option<Arc<crate::history::store::Store>>,
     /// The MQTT link's state, for the dashboard.
     pub mqtt: watch::Receiver<MqttStatus>,
     /// Ends live streams so graceful shutdown does not wait on them.
@@ -77,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/rules/{name}/enable", post(rules::enable))
         .route("/api/rules/{name}/disable", post(rules::disable))
         .route("/api/events", get(rules::events))
+        .route("/api/history/{what}", get(history::series))
         .route(app::live::STREAM_PATH, get(api::stream))
         .route("/fn/{*name}", post(server_fns))
         .fallback(assets::serve)

@@ -32,6 +32,7 @@ pub fn config(pairs: &[(&str, &str)]) -> (Config, tempfile::TempDir) {
 pub struct Started {
     pub bridge: Arc<Bridge>,
     pub automation: Arc<server::rules::Automation>,
+    pub history: Arc<server::history::store::Store>,
     pub shutdown: CancellationToken,
     pub config: Config,
     _dir: tempfile::TempDir,
@@ -45,7 +46,9 @@ impl Started {
         bridge.spawn_pollers(&shutdown);
         let automation = server::rules::Automation::new(&config, &bridge);
         automation.spawn(&shutdown);
-        let started = Self { bridge, automation, shutdown, config, _dir: dir };
+        let history = Arc::new(server::history::store::Store::open(&config.history_db).await.unwrap());
+        tokio::spawn(server::history::run(history.clone(), bridge.clone(), shutdown.clone()));
+        let started = Self { bridge, automation, history, shutdown, config, _dir: dir };
         started.wait_for(|b| b.snapshots().len() == 1).await;
         started
     }
@@ -56,6 +59,7 @@ impl Started {
         web::router(AppState {
             bridge: self.bridge.clone(),
             automation,
+            history: Some(self.history.clone()),
             mqtt,
             shutdown: self.shutdown.clone(),
             site_root: None,
