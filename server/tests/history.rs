@@ -52,22 +52,29 @@ async fn rollups_recomputed_from_raw_equal_the_incremental_ones_with_gaps_duplic
     writer.flush().await.unwrap();
     let device = store.device("pdu44001").await.unwrap();
     let end = base + 40 * 60;
-    let incremental_minutes = store.rollups(Table::Minute, device, base, end).await.unwrap();
-    let incremental_quarters = store.rollups(Table::Quarter, device, base, end).await.unwrap();
+    let mut incremental = Vec::new();
+    for table in Table::ALL {
+        incremental.push(store.rollups(table, device, base, end).await.unwrap());
+    }
+    let (incremental_minutes, incremental_quarters) = (incremental[1].clone(), incremental[3].clone());
     let minute = |m: i64| incremental_minutes.iter().find(|(ts, _)| *ts == base + m * 60).map(|(_, r)| r.count);
-    assert_eq!(incremental_minutes.len(), 40 - 2 - 1, "two empty minutes, the current one still open");
+    assert_eq!(incremental_minutes.len(), 40 - 2 - 1, "two empty minutes, and the last one is still open");
     assert_eq!((minute(5), minute(6), minute(7)), (None, Some(1), None), "gaps stay gaps; the late one counts");
     assert_eq!(minute(3), Some(60), "a late duplicate replaces, it does not add");
     assert_eq!(incremental_quarters.len(), 2);
 
-    for minute in (base..end - 60).step_by(60) {
-        store.roll_minute(device, minute).await.unwrap();
+    // Recompute every complete bucket of every level from raw, bottom up.
+    let latest = end - 1;
+    for table in Table::ALL {
+        let mut b = base;
+        while b + table.seconds() <= latest {
+            store.roll(table, device, b).await.unwrap();
+            b += table.seconds();
+        }
     }
-    for quarter in (base..end - 900).step_by(900) {
-        store.roll_quarter(device, quarter).await.unwrap();
+    for (table, before) in Table::ALL.into_iter().zip(&incremental) {
+        assert_eq!(&store.rollups(table, device, base, end).await.unwrap(), before, "{table:?}");
     }
-    assert_eq!(store.rollups(Table::Minute, device, base, end).await.unwrap(), incremental_minutes);
-    assert_eq!(store.rollups(Table::Quarter, device, base, end).await.unwrap(), incremental_quarters);
 
     // A minute keeps the brownout that lasted a few seconds: min < avg.
     let (_, minute) = &incremental_minutes[0];
@@ -80,17 +87,16 @@ async fn rollups_recomputed_from_raw_equal_the_incremental_ones_with_gaps_duplic
 #[tokio::test]
 async fn every_chart_query_uses_the_primary_key() {
     let (store, _dir) = store().await;
-    for (table, sql) in [
-        ("samples", "SELECT ts, data FROM samples WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts"),
-        (
-            "rollup_1m",
-            "SELECT ts, count, avg, min, max FROM rollup_1m WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts",
-        ),
-        (
-            "rollup_15m",
-            "SELECT ts, count, avg, min, max FROM rollup_15m WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts",
-        ),
-    ] {
+    let mut queries = vec![(
+        "samples".to_owned(),
+        "SELECT ts, data FROM samples WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts".to_owned(),
+    )];
+    for table in ["rollup_10s", "rollup_1m", "rollup_5m", "rollup_15m", "rollup_30m"] {
+        let sql =
+            format!("SELECT ts, count, avg, min, max FROM {table} WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts");
+        queries.push((table.to_owned(), sql));
+    }
+    for (table, sql) in queries {
         // EXPLAIN QUERY PLAN rows are (id, parent, notused, detail).
         let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
             .bind(1)
@@ -120,8 +126,11 @@ async fn retention_never_deletes_raw_rows_that_are_not_rolled_up() {
     let rows: Vec<_> = (0..600).map(|t| (device, 60_000 + t, sample(&mut sim, start, t as u64).encode())).collect();
     store.insert(&rows).await.unwrap();
     // Only the first five minutes are rolled up.
+    for ten in (60_000..60_300).step_by(10) {
+        store.roll(Table::TenSeconds, device, ten).await.unwrap();
+    }
     for minute in (60_000..60_300).step_by(60) {
-        store.roll_minute(device, minute).await.unwrap();
+        store.roll(Table::Minute, device, minute).await.unwrap();
     }
     let deleted = store.prune_raw(70_000, 7).await.unwrap();
     assert_eq!(deleted, 300);

@@ -18,7 +18,7 @@ use sample::Sample;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use store::{Store, StoreError};
+use store::{Store, StoreError, Table};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -32,10 +32,8 @@ pub const BATCH_AGE: Duration = Duration::from_secs(10);
 struct Progress {
     /// The newest second seen.
     latest: i64,
-    /// Minutes with samples not yet rolled up.
-    pending: BTreeSet<i64>,
-    /// Quarter hours whose minutes changed.
-    quarters: BTreeSet<i64>,
+    /// Buckets with changes below them, not yet rolled: (level, start).
+    pending: BTreeSet<(Table, i64)>,
 }
 
 /// The single writer: batches samples and keeps the rollups current.
@@ -78,21 +76,18 @@ impl Writer {
         for (device, ts, _) in &batch {
             let p = self.progress.entry(*device).or_default();
             p.latest = p.latest.max(*ts);
-            p.pending.insert(ts - ts.rem_euclid(60));
+            p.pending.insert((Table::TenSeconds, ts - ts.rem_euclid(10)));
         }
+        // A bucket is rolled once a later second has been seen; rolling it
+        // marks the bucket above it, which is rolled in turn when complete.
+        // Late samples simply mark their (already rolled) buckets again.
         for (device, p) in &mut self.progress {
-            let current_minute = p.latest - p.latest.rem_euclid(60);
-            let done: Vec<i64> = p.pending.iter().copied().filter(|m| *m < current_minute).collect();
-            for minute in done {
-                self.store.roll_minute(*device, minute).await?;
-                p.pending.remove(&minute);
-                p.quarters.insert(minute - minute.rem_euclid(900));
-            }
-            let current_quarter = p.latest - p.latest.rem_euclid(900);
-            let quarters: Vec<i64> = p.quarters.iter().copied().filter(|q| *q < current_quarter).collect();
-            for quarter in quarters {
-                self.store.roll_quarter(*device, quarter).await?;
-                p.quarters.remove(&quarter);
+            while let Some(&(table, start)) = p.pending.iter().find(|(t, b)| b + t.seconds() <= p.latest) {
+                p.pending.remove(&(table, start));
+                self.store.roll(table, *device, start).await?;
+                if let Some(above) = table.above() {
+                    p.pending.insert((above, start - start.rem_euclid(above.seconds())));
+                }
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! and maximum, and a bucket without data is simply absent — a gap.
 
 use super::sample::Shape;
-use super::store::{aggregate, Store, StoreError, Table};
+use super::store::{Store, StoreError, Table};
 use serde::Serialize;
 
 /// Where a bucket size is read from.
@@ -14,16 +14,18 @@ enum From {
 }
 
 /// The bucket (seconds) and its source for a span, per the contract:
-/// ≤ 1 h raw 1 s, ≤ 6 h 10 s, ≤ 24 h 1 min, ≤ 7 d 5 min, ≤ 30 d 15 min, else 30 min.
+/// ≤ 1 h raw 1 s, ≤ 6 h 10 s, ≤ 24 h 1 min, ≤ 7 d 5 min, ≤ 30 d 15 min,
+/// else 30 min — each read from the rollup level of exactly that size.
 fn bucket_for(span: i64) -> (i64, From) {
-    match span {
-        s if s <= 3_600 => (1, From::Raw),
-        s if s <= 6 * 3_600 => (10, From::Raw),
-        s if s <= 86_400 => (60, From::Rollup(Table::Minute)),
-        s if s <= 7 * 86_400 => (300, From::Rollup(Table::Minute)),
-        s if s <= 30 * 86_400 => (900, From::Rollup(Table::Quarter)),
-        _ => (1_800, From::Rollup(Table::Quarter)),
-    }
+    let table = match span {
+        s if s <= 3_600 => return (1, From::Raw),
+        s if s <= 6 * 3_600 => Table::TenSeconds,
+        s if s <= 86_400 => Table::Minute,
+        s if s <= 7 * 86_400 => Table::FiveMinutes,
+        s if s <= 30 * 86_400 => Table::Quarter,
+        _ => Table::HalfHour,
+    };
+    (table.seconds(), From::Rollup(table))
 }
 
 /// `1h 6h 24h 7d 30d 60d` → seconds.
@@ -71,6 +73,49 @@ fn unit(metric: &str) -> &'static str {
     }
 }
 
+/// Running average, minimum and maximum of the requested metrics in one
+/// bucket: only those metrics are touched, and nothing is allocated per row.
+struct Acc {
+    ts: i64,
+    sum: Vec<f64>,
+    weight: Vec<f64>,
+    min: Vec<i64>,
+    max: Vec<i64>,
+}
+
+impl Acc {
+    fn new(k: usize) -> Self {
+        Self { ts: i64::MIN, sum: vec![0.0; k], weight: vec![0.0; k], min: vec![i64::MAX; k], max: vec![i64::MIN; k] }
+    }
+
+    fn add(&mut self, j: usize, avg: Option<i64>, min: Option<i64>, max: Option<i64>, weight: f64) {
+        if let (Some(a), Some(lo), Some(hi)) = (avg, min, max) {
+            self.sum[j] += a as f64 * weight;
+            self.weight[j] += weight;
+            self.min[j] = self.min[j].min(lo);
+            self.max[j] = self.max[j].max(hi);
+        }
+    }
+
+    /// Move the finished bucket into the series and start `ts`.
+    fn roll(&mut self, ts: i64, series: &mut [Series], scales: &[f64]) {
+        if self.ts != i64::MIN {
+            for (j, s) in series.iter_mut().enumerate() {
+                if self.weight[j] > 0.0 {
+                    let scale = scales[j];
+                    let avg = (self.sum[j] / self.weight[j]).round() / scale;
+                    s.points.push(Point(self.ts, avg, self.min[j] as f64 / scale, self.max[j] as f64 / scale));
+                }
+            }
+        }
+        self.ts = ts;
+        self.sum.iter_mut().for_each(|v| *v = 0.0);
+        self.weight.iter_mut().for_each(|v| *v = 0.0);
+        self.min.iter_mut().for_each(|v| *v = i64::MAX);
+        self.max.iter_mut().for_each(|v| *v = i64::MIN);
+    }
+}
+
 /// The series of `metrics` (names as in [`Shape::index`]) over `[start, end)`.
 pub async fn query(
     store: &Store,
@@ -82,45 +127,40 @@ pub async fn query(
 ) -> Result<History, StoreError> {
     let (bucket, from) = bucket_for(end - start);
     let device = store.device(device_id).await?;
-    // Rows covering whole buckets.
-    let (first, last) = (start - start.rem_euclid(bucket), end);
-    let mut buckets: Vec<(i64, super::store::Rollup)> = Vec::new();
+    let wanted: Vec<(String, usize)> = metrics.iter().filter_map(|m| Some((m.clone(), shape.index(m)?))).collect();
+    let scales: Vec<f64> = wanted.iter().map(|(_, i)| shape.scale(*i)).collect();
+    let mut series: Vec<Series> =
+        wanted.iter().map(|(m, _)| Series { metric: m.clone(), unit: unit(m), points: Vec::new() }).collect();
+    let mut acc = Acc::new(wanted.len());
+    // Rows covering whole buckets; rows of another shape (the PDU changed) are left out.
+    let first = start - start.rem_euclid(bucket);
     match from {
         From::Raw => {
-            let rows = store.raw(device, first, last).await?;
-            for chunk in rows.chunk_by(|a, b| a.0 / bucket == b.0 / bucket) {
-                let parts: Vec<_> = chunk.iter().map(|(_, s)| (1, s, s, s)).collect();
-                if let Some(r) = aggregate(&parts) {
-                    buckets.push((chunk[0].0 - chunk[0].0.rem_euclid(bucket), r));
+            for (ts, s) in store.raw(device, first, end).await?.iter().filter(|(_, s)| s.shape == shape) {
+                let b = ts - ts.rem_euclid(bucket);
+                if b != acc.ts {
+                    acc.roll(b, &mut series, &scales);
+                }
+                for (j, (_, i)) in wanted.iter().enumerate() {
+                    let v = s.values[*i];
+                    acc.add(j, v, v, v, 1.0);
                 }
             }
         }
         From::Rollup(table) => {
-            let rows = store.rollups(table, device, first, last).await?;
-            for chunk in rows.chunk_by(|a, b| a.0 / bucket == b.0 / bucket) {
-                let parts: Vec<_> = chunk.iter().map(|(_, r)| (r.count, &r.avg, &r.min, &r.max)).collect();
-                if let Some(r) = aggregate(&parts) {
-                    buckets.push((chunk[0].0 - chunk[0].0.rem_euclid(bucket), r));
+            for (ts, r) in store.rollups(table, device, first, end).await?.iter().filter(|(_, r)| r.avg.shape == shape)
+            {
+                let b = ts - ts.rem_euclid(bucket);
+                if b != acc.ts {
+                    acc.roll(b, &mut series, &scales);
+                }
+                for (j, (_, i)) in wanted.iter().enumerate() {
+                    acc.add(j, r.avg.values[*i], r.min.values[*i], r.max.values[*i], f64::from(r.count));
                 }
             }
         }
     }
-    let series = metrics
-        .iter()
-        .filter_map(|metric| {
-            let index = shape.index(metric)?;
-            let scale = shape.scale(index);
-            let points = buckets
-                .iter()
-                .filter(|(_, r)| r.avg.shape == shape)
-                .filter_map(|(ts, r)| {
-                    let (avg, min, max) = (r.avg.values[index]?, r.min.values[index]?, r.max.values[index]?);
-                    Some(Point(*ts, avg as f64 / scale, min as f64 / scale, max as f64 / scale))
-                })
-                .collect();
-            Some(Series { metric: metric.clone(), unit: unit(metric), points })
-        })
-        .collect();
+    acc.roll(i64::MIN, &mut series, &scales);
     Ok(History { device_id: device_id.to_owned(), start, end, bucket_s: bucket, series })
 }
 

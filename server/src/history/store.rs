@@ -15,7 +15,8 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Versioned schema: entry `i` upgrades `user_version` `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE devices (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL UNIQUE);
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE devices (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL UNIQUE);
      CREATE TABLE samples (device INTEGER NOT NULL, ts INTEGER NOT NULL, data BLOB NOT NULL,
                            PRIMARY KEY (device, ts)) WITHOUT ROWID;
      CREATE TABLE rollup_1m (device INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL,
@@ -23,7 +24,19 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE devices (id INTEGER PRIMARY KEY, dev
                              PRIMARY KEY (device, ts)) WITHOUT ROWID;
      CREATE TABLE rollup_15m (device INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL,
                               avg BLOB NOT NULL, min BLOB NOT NULL, max BLOB NOT NULL,
-                              PRIMARY KEY (device, ts)) WITHOUT ROWID;"];
+                              PRIMARY KEY (device, ts)) WITHOUT ROWID;",
+    // Rollup levels matching every chart bucket, so no range reads more
+    // than a few thousand rows.
+    "CREATE TABLE rollup_10s (device INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL,
+                             avg BLOB NOT NULL, min BLOB NOT NULL, max BLOB NOT NULL,
+                             PRIMARY KEY (device, ts)) WITHOUT ROWID;
+     CREATE TABLE rollup_5m (device INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL,
+                            avg BLOB NOT NULL, min BLOB NOT NULL, max BLOB NOT NULL,
+                            PRIMARY KEY (device, ts)) WITHOUT ROWID;
+     CREATE TABLE rollup_30m (device INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL,
+                             avg BLOB NOT NULL, min BLOB NOT NULL, max BLOB NOT NULL,
+                             PRIMARY KEY (device, ts)) WITHOUT ROWID;",
+];
 
 /// Rows per INSERT statement (three variables each, well under SQLite's limit).
 pub const INSERT_ROWS: usize = 200;
@@ -201,56 +214,97 @@ impl Store {
         Ok(())
     }
 
-    /// (Re)compute the minute starting at `minute` from the raw samples.
-    pub async fn roll_minute(&self, device: i64, minute: i64) -> Result<(), StoreError> {
-        let raw = self.raw(device, minute, minute + 60).await?;
-        let parts: Vec<_> = raw.iter().map(|(_, s)| (1, s, s, s)).collect();
-        self.put(Table::Minute, device, minute, aggregate(&parts)).await
+    /// (Re)compute the bucket of `table` starting at `ts` from the level
+    /// below it (raw samples for the 10-second level).
+    pub async fn roll(&self, table: Table, device: i64, ts: i64) -> Result<(), StoreError> {
+        let end = ts + table.seconds();
+        let rollup = match table.below() {
+            None => {
+                let raw = self.raw(device, ts, end).await?;
+                let parts: Vec<_> = raw.iter().map(|(_, s)| (1, s, s, s)).collect();
+                aggregate(&parts)
+            }
+            Some(below) => {
+                let rows = self.rollups(below, device, ts, end).await?;
+                let parts: Vec<_> = rows.iter().map(|(_, r)| (r.count, &r.avg, &r.min, &r.max)).collect();
+                aggregate(&parts)
+            }
+        };
+        self.put(table, device, ts, rollup).await
     }
 
-    /// (Re)compute the quarter hour starting at `quarter` from its minutes.
-    pub async fn roll_quarter(&self, device: i64, quarter: i64) -> Result<(), StoreError> {
-        let minutes = self.rollups(Table::Minute, device, quarter, quarter + 900).await?;
-        let parts: Vec<_> = minutes.iter().map(|(_, r)| (r.count, &r.avg, &r.min, &r.max)).collect();
-        self.put(Table::Quarter, device, quarter, aggregate(&parts)).await
-    }
-
-    /// Delete raw samples older than `cutoff`, at most `chunk` rows at a time
-    /// so the writer is never blocked for long, but only where the minute
-    /// rollup already exists. Returns the rows deleted.
+    /// Delete raw samples and 10-second rollups older than `cutoff`, at most
+    /// `chunk` rows at a time so the writer is never blocked for long, but
+    /// only where the minute above them is rolled up. Returns the raw rows
+    /// deleted.
     pub async fn prune_raw(&self, cutoff: i64, chunk: i64) -> Result<u64, StoreError> {
         let mut deleted = 0;
-        loop {
-            let done = sqlx::query(
-                "DELETE FROM samples WHERE (device, ts) IN (SELECT s.device, s.ts FROM samples s
+        for (table, counts) in [("samples", true), ("rollup_10s", false)] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE (device, ts) IN (SELECT s.device, s.ts FROM {table} s
                      WHERE s.ts < ? AND EXISTS (SELECT 1 FROM rollup_1m r WHERE r.device = s.device AND r.ts = s.ts - s.ts % 60)
-                     LIMIT ?)",
-            )
-            .bind(cutoff)
-            .bind(chunk)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-            deleted += done;
-            if done < chunk as u64 {
-                return Ok(deleted);
+                     LIMIT ?)"
+            );
+            loop {
+                let done = sqlx::query(&sql).bind(cutoff).bind(chunk).execute(&self.pool).await?.rows_affected();
+                if counts {
+                    deleted += done;
+                }
+                if done < chunk as u64 {
+                    break;
+                }
+                tokio::task::yield_now().await;
             }
-            tokio::task::yield_now().await;
         }
+        Ok(deleted)
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The rollup levels, each rolled from the one below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Table {
+    TenSeconds,
     Minute,
+    FiveMinutes,
     Quarter,
+    HalfHour,
 }
 
 impl Table {
+    pub const ALL: [Table; 5] = [Table::TenSeconds, Table::Minute, Table::FiveMinutes, Table::Quarter, Table::HalfHour];
+
     fn name(self) -> &'static str {
         match self {
+            Table::TenSeconds => "rollup_10s",
             Table::Minute => "rollup_1m",
+            Table::FiveMinutes => "rollup_5m",
             Table::Quarter => "rollup_15m",
+            Table::HalfHour => "rollup_30m",
         }
+    }
+
+    pub fn seconds(self) -> i64 {
+        match self {
+            Table::TenSeconds => 10,
+            Table::Minute => 60,
+            Table::FiveMinutes => 300,
+            Table::Quarter => 900,
+            Table::HalfHour => 1800,
+        }
+    }
+
+    /// The level this one is rolled from; `None` = raw samples.
+    pub fn below(self) -> Option<Table> {
+        match self {
+            Table::TenSeconds => None,
+            Table::Minute => Some(Table::TenSeconds),
+            Table::FiveMinutes => Some(Table::Minute),
+            Table::Quarter => Some(Table::FiveMinutes),
+            Table::HalfHour => Some(Table::Quarter),
+        }
+    }
+
+    pub fn above(self) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.below() == Some(self))
     }
 }
