@@ -92,10 +92,6 @@ impl Writer {
         }
         Ok(())
     }
-
-    pub fn pending(&self) -> usize {
-        self.batch.len()
-    }
 }
 
 /// Raw rows are deleted this many at a time, so the writer waits little.

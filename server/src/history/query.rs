@@ -6,26 +6,20 @@ use super::sample::Shape;
 use super::store::{Store, StoreError, Table};
 use serde::Serialize;
 
-/// Where a bucket size is read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum From {
-    Raw,
-    Rollup(Table),
-}
-
-/// The bucket (seconds) and its source for a span, per the contract:
-/// ≤ 1 h raw 1 s, ≤ 6 h 10 s, ≤ 24 h 1 min, ≤ 7 d 5 min, ≤ 30 d 15 min,
-/// else 30 min — each read from the rollup level of exactly that size.
-fn bucket_for(span: i64) -> (i64, From) {
+/// The bucket (seconds) for a span, per the contract, and the level it is
+/// read from (`None` = raw samples): ≤ 1 h raw 1 s, ≤ 6 h 10 s, ≤ 24 h
+/// 1 min, ≤ 7 d 5 min, ≤ 30 d 15 min, else 30 min — each from the rollup
+/// level of exactly that size.
+fn bucket_for(span: i64) -> (i64, Option<Table>) {
     let table = match span {
-        s if s <= 3_600 => return (1, From::Raw),
+        s if s <= 3_600 => return (1, None),
         s if s <= 6 * 3_600 => Table::TenSeconds,
         s if s <= 86_400 => Table::Minute,
         s if s <= 7 * 86_400 => Table::FiveMinutes,
         s if s <= 30 * 86_400 => Table::Quarter,
         _ => Table::HalfHour,
     };
-    (table.seconds(), From::Rollup(table))
+    (table.seconds(), Some(table))
 }
 
 /// `1h 6h 24h 7d 30d 60d` → seconds.
@@ -125,7 +119,7 @@ pub async fn query(
     start: i64,
     end: i64,
 ) -> Result<History, StoreError> {
-    let (bucket, from) = bucket_for(end - start);
+    let (bucket, level) = bucket_for(end - start);
     let device = store.device(device_id).await?;
     let wanted: Vec<(String, usize)> = metrics.iter().filter_map(|m| Some((m.clone(), shape.index(m)?))).collect();
     let scales: Vec<f64> = wanted.iter().map(|(_, i)| shape.scale(*i)).collect();
@@ -133,31 +127,14 @@ pub async fn query(
         wanted.iter().map(|(m, _)| Series { metric: m.clone(), unit: unit(m), points: Vec::new() }).collect();
     let mut acc = Acc::new(wanted.len());
     // Rows covering whole buckets; rows of another shape (the PDU changed) are left out.
-    let first = start - start.rem_euclid(bucket);
-    match from {
-        From::Raw => {
-            for (ts, s) in store.raw(device, first, end).await?.iter().filter(|(_, s)| s.shape == shape) {
-                let b = ts - ts.rem_euclid(bucket);
-                if b != acc.ts {
-                    acc.roll(b, &mut series, &scales);
-                }
-                for (j, (_, i)) in wanted.iter().enumerate() {
-                    let v = s.values[*i];
-                    acc.add(j, v, v, v, 1.0);
-                }
-            }
+    let rows = store.level(level, device, start - start.rem_euclid(bucket), end).await?;
+    for (ts, weight, avg, min, max) in rows.parts().into_iter().filter(|p| p.2.shape == shape) {
+        let b = ts - ts.rem_euclid(bucket);
+        if b != acc.ts {
+            acc.roll(b, &mut series, &scales);
         }
-        From::Rollup(table) => {
-            for (ts, r) in store.rollups(table, device, first, end).await?.iter().filter(|(_, r)| r.avg.shape == shape)
-            {
-                let b = ts - ts.rem_euclid(bucket);
-                if b != acc.ts {
-                    acc.roll(b, &mut series, &scales);
-                }
-                for (j, (_, i)) in wanted.iter().enumerate() {
-                    acc.add(j, r.avg.values[*i], r.min.values[*i], r.max.values[*i], f64::from(r.count));
-                }
-            }
+        for (j, (_, i)) in wanted.iter().enumerate() {
+            acc.add(j, avg.values[*i], min.values[*i], max.values[*i], f64::from(weight));
         }
     }
     acc.roll(i64::MIN, &mut series, &scales);

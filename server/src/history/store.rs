@@ -217,20 +217,19 @@ impl Store {
     /// (Re)compute the bucket of `table` starting at `ts` from the level
     /// below it (raw samples for the 10-second level).
     pub async fn roll(&self, table: Table, device: i64, ts: i64) -> Result<(), StoreError> {
-        let end = ts + table.seconds();
-        let rollup = match table.below() {
-            None => {
-                let raw = self.raw(device, ts, end).await?;
-                let parts: Vec<_> = raw.iter().map(|(_, s)| (1, s, s, s)).collect();
-                aggregate(&parts)
-            }
-            Some(below) => {
-                let rows = self.rollups(below, device, ts, end).await?;
-                let parts: Vec<_> = rows.iter().map(|(_, r)| (r.count, &r.avg, &r.min, &r.max)).collect();
-                aggregate(&parts)
-            }
-        };
-        self.put(table, device, ts, rollup).await
+        let rows = self.level(table.below(), device, ts, ts + table.seconds()).await?;
+        let parts: Vec<_> =
+            rows.parts().into_iter().map(|(_, weight, avg, min, max)| (weight, avg, min, max)).collect();
+        self.put(table, device, ts, aggregate(&parts)).await
+    }
+
+    /// The rows of one level in `[start, end)`: raw samples (`None`) or a
+    /// rollup level.
+    pub async fn level(&self, level: Option<Table>, device: i64, start: i64, end: i64) -> Result<Rows, StoreError> {
+        Ok(match level {
+            None => Rows::Raw(self.raw(device, start, end).await?),
+            Some(table) => Rows::Rolled(self.rollups(table, device, start, end).await?),
+        })
     }
 
     /// Delete raw samples and 10-second rollups older than `cutoff`, at most
@@ -257,6 +256,23 @@ impl Store {
             }
         }
         Ok(deleted)
+    }
+}
+
+/// The rows of one level, raw or rolled up.
+pub enum Rows {
+    Raw(Vec<(i64, Sample)>),
+    Rolled(Vec<(i64, Rollup)>),
+}
+
+impl Rows {
+    /// Every row as `(ts, weight, avg, min, max)`: a raw sample weighs 1
+    /// and is its own minimum and maximum.
+    pub fn parts(&self) -> Vec<(i64, u32, &Sample, &Sample, &Sample)> {
+        match self {
+            Rows::Raw(rows) => rows.iter().map(|(ts, s)| (*ts, 1, s, s, s)).collect(),
+            Rows::Rolled(rows) => rows.iter().map(|(ts, r)| (*ts, r.count, &r.avg, &r.min, &r.max)).collect(),
+        }
     }
 }
 
