@@ -8,7 +8,7 @@
 //! Device events are derived here from consecutive snapshots, so every
 //! source of snapshots (simulated, SNMP) produces the same events.
 
-use crate::service::unix_ms;
+use crate::service::unix_secs;
 use app::model::{Connection, DeviceId, Event, PduSnapshot, RangeStatus, Redundancy};
 use std::collections::VecDeque;
 use std::io::Write;
@@ -32,7 +32,7 @@ impl EventLog {
     pub fn open(path: Option<PathBuf>) -> Self {
         let mut recent = VecDeque::new();
         if let Some(path) = &path {
-            let cutoff = unix_ms() as f64 / 1000.0 - (RETENTION_DAYS * 86_400) as f64;
+            let cutoff = unix_secs() - (RETENTION_DAYS * 86_400) as f64;
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let kept: Vec<Event> =
                 text.lines().filter_map(|l| serde_json::from_str::<Event>(l).ok()).filter(|e| e.ts >= cutoff).collect();
@@ -52,7 +52,7 @@ impl EventLog {
 
     pub fn record(&self, device_id: &DeviceId, rule: Option<&str>, kind: &str, details: impl Into<String>) {
         let event = Event {
-            ts: unix_ms() as f64 / 1000.0,
+            ts: unix_secs(),
             device_id: device_id.clone(),
             rule: rule.map(str::to_owned),
             kind: kind.to_owned(),

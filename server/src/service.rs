@@ -30,6 +30,11 @@ pub fn unix_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default()
 }
 
+/// Now, in unix seconds (the `ts` of API answers, events and MQTT payloads).
+pub fn unix_secs() -> f64 {
+    unix_ms() as f64 / 1000.0
+}
+
 /// One PDU at run time.
 pub struct Device {
     pub config: DeviceConfig,
@@ -219,7 +224,7 @@ impl Bridge {
             state,
             pending,
             error: None,
-            ts: unix_ms() as f64 / 1000.0,
+            ts: unix_secs(),
         })
     }
 

@@ -18,7 +18,7 @@ pub mod topics;
 
 use crate::config::{MqttConfig, MqttMode, MqttTls};
 use crate::rules::Automation;
-use crate::service::{unix_ms, Bridge, Device};
+use crate::service::{unix_secs, Bridge, Device};
 use app::model::{ApiError, MqttState, MqttStatus, OutletAction};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, Publish, QoS,
@@ -341,7 +341,7 @@ impl Link {
                                 "pending": r.pending, "error": null, "ts": r.ts}),
                 Err(e) => {
                     json!({"success": false, "command": payload.to_ascii_lowercase(), "outlet": outlet.parse::<u32>().ok(),
-                                 "state": null, "error": e.to_string(), "ts": unix_ms() as f64 / 1000.0})
+                                 "state": null, "error": e.to_string(), "ts": unix_secs()})
                 }
             };
             if let Err(e) = client.publish(response_topic, QoS::AtLeastOnce, false, body.to_string()).await {
