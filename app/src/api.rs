@@ -66,11 +66,7 @@ pub async fn outlet_command(
     action: OutletAction,
 ) -> Result<OutletCommandResult, ServerFnError> {
     let backend = expect_context::<crate::backend::BackendHandle>();
-    backend
-        .0
-        .outlet_command(Some(device_id), outlet, action)
-        .await
-        .map_err(|e| ServerFnError::ServerError(e.to_string()))
+    backend.0.outlet_command(Some(device_id), outlet, action).await.map_err(server_error)
 }
 
 #[cfg(feature = "ssr")]

@@ -10,8 +10,6 @@ use server::history::query::{named_range, query};
 use server::history::sample::Sample;
 use server::history::store::Store;
 use server::history::Writer;
-use server::pdu::correct::{apply_metering_floor, MeteringFloor};
-use server::pdu::scale;
 use server::pdu::sim::SimPdu;
 use std::sync::Arc;
 use std::time::{Duration, Instant as Wall};
@@ -41,11 +39,7 @@ async fn main() {
     let wall = Wall::now();
     for t in 0..seconds {
         for (sim, id) in sims.iter_mut().zip(&ids) {
-            let ctx = scale::Context { device_id: id, label: "pdu", simulated: true, poll_interval_ms: 1000, ts_ms: 0 };
-            let mut s =
-                scale::snapshot(&ctx, &sim.identity(), &sim.read(sim_start + Duration::from_secs(t as u64))).unwrap();
-            apply_metering_floor(&mut s.outlets, MeteringFloor::default());
-            let sample = Sample::from_snapshot(&s);
+            let sample = Sample::from_snapshot(&sim.snapshot(id, sim_start + Duration::from_secs(t as u64)));
             shape = Some(sample.shape);
             writer.add(id.as_str(), start + t, &sample).await.unwrap();
         }

@@ -7,8 +7,6 @@
 
 use app::model::DeviceId;
 use server::mqtt::topics::{Publisher, Topics};
-use server::pdu::correct::{apply_metering_floor, MeteringFloor};
-use server::pdu::scale;
 use server::pdu::sim::SimPdu;
 use std::time::{Duration, Instant as Wall};
 use tokio::time::Instant;
@@ -23,15 +21,8 @@ fn main() {
     let wall = Wall::now();
     for second in 0..SECONDS {
         let now = start + Duration::from_secs(second);
-        let ctx = scale::Context {
-            device_id: &id,
-            label: "PDU",
-            simulated: true,
-            poll_interval_ms: 1000,
-            ts_ms: second * 1000,
-        };
-        let mut snapshot = scale::snapshot(&ctx, &sim.identity(), &sim.read(now)).unwrap();
-        apply_metering_floor(&mut snapshot.outlets, MeteringFloor::default());
+        let mut snapshot = sim.snapshot(&id, now);
+        snapshot.ts_ms = second * 1000;
         for m in publisher.messages(&snapshot, now) {
             messages += 1;
             bytes += m.topic.len() + m.payload.len();

@@ -4,7 +4,7 @@ use crate::util::{call, call_text, Started};
 use axum::http::StatusCode;
 use serde_json::Value;
 
-fn outlet<'a>(status: &'a Value, n: u64) -> &'a Value {
+fn outlet(status: &Value, n: u64) -> &Value {
     status["outlets"].as_array().unwrap().iter().find(|o| o["number"] == n).unwrap()
 }
 

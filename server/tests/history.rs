@@ -4,7 +4,6 @@ use server::history::sample::Sample;
 use server::history::store::{Store, Table};
 use server::history::Writer;
 use server::pdu::sim::SimPdu;
-use server::pdu::{correct, scale};
 use sqlx::Row;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +11,7 @@ use std::time::Duration;
 /// A sample of the simulated PDU `t` seconds after its start.
 fn sample(sim: &mut SimPdu, start: tokio::time::Instant, t: u64) -> Sample {
     let id = app::model::DeviceId::parse("pdu44001").unwrap();
-    let ctx = scale::Context { device_id: &id, label: "t", simulated: true, poll_interval_ms: 1000, ts_ms: 0 };
-    let mut s = scale::snapshot(&ctx, &sim.identity(), &sim.read(start + Duration::from_secs(t))).unwrap();
-    correct::apply_metering_floor(&mut s.outlets, correct::MeteringFloor::default());
-    Sample::from_snapshot(&s)
+    Sample::from_snapshot(&sim.snapshot(&id, start + Duration::from_secs(t)))
 }
 
 async fn store() -> (Arc<Store>, tempfile::TempDir) {

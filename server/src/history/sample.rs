@@ -196,17 +196,11 @@ impl Sample {
 mod tests {
     use super::*;
     use crate::pdu::sim::SimPdu;
-    use crate::pdu::{correct, scale};
     use app::model::DeviceId;
 
     fn snapshot() -> PduSnapshot {
         let now = tokio::time::Instant::now();
-        let mut sim = SimPdu::new(1, now);
-        let id = DeviceId::parse("t").unwrap();
-        let ctx = scale::Context { device_id: &id, label: "t", simulated: true, poll_interval_ms: 1000, ts_ms: 0 };
-        let mut s = scale::snapshot(&ctx, &sim.identity(), &sim.read(now)).unwrap();
-        correct::apply_metering_floor(&mut s.outlets, correct::MeteringFloor::default());
-        s
+        SimPdu::new(1, now).snapshot(&DeviceId::parse("t").unwrap(), now)
     }
 
     #[test]

@@ -206,7 +206,6 @@ pub fn messages(prefix: &str, topics: &Topics, s: &PduSnapshot, dashboard_url: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::scale;
     use crate::pdu::sim::SimPdu;
     use app::model::DeviceId;
     use std::collections::HashSet;
@@ -214,9 +213,7 @@ mod tests {
     fn payloads() -> Vec<(String, Value)> {
         let now = tokio::time::Instant::now();
         let mut sim = SimPdu::new(1, now);
-        let id = DeviceId::parse("rack1").unwrap();
-        let ctx = scale::Context { device_id: &id, label: "PDU", simulated: true, poll_interval_ms: 1000, ts_ms: 1 };
-        let s = scale::snapshot(&ctx, &sim.identity(), &sim.read(now)).unwrap();
+        let s = sim.snapshot(&DeviceId::parse("rack1").unwrap(), now);
         messages("homeassistant", &Topics::new("pdu", "rack1"), &s, "http://localhost:8080/")
             .into_iter()
             .map(|m| (m.topic, serde_json::from_str(&m.payload).unwrap()))

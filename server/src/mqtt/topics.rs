@@ -226,14 +226,11 @@ impl Publisher {
 mod tests {
     use super::*;
     use crate::pdu::sim::SimPdu;
-    use crate::pdu::{correct, scale};
     use app::model::DeviceId;
 
     fn snapshot(sim: &mut SimPdu, at: Instant) -> PduSnapshot {
-        let id = DeviceId::parse("pdu44001").unwrap();
-        let ctx = scale::Context { device_id: &id, label: "PDU", simulated: true, poll_interval_ms: 1000, ts_ms: 1 };
-        let mut s = scale::snapshot(&ctx, &sim.identity(), &sim.read(at)).unwrap();
-        correct::apply_metering_floor(&mut s.outlets, correct::MeteringFloor::default());
+        let mut s = sim.snapshot(&DeviceId::parse("pdu44001").unwrap(), at);
+        s.ts_ms = 1;
         s
     }
 

@@ -13,8 +13,9 @@
 //! Time is `tokio::time::Instant`: under a paused Tokio clock, reboots and
 //! delayed commands happen exactly when the test advances time to them.
 
-use super::{RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll, SourceError};
+use super::{correct, scale, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll, SourceError};
 use crate::snmp::mib::OutletConfig;
+use app::model::{DeviceId, PduSnapshot};
 use app::model::{OutletAction, OutletState, Source};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -430,6 +431,17 @@ impl SimPdu {
             num_banks: Some(2),
             bank_max_load: vec![(1, BANK_MAX_AMPS), (2, BANK_MAX_AMPS)],
         }
+    }
+
+    /// The snapshot the bridge would publish for this PDU at `now`: scaled,
+    /// metering floor applied (no name overrides), `ts_ms` 0. For tests and
+    /// benchmarks that need realistic snapshots without a poller.
+    pub fn snapshot(&mut self, device_id: &DeviceId, now: Instant) -> PduSnapshot {
+        let raw = self.read(now);
+        let ctx = scale::Context { device_id, label: "simulated", simulated: true, poll_interval_ms: 1000, ts_ms: 0 };
+        let mut s = scale::snapshot(&ctx, &self.identity(), &raw).expect("the simulator answers within the MIB");
+        correct::apply_metering_floor(&mut s.outlets, correct::MeteringFloor::default());
+        s
     }
 
     /// What a full poll of the device would read at `now`, in MIB units.

@@ -210,7 +210,6 @@ pub fn next_deadline(rule: &Rule, state: &RuleState) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::scale;
     use crate::pdu::sim::SimPdu;
     use app::model::{Connection, DeviceId};
     use app::rules::parse_rules;
@@ -221,9 +220,7 @@ mod tests {
         let now = Instant::now();
         let mut sim = SimPdu::new(1, now);
         sim.pin_source_voltage(Source::A, Some(volts_a), now);
-        let id = DeviceId::parse("t").unwrap();
-        let ctx = scale::Context { device_id: &id, label: "t", simulated: true, poll_interval_ms: 1000, ts_ms: 0 };
-        scale::snapshot(&ctx, &sim.identity(), &sim.read(now)).unwrap()
+        sim.snapshot(&DeviceId::parse("t").unwrap(), now)
     }
 
     fn brownout() -> Rule {

@@ -28,90 +28,6 @@ pub fn zone(name: &str) -> Result<TimeZone, String> {
     TimeZone::get(name).map_err(|e| format!("unknown time zone {name:?}: {e}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn utc(text: &str) -> Timestamp {
-        text.parse().unwrap()
-    }
-
-    #[test]
-    fn spring_forward_skips_an_hour_of_wall_clock() {
-        let berlin = zone("Europe/Berlin").unwrap();
-        // 2026-03-29: 02:00 CET becomes 03:00 CEST (01:00 UTC).
-        assert_eq!(local_time(utc("2026-03-29T00:59:00Z"), &berlin), LocalTime { weekday: 6, minute: 60 + 59 });
-        assert_eq!(local_time(utc("2026-03-29T01:00:00Z"), &berlin), LocalTime { weekday: 6, minute: 3 * 60 });
-    }
-
-    #[test]
-    fn fall_back_repeats_an_hour_of_wall_clock() {
-        let new_york = zone("America/New_York").unwrap();
-        // 2026-11-01: 02:00 EDT becomes 01:00 EST (06:00 UTC); 01:30 happens twice.
-        let first = local_time(utc("2026-11-01T05:30:00Z"), &new_york);
-        let second = local_time(utc("2026-11-01T06:30:00Z"), &new_york);
-        assert_eq!(first, LocalTime { weekday: 6, minute: 90 });
-        assert_eq!(second, first);
-    }
-
-    /// Time rules through the zone: on the spring-forward day 02:30 does not
-    /// exist and a rule "from 02:30" fires at 03:00; on the fall-back day a
-    /// window 01:00-02:00 holds through both 01:xx hours.
-    #[test]
-    fn time_rules_across_dst_days() {
-        use app::model::OutletAction;
-        use engine::{step, Decision, RuleState};
-        let rules = app::rules::parse_rules(
-            r#"[{"name":"late","condition":"time_after","threshold":"02:30","outlet":1,"action":"off","delay":0},
-                {"name":"window","condition":"time_between","threshold":"01:00-02:00","outlet":2,"action":"off","delay":0}]"#,
-            Some(10),
-        )
-        .unwrap();
-        let now = tokio::time::Instant::now();
-        let mut sim = crate::pdu::sim::SimPdu::new(1, now);
-        let id = app::model::DeviceId::parse("t").unwrap();
-        let ctx = crate::pdu::scale::Context {
-            device_id: &id,
-            label: "t",
-            simulated: true,
-            poll_interval_ms: 1000,
-            ts_ms: 0,
-        };
-        let s = crate::pdu::scale::snapshot(&ctx, &sim.identity(), &sim.read(now)).unwrap();
-
-        let berlin = zone("Europe/Berlin").unwrap();
-        let mut late = RuleState::default();
-        assert_eq!(
-            step(&rules[0], &mut late, &s, local_time(utc("2026-03-29T00:59:00Z"), &berlin), now),
-            None,
-            "01:59"
-        );
-        let at_three = step(&rules[0], &mut late, &s, local_time(utc("2026-03-29T01:00:00Z"), &berlin), now);
-        assert_eq!(
-            at_three,
-            Some(Decision::Fire { commands: vec![(1, OutletAction::Off)], disable: false }),
-            "03:00 CEST"
-        );
-
-        let new_york = zone("America/New_York").unwrap();
-        let mut window = RuleState::default();
-        assert!(step(&rules[1], &mut window, &s, local_time(utc("2026-11-01T05:10:00Z"), &new_york), now).is_some());
-        // 06:10Z is 01:10 again (EST): still inside, nothing is restored.
-        assert_eq!(step(&rules[1], &mut window, &s, local_time(utc("2026-11-01T06:10:00Z"), &new_york), now), None);
-        assert!(matches!(window.phase, engine::Phase::Fired { .. }));
-        let after = step(&rules[1], &mut window, &s, local_time(utc("2026-11-01T07:00:00Z"), &new_york), now);
-        assert_eq!(after, Some(Decision::Restore { commands: vec![(2, OutletAction::On)] }), "02:00 EST ends it");
-    }
-
-    #[test]
-    fn weekdays_count_from_monday() {
-        let utc_zone = zone("UTC").unwrap();
-        assert_eq!(local_time(utc("2026-11-23T12:00:00Z"), &utc_zone).weekday, 0, "a Monday");
-        assert_eq!(local_time(utc("2026-11-29T12:00:00Z"), &utc_zone).weekday, 6, "a Sunday");
-        assert!(zone("Mars/Olympus").is_err());
-    }
-}
-
 use crate::config::Config;
 use crate::events::EventLog;
 use crate::service::Bridge;
@@ -167,5 +83,80 @@ impl Automation {
             None if self.engines.len() == 1 => Ok(&self.engines[0]),
             None => Err(ApiError::bad_request("device_id", "several PDUs are configured: say which with device_id")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn spring_forward_skips_an_hour_of_wall_clock() {
+        let berlin = zone("Europe/Berlin").unwrap();
+        // 2026-03-29: 02:00 CET becomes 03:00 CEST (01:00 UTC).
+        assert_eq!(local_time(utc("2026-03-29T00:59:00Z"), &berlin), LocalTime { weekday: 6, minute: 60 + 59 });
+        assert_eq!(local_time(utc("2026-03-29T01:00:00Z"), &berlin), LocalTime { weekday: 6, minute: 3 * 60 });
+    }
+
+    #[test]
+    fn fall_back_repeats_an_hour_of_wall_clock() {
+        let new_york = zone("America/New_York").unwrap();
+        // 2026-11-01: 02:00 EDT becomes 01:00 EST (06:00 UTC); 01:30 happens twice.
+        let first = local_time(utc("2026-11-01T05:30:00Z"), &new_york);
+        let second = local_time(utc("2026-11-01T06:30:00Z"), &new_york);
+        assert_eq!(first, LocalTime { weekday: 6, minute: 90 });
+        assert_eq!(second, first);
+    }
+
+    /// Time rules through the zone: on the spring-forward day 02:30 does not
+    /// exist and a rule "from 02:30" fires at 03:00; on the fall-back day a
+    /// window 01:00-02:00 holds through both 01:xx hours.
+    #[test]
+    fn time_rules_across_dst_days() {
+        use app::model::OutletAction;
+        use engine::{step, Decision, RuleState};
+        let rules = app::rules::parse_rules(
+            r#"[{"name":"late","condition":"time_after","threshold":"02:30","outlet":1,"action":"off","delay":0},
+                {"name":"window","condition":"time_between","threshold":"01:00-02:00","outlet":2,"action":"off","delay":0}]"#,
+            Some(10),
+        )
+        .unwrap();
+        let now = tokio::time::Instant::now();
+        let s = crate::pdu::sim::SimPdu::new(1, now).snapshot(&app::model::DeviceId::parse("t").unwrap(), now);
+
+        let berlin = zone("Europe/Berlin").unwrap();
+        let mut late = RuleState::default();
+        assert_eq!(
+            step(&rules[0], &mut late, &s, local_time(utc("2026-03-29T00:59:00Z"), &berlin), now),
+            None,
+            "01:59"
+        );
+        let at_three = step(&rules[0], &mut late, &s, local_time(utc("2026-03-29T01:00:00Z"), &berlin), now);
+        assert_eq!(
+            at_three,
+            Some(Decision::Fire { commands: vec![(1, OutletAction::Off)], disable: false }),
+            "03:00 CEST"
+        );
+
+        let new_york = zone("America/New_York").unwrap();
+        let mut window = RuleState::default();
+        assert!(step(&rules[1], &mut window, &s, local_time(utc("2026-11-01T05:10:00Z"), &new_york), now).is_some());
+        // 06:10Z is 01:10 again (EST): still inside, nothing is restored.
+        assert_eq!(step(&rules[1], &mut window, &s, local_time(utc("2026-11-01T06:10:00Z"), &new_york), now), None);
+        assert!(matches!(window.phase, engine::Phase::Fired { .. }));
+        let after = step(&rules[1], &mut window, &s, local_time(utc("2026-11-01T07:00:00Z"), &new_york), now);
+        assert_eq!(after, Some(Decision::Restore { commands: vec![(2, OutletAction::On)] }), "02:00 EST ends it");
+    }
+
+    #[test]
+    fn weekdays_count_from_monday() {
+        let utc_zone = zone("UTC").unwrap();
+        assert_eq!(local_time(utc("2026-11-23T12:00:00Z"), &utc_zone).weekday, 0, "a Monday");
+        assert_eq!(local_time(utc("2026-11-29T12:00:00Z"), &utc_zone).weekday, 6, "a Sunday");
+        assert!(zone("Mars/Olympus").is_err());
     }
 }

@@ -48,19 +48,28 @@ pub async fn delete(
 }
 
 pub async fn enable(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(q): Query<DeviceQuery>,
+    state: State<AppState>,
+    name: Path<String>,
+    q: Query<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    Ok(Json(state.automation.engine(q.device_id.as_deref())?.set_enabled(&name, true)?))
+    set_enabled(state, name, q, true)
 }
 
 pub async fn disable(
+    state: State<AppState>,
+    name: Path<String>,
+    q: Query<DeviceQuery>,
+) -> Result<Json<RuleStatus>, HttpError> {
+    set_enabled(state, name, q, false)
+}
+
+fn set_enabled(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<DeviceQuery>,
+    enabled: bool,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    Ok(Json(state.automation.engine(q.device_id.as_deref())?.set_enabled(&name, false)?))
+    Ok(Json(state.automation.engine(q.device_id.as_deref())?.set_enabled(&name, enabled)?))
 }
 
 #[derive(Deserialize)]
