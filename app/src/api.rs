@@ -2,6 +2,7 @@
 //! the server agree on URLs whatever the checkout path (the default URL
 //! carries a hash of the crate path).
 
+use crate::history::{EnergySummary, History, HistoryKind};
 use crate::live::RulesUpdate;
 use crate::model::{Event, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use crate::rules::RuleStatus;
@@ -24,6 +25,10 @@ pub struct InitialState {
     /// The server's clock at render time, unix milliseconds, so data ages
     /// render identically on both sides until the browser's clock takes over.
     pub now_ms: u64,
+    /// The history range in the page's URL (`?range=7d`), so the server
+    /// renders the same pressed button the browser hydrates.
+    #[serde(default)]
+    pub range: String,
 }
 
 /// Called by `SharedValue` on the server only; in the browser the value is
@@ -51,7 +56,11 @@ pub fn initial_state() -> InitialState {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        InitialState { snapshots, mqtt, rules, events, now_ms }
+        let range = use_context::<http::request::Parts>()
+            .and_then(|parts| crate::history::range_from_query(parts.uri.query().unwrap_or_default()))
+            .unwrap_or(crate::history::DEFAULT_RANGE)
+            .to_owned();
+        InitialState { snapshots, mqtt, rules, events, now_ms, range }
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -94,4 +103,18 @@ pub async fn rule_delete(device_id: String, name: String) -> Result<(), ServerFn
 pub async fn rule_enable(device_id: String, name: String, enabled: bool) -> Result<RuleStatus, ServerFnError> {
     let backend = expect_context::<crate::backend::BackendHandle>();
     backend.0.set_rule_enabled(Some(&device_id), &name, enabled).map_err(server_error)
+}
+
+/// The dashboard's charts: one kind of history over a named range.
+#[server(prefix = "/fn", endpoint = "history")]
+pub async fn load_history(device_id: String, kind: HistoryKind, range: String) -> Result<History, ServerFnError> {
+    let backend = expect_context::<crate::backend::BackendHandle>();
+    backend.0.history(Some(device_id), kind, range).await.map_err(server_error)
+}
+
+/// The energy panel: today, this week, this month and the reports.
+#[server(prefix = "/fn", endpoint = "energy")]
+pub async fn load_energy(device_id: String) -> Result<EnergySummary, ServerFnError> {
+    let backend = expect_context::<crate::backend::BackendHandle>();
+    backend.0.energy(Some(device_id)).await.map_err(server_error)
 }

@@ -4,6 +4,7 @@
 //! trait; the `server` crate implements it with its one service path, so
 //! authentication and auditing can later be added in exactly one place.
 
+use crate::history::{EnergySummary, History, HistoryKind};
 use crate::model::{ApiError, Event, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use crate::rules::{Rule, RuleStatus};
 use futures::future::BoxFuture;
@@ -28,6 +29,17 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Recent events, newest first.
     fn events(&self, limit: usize) -> Vec<Event>;
+
+    /// One kind of history over a named range ending now.
+    fn history(
+        &self,
+        device_id: Option<String>,
+        kind: HistoryKind,
+        range: String,
+    ) -> BoxFuture<'static, Result<History, ApiError>>;
+
+    /// Energy today, this week and this month, and the reports there are.
+    fn energy(&self, device_id: Option<String>) -> BoxFuture<'static, Result<EnergySummary, ApiError>>;
 
     /// Switch an outlet and report the state read back from the PDU.
     /// `device_id` may be omitted when there is exactly one PDU.

@@ -43,6 +43,48 @@ pub fn percent(value: Option<f64>, limit: Option<f64>) -> Option<f64> {
     }
 }
 
+/// A moment's calendar fields `(year, month, day, hour, minute, second)`:
+/// in the browser, its local time; elsewhere (tests, the server) UTC.
+pub fn civil(ts: i64) -> (i64, u32, u32, u32, u32, u32) {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64 * 1000.0));
+        (i64::from(d.get_full_year()), d.get_month() + 1, d.get_date(), d.get_hours(), d.get_minutes(), d.get_seconds())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        // Days to civil date (Howard Hinnant's algorithm).
+        let (days, secs) = (ts.div_euclid(86_400), ts.rem_euclid(86_400));
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        (year, month, day, (secs / 3600) as u32, (secs / 60 % 60) as u32, (secs % 60) as u32)
+    }
+}
+
+/// An x-axis tick for a chart spanning `span` seconds: `14:05`,
+/// `11-27 14:05` or `11-27`.
+pub fn tick(ts: i64, span: i64) -> String {
+    let (_, mo, d, h, mi, _) = civil(ts);
+    match span {
+        s if s <= 86_400 => format!("{h:02}:{mi:02}"),
+        s if s <= 7 * 86_400 => format!("{mo:02}-{d:02} {h:02}:{mi:02}"),
+        _ => format!("{mo:02}-{d:02}"),
+    }
+}
+
+/// A full timestamp: `2026-11-27 14:05:09`.
+pub fn stamp(ts: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ts);
+    format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +102,15 @@ mod tests {
         assert_eq!(duration(180), "3 min");
         assert_eq!(duration(93_784), "1 d 2 h 3 min");
         assert_eq!(age(0.44), "0.4 s");
+    }
+
+    #[test]
+    fn timestamps_and_ticks() {
+        assert_eq!(stamp(0), "1970-01-01 00:00:00");
+        assert_eq!(stamp(1_795_867_509), "2026-11-28 12:05:09");
+        assert_eq!(stamp(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(tick(1_795_867_509, 3_600), "12:05");
+        assert_eq!(tick(1_795_867_509, 86_400 * 2), "11-28 12:05");
+        assert_eq!(tick(1_795_867_509, 86_400 * 30), "11-28");
     }
 }

@@ -9,8 +9,10 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod chart;
 pub mod components;
 pub mod format;
+pub mod history;
 pub mod live;
 pub mod model;
 pub mod rules;

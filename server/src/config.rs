@@ -194,6 +194,12 @@ pub struct Config {
     pub history_db: PathBuf,
     /// Raw samples older than this are deleted (rollups are kept).
     pub retention_days: u32,
+    /// Price of a kWh for reports (`BRIDGE_PRICE_PER_KWH`), and its currency.
+    pub price_per_kwh: Option<f64>,
+    pub currency: String,
+    /// Simulated PDUs with an empty history get this many days of simulated
+    /// history at start (`BRIDGE_DEMO_HISTORY_DAYS`, demo only; 0 = none).
+    pub demo_history_days: u32,
     /// Serve the site from this folder instead of the copy built into the
     /// binary (for front-end work).
     pub site_root: Option<PathBuf>,
@@ -355,6 +361,15 @@ fn mqtt_config(raw: &RawSettings, web_addr: SocketAddr) -> Result<MqttConfig, Co
 }
 
 impl Config {
+    /// The zone local times are in (rules, days, reports): `BRIDGE_TIMEZONE`
+    /// or the system's.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        self.time_zone
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok())
+            .unwrap_or_else(jiff::tz::TimeZone::system)
+    }
+
     pub fn validate(raw: &RawSettings) -> Result<Config, ConfigError> {
         let data_dir = PathBuf::from(raw.get("BRIDGE_DATA_DIR").unwrap_or("./data"));
 
@@ -434,6 +449,15 @@ impl Config {
         };
         let history_db = raw.get("BRIDGE_HISTORY_DB").map(PathBuf::from).unwrap_or_else(|| data_dir.join("history.db"));
         let retention_days = number(raw, "HISTORY_RETENTION_DAYS", 60, 1, 3650)?;
+        let price_per_kwh = match raw.get("BRIDGE_PRICE_PER_KWH") {
+            Some(_) => Some(number(raw, "BRIDGE_PRICE_PER_KWH", 0.0, 0.0, 1_000.0)?),
+            None => None,
+        };
+        let currency = raw.get("BRIDGE_CURRENCY").unwrap_or_default().trim().to_owned();
+        if currency.chars().count() > 8 || currency.chars().any(char::is_control) {
+            return Err(invalid("BRIDGE_CURRENCY", &currency, "a short currency sign or code such as EUR or $"));
+        }
+        let demo_history_days = number(raw, "BRIDGE_DEMO_HISTORY_DAYS", 0, 0, 60)?;
         Ok(Config {
             devices: vec![device],
             demo,
@@ -444,6 +468,9 @@ impl Config {
             time_zone,
             history_db,
             retention_days,
+            price_per_kwh,
+            currency,
+            demo_history_days,
             site_root,
         })
     }
@@ -488,6 +515,9 @@ mod tests {
             ("BRIDGE_WEB_BIND", "localhost:1", "IP address"),
             ("BRIDGE_SNMP_RETRIES", "-1", "0 to 10"),
             ("BRIDGE_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+            ("BRIDGE_PRICE_PER_KWH", "-0.3", "a number from 0 to 1000"),
+            ("BRIDGE_PRICE_PER_KWH", "NaN", "a number from 0 to 1000"),
+            ("BRIDGE_DEMO_HISTORY_DAYS", "90", "a number from 0 to 60"),
             ("BRIDGE_PROTECTED_OUTLETS", "1,x", "outlet numbers"),
         ];
         for (name, value, allowed) in cases {

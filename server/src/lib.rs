@@ -48,12 +48,18 @@ pub async fn serve_bridge(
     tasks.extend(automation.spawn(&shutdown));
     let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, &shutdown);
     tasks.extend(mqtt_tasks);
+    let report_settings = history::reports::Settings::from_config(config);
     // History is not essential to switching outlets: without it the bridge runs.
     let history = match history::store::Store::open(&config.history_db).await {
         Ok(store) => {
             let store = Arc::new(store);
-            tasks.push(tokio::spawn(history::run(store.clone(), bridge.clone(), shutdown.clone())));
+            let demo = config.devices.iter().filter(|d| d.is_simulated()).map(|d| d.id.clone()).collect();
+            let fill = (config.demo_history_days, demo);
+            tasks.push(tokio::spawn(history::run(store.clone(), bridge.clone(), fill, shutdown.clone())));
             tasks.push(tokio::spawn(history::retention(store.clone(), config.retention_days, shutdown.clone())));
+            let reports =
+                history::reports::run(store.clone(), bridge.clone(), report_settings.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(reports));
             Some(store)
         }
         Err(e) => {
@@ -65,6 +71,7 @@ pub async fn serve_bridge(
         bridge,
         automation,
         history,
+        reports: report_settings,
         mqtt,
         shutdown: shutdown.clone(),
         site_root: config.site_root.clone(),

@@ -281,9 +281,32 @@ pub struct BridgeBackend {
     pub bridge: Arc<Bridge>,
     pub automation: Arc<crate::rules::Automation>,
     pub mqtt: watch::Receiver<MqttStatus>,
+    pub history: Option<Arc<crate::history::store::Store>>,
+    pub reports: crate::history::reports::Settings,
 }
 
 impl app::backend::Backend for BridgeBackend {
+    fn energy(&self, device_id: Option<String>) -> BoxFuture<'static, Result<app::history::EnergySummary, ApiError>> {
+        let (store, bridge, settings) = (self.history.clone(), self.bridge.clone(), self.reports.clone());
+        Box::pin(async move {
+            let store = store.ok_or_else(|| ApiError::Unavailable("history is off (see the log)".into()))?;
+            crate::history::reports::summary(&store, &bridge, device_id.as_deref(), &settings).await
+        })
+    }
+
+    fn history(
+        &self,
+        device_id: Option<String>,
+        kind: app::history::HistoryKind,
+        range: String,
+    ) -> BoxFuture<'static, Result<app::history::History, ApiError>> {
+        let (store, bridge) = (self.history.clone(), self.bridge.clone());
+        Box::pin(async move {
+            let window = crate::history::query::Window { range: Some(range), start: None, end: None };
+            crate::history::query::fetch(store.as_deref(), &bridge, device_id.as_deref(), kind, &window, None).await
+        })
+    }
+
     fn snapshots(&self) -> Vec<PduSnapshot> {
         self.bridge.snapshots().iter().map(|s| (**s).clone()).collect()
     }

@@ -7,6 +7,7 @@
 
 mod ats;
 mod banks;
+mod charts;
 mod identity;
 mod outlets;
 mod rules;
@@ -45,6 +46,8 @@ pub struct Dashboard {
     pub events: RwSignal<Vec<Event>>,
     /// The PDU on screen.
     pub current: Memo<Option<PduSnapshot>>,
+    /// The history charts' range (`1h` … `60d`), mirrored in the URL.
+    pub range: RwSignal<String>,
 }
 
 impl Dashboard {
@@ -68,6 +71,11 @@ impl Dashboard {
             rules: RwSignal::new(initial.rules),
             events: RwSignal::new(initial.events),
             current,
+            range: RwSignal::new(if initial.range.is_empty() {
+                crate::history::DEFAULT_RANGE.to_owned()
+            } else {
+                initial.range
+            }),
         }
     }
 
@@ -149,6 +157,7 @@ pub fn DashboardPage() -> impl IntoView {
                     <banks::BankList/>
                 </div>
                 <outlets::OutletGrid/>
+                <charts::HistoryPanel/>
                 <div class="bottom-row">
                     <rules::RulesPanel/>
                     <rules::EventList/>

@@ -9,13 +9,17 @@
 //! each minute once a later minute has begun (late samples re-roll theirs).
 //! Not here yet: charts, energy and reports, retention scheduling, the API.
 
+pub mod energy;
 pub mod query;
+pub mod reports;
 pub mod sample;
 pub mod store;
 
 use crate::service::Bridge;
+use app::model::DeviceId;
+use energy::Slot;
 use sample::Sample;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Store, StoreError, Table};
@@ -36,29 +40,86 @@ struct Progress {
     pending: BTreeSet<(Table, i64)>,
 }
 
-/// The single writer: batches samples and keeps the rollups current.
+/// The single writer: batches samples and keeps the rollups and energy
+/// slots current.
 pub struct Writer {
     store: Arc<Store>,
     devices: HashMap<String, i64>,
     batch: Vec<(i64, i64, Vec<u8>)>,
     progress: HashMap<i64, Progress>,
+    /// Each device's newest sample, energy is counted from (loaded from the
+    /// store on first sight, so a restart counts what happened meanwhile).
+    last: HashMap<i64, Option<(i64, Sample)>>,
+    /// Energy slots touched since the last flush, whole (store value + new).
+    slots: BTreeMap<(i64, i64), Slot>,
 }
 
 impl Writer {
     pub fn new(store: Arc<Store>) -> Self {
-        Self { store, devices: HashMap::new(), batch: Vec::new(), progress: HashMap::new() }
+        Self {
+            store,
+            devices: HashMap::new(),
+            batch: Vec::new(),
+            progress: HashMap::new(),
+            last: HashMap::new(),
+            slots: BTreeMap::new(),
+        }
+    }
+
+    async fn key(&mut self, device_id: &str) -> Result<i64, StoreError> {
+        if let Some(d) = self.devices.get(device_id) {
+            return Ok(*d);
+        }
+        let d = self.store.device(device_id).await?;
+        self.devices.insert(device_id.to_owned(), d);
+        Ok(d)
+    }
+
+    /// Count energy from the next sample of `device_id` on, not from the
+    /// stored one (its counters belong to another history, e.g. a demo fill).
+    pub async fn start_fresh(&mut self, device_id: &str) -> Result<(), StoreError> {
+        let device = self.key(device_id).await?;
+        self.last.insert(device, None);
+        Ok(())
+    }
+
+    async fn slot(&mut self, device: i64, ts: i64) -> Result<&mut Slot, StoreError> {
+        if !self.slots.contains_key(&(device, ts)) {
+            let stored = self.store.energy(device, ts, ts + 1).await?.pop().map(|(_, s)| s).unwrap_or_default();
+            self.slots.insert((device, ts), stored);
+        }
+        Ok(self.slots.get_mut(&(device, ts)).expect("inserted above"))
+    }
+
+    /// Add the energy since the device's previous sample to its slots.
+    async fn count_energy(&mut self, device: i64, ts: i64, sample: &Sample) -> Result<(), StoreError> {
+        if !self.last.contains_key(&device) {
+            let stored = self.store.latest(device).await?;
+            self.last.insert(device, stored);
+        }
+        let previous = self.last.get(&device).cloned().flatten();
+        if previous.as_ref().is_some_and(|(t0, _)| *t0 >= ts) {
+            return Ok(()); // late or repeated: already counted
+        }
+        if let Some((t0, prev)) = previous {
+            let wh = energy::interval(t0, &prev, ts, sample);
+            if !wh.is_empty() {
+                for (slot, part) in energy::spread(t0, ts, &wh) {
+                    self.slot(device, slot).await?.add(&part);
+                }
+            }
+        }
+        if let Some((slot, reading)) = energy::power_reading(ts, sample) {
+            self.slot(device, slot).await?.add(&reading);
+        }
+        self.last.insert(device, Some((ts, sample.clone())));
+        Ok(())
     }
 
     /// Queue one sample; commits when the batch is full.
     pub async fn add(&mut self, device_id: &str, ts: i64, sample: &Sample) -> Result<(), StoreError> {
-        let device = match self.devices.get(device_id) {
-            Some(d) => *d,
-            None => {
-                let d = self.store.device(device_id).await?;
-                self.devices.insert(device_id.to_owned(), d);
-                d
-            }
-        };
+        let device = self.key(device_id).await?;
+        self.count_energy(device, ts, sample).await?;
         self.batch.push((device, ts, sample.encode()));
         if self.batch.len() >= BATCH_SAMPLES {
             self.flush().await?;
@@ -72,7 +133,10 @@ impl Writer {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
+        // Samples first: a crash in between loses this batch's energy, never
+        // counts it twice (a restart counts from the newest stored sample).
         self.store.insert(&batch).await?;
+        self.flush_energy().await?;
         for (device, ts, _) in &batch {
             let p = self.progress.entry(*device).or_default();
             p.latest = p.latest.max(*ts);
@@ -88,6 +152,33 @@ impl Writer {
                 if let Some(above) = table.above() {
                     p.pending.insert((above, start - start.rem_euclid(above.seconds())));
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Writer {
+    /// Write the touched energy slots; keep only each device's newest in memory.
+    async fn flush_energy(&mut self) -> Result<(), StoreError> {
+        let devices: BTreeSet<i64> = self.slots.keys().map(|(d, _)| *d).collect();
+        for device in devices {
+            let slots: Vec<(i64, &Slot)> =
+                self.slots.range((device, i64::MIN)..=(device, i64::MAX)).map(|((_, ts), s)| (*ts, s)).collect();
+            self.store.put_energy(device, &slots).await?;
+            let newest = slots.last().map(|(ts, _)| *ts);
+            self.slots.retain(|(d, ts), _| *d != device || Some(*ts) == newest);
+        }
+        Ok(())
+    }
+
+    /// Roll up the buckets still filling (the current 10 s … 30 min of each
+    /// device), so every range shows data up to now, not up to the last
+    /// complete bucket. They are rolled again, finally, once complete.
+    pub async fn roll_open(&mut self) -> Result<(), StoreError> {
+        for (device, p) in &self.progress {
+            for table in Table::ALL {
+                self.store.roll(table, *device, p.latest - p.latest.rem_euclid(table.seconds())).await?;
             }
         }
         Ok(())
@@ -114,15 +205,60 @@ pub async fn retention(store: Arc<Store>, days: u32, shutdown: CancellationToken
     }
 }
 
+/// Fill `days` of simulated history ending at `end` for a simulated PDU
+/// whose history is empty (the demo's charts and reports are then not
+/// blank): 1 s steps over the last two hours, `step` seconds before that.
+/// Returns the samples written (0 if the PDU already has history).
+pub async fn demo_fill(store: &Arc<Store>, id: &DeviceId, days: u32, end: i64, step: i64) -> Result<u64, StoreError> {
+    let device_id = id.as_str();
+    let key = store.device(device_id).await?;
+    if days == 0 || store.latest(key).await?.is_some() {
+        return Ok(0);
+    }
+    let start = end - i64::from(days) * 86_400;
+    let origin = tokio::time::Instant::now();
+    let mut sim = crate::pdu::sim::SimPdu::new(7, origin);
+    let mut writer = Writer::new(store.clone());
+    let (mut t, mut written) = (start, 0);
+    while t < end {
+        let at = origin + Duration::from_secs((t - start) as u64);
+        writer.add(device_id, t, &Sample::from_snapshot(&sim.snapshot(id, at))).await?;
+        written += 1;
+        t += if end - t <= 7_200 { 1 } else { step };
+    }
+    writer.flush().await?;
+    writer.roll_open().await?;
+    Ok(written)
+}
+
 /// Store every answered poll of every PDU until `shutdown`, then flush.
-pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, shutdown: CancellationToken) {
-    let mut writer = Writer::new(store);
+/// `demo` = (days, simulated device ids) to fill with [`demo_fill`] first.
+pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, demo: (u32, Vec<DeviceId>), shutdown: CancellationToken) {
+    let mut writer = Writer::new(store.clone());
+    let (days, simulated) = demo;
+    for device_id in simulated.iter().filter(|_| days > 0) {
+        let now = crate::service::unix_secs() as i64;
+        match demo_fill(&store, device_id, days, now, 30).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(device = %device_id, days, samples = n, "history: simulated history filled (demo)");
+                // Its counters are not the live simulation's: count energy afresh.
+                if let Err(e) = writer.start_fresh(device_id.as_str()).await {
+                    tracing::error!(error = %e, "history: cannot prepare the writer");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "history: the demo fill failed"),
+        }
+    }
     let mut snapshots = bridge.subscribe();
     let mut age = tokio::time::interval(BATCH_AGE);
     loop {
         let outcome = tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = age.tick() => writer.flush().await,
+            _ = age.tick() => match writer.flush().await {
+                Ok(()) => writer.roll_open().await,
+                Err(e) => Err(e),
+            },
             received = snapshots.recv() => match received {
                 // A stale or unreachable snapshot repeats older values: nothing new to keep.
                 Ok(s) if s.connection.is_online() => {

@@ -2,9 +2,12 @@
 //! from (`shared/spec/history.md`), every bucket carries average, minimum
 //! and maximum, and a bucket without data is simply absent — a gap.
 
-use super::sample::Shape;
+use super::sample::{Sample, Shape};
 use super::store::{Store, StoreError, Table};
-use serde::Serialize;
+use crate::service::{unix_secs, Bridge};
+use app::history::HistoryKind;
+pub use app::history::{range_seconds as named_range, History, Point, Series};
+use app::model::ApiError;
 
 /// The bucket (seconds) for a span, per the contract, and the level it is
 /// read from (`None` = raw samples): ≤ 1 h raw 1 s, ≤ 6 h 10 s, ≤ 24 h
@@ -22,40 +25,7 @@ fn bucket_for(span: i64) -> (i64, Option<Table>) {
     (table.seconds(), Some(table))
 }
 
-/// `1h 6h 24h 7d 30d 60d` → seconds.
-pub fn named_range(name: &str) -> Option<i64> {
-    Some(match name {
-        "1h" => 3_600,
-        "6h" => 6 * 3_600,
-        "24h" => 86_400,
-        "7d" => 7 * 86_400,
-        "30d" => 30 * 86_400,
-        "60d" => 60 * 86_400,
-        _ => return None,
-    })
-}
-
-/// `[ts, avg, min, max]`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Point(pub i64, pub f64, pub f64, pub f64);
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Series {
-    pub metric: String,
-    pub unit: &'static str,
-    pub points: Vec<Point>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct History {
-    pub device_id: String,
-    pub start: i64,
-    pub end: i64,
-    pub bucket_s: i64,
-    pub series: Vec<Series>,
-}
-
-fn unit(metric: &str) -> &'static str {
+fn unit(metric: &str) -> String {
     match metric.rsplit('.').next().unwrap_or_default() {
         "voltage" => "V",
         "current" => "A",
@@ -65,6 +35,7 @@ fn unit(metric: &str) -> &'static str {
         "energy" => "kWh",
         _ => "",
     }
+    .to_owned()
 }
 
 /// Running average, minimum and maximum of the requested metrics in one
@@ -139,6 +110,74 @@ pub async fn query(
     }
     acc.roll(i64::MIN, &mut series, &scales);
     Ok(History { device_id: device_id.to_owned(), start, end, bucket_s: bucket, series })
+}
+
+/// What a query covers: a named range ending now, or explicit unix seconds.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct Window {
+    pub range: Option<String>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+impl Window {
+    /// `[start, end)`; a named range ends just after `now`.
+    pub fn resolve(&self, now: i64) -> Result<(i64, i64), ApiError> {
+        match (self.start, self.end, self.range.as_deref()) {
+            (Some(start), Some(end), _) if start < end && end - start <= 400 * 86_400 => Ok((start, end)),
+            (Some(_), Some(_), _) => {
+                Err(ApiError::bad_request("start", "start must be before end, at most 400 days apart"))
+            }
+            (None, None, range) => {
+                let span = named_range(range.unwrap_or(app::history::DEFAULT_RANGE))
+                    .ok_or_else(|| ApiError::bad_request("range", "one of 1h, 6h, 24h, 7d, 30d, 60d"))?;
+                Ok((now + 1 - span, now + 1))
+            }
+            _ => Err(ApiError::bad_request("start", "give both start and end (unix seconds), or a range")),
+        }
+    }
+}
+
+/// The metrics a kind of history shows (`outlet` narrows outlets to one).
+pub fn metrics(kind: HistoryKind, shape: Shape, outlet: Option<u32>) -> Result<Vec<String>, ApiError> {
+    Ok(match kind {
+        HistoryKind::Banks => ["total.power".to_owned(), "total.current".to_owned()]
+            .into_iter()
+            .chain((1..=shape.banks).flat_map(|b| ["power", "current", "voltage"].map(|m| format!("bank.{b}.{m}"))))
+            .collect(),
+        HistoryKind::Outlets => {
+            let outlets: Vec<u32> = match outlet {
+                Some(n) if n >= 1 && n <= u32::from(shape.outlets) => vec![n],
+                Some(n) => return Err(ApiError::not_found("outlet", format!("no outlet {n}"))),
+                None => (1..=u32::from(shape.outlets)).collect(),
+            };
+            outlets.into_iter().flat_map(|n| ["power", "current"].map(|m| format!("outlet.{n}.{m}"))).collect()
+        }
+        HistoryKind::Sources => {
+            ["source.a.voltage", "source.b.voltage", "input.voltage", "source.a.frequency", "source.b.frequency"]
+                .map(str::to_owned)
+                .to_vec()
+        }
+    })
+}
+
+/// One kind of history of one PDU, as the API and the dashboard ask for it.
+pub async fn fetch(
+    store: Option<&Store>,
+    bridge: &Bridge,
+    device_id: Option<&str>,
+    kind: HistoryKind,
+    window: &Window,
+    outlet: Option<u32>,
+) -> Result<History, ApiError> {
+    let store = store.ok_or_else(|| ApiError::Unavailable("history is off (see the log)".into()))?;
+    let device = bridge.device(device_id)?;
+    let snapshot =
+        device.latest().ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;
+    let shape = Sample::from_snapshot(&snapshot).shape;
+    let (start, end) = window.resolve(unix_secs() as i64)?;
+    let metrics = metrics(kind, shape, outlet)?;
+    query(store, device.id().as_str(), shape, &metrics, start, end).await.map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// The same data as CSV: `ts,metric,avg,min,max`.

@@ -8,6 +8,7 @@
 //! the writer computes it as the minute completes or a test recomputes it
 //! later: duplicates, gaps and late samples cannot make them disagree.
 
+use super::energy::Slot;
 use super::sample::Sample;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -36,6 +37,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE rollup_30m (device INTEGER NOT NULL, ts INTEGER NOT NULL, count INTEGER NOT NULL,
                              avg BLOB NOT NULL, min BLOB NOT NULL, max BLOB NOT NULL,
                              PRIMARY KEY (device, ts)) WITHOUT ROWID;",
+    // Energy per 15-minute slot (JSON of `energy::Slot`), and the weekly and
+    // monthly reports made from it; both kept as long as the store.
+    "CREATE TABLE energy (device INTEGER NOT NULL, ts INTEGER NOT NULL, data TEXT NOT NULL,
+                          PRIMARY KEY (device, ts)) WITHOUT ROWID;
+     CREATE TABLE reports (device INTEGER NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
+                           start INTEGER NOT NULL, end INTEGER NOT NULL, created INTEGER NOT NULL,
+                           body TEXT NOT NULL, PRIMARY KEY (device, id)) WITHOUT ROWID;",
 ];
 
 /// Rows per INSERT statement (three variables each, well under SQLite's limit).
@@ -257,6 +265,101 @@ impl Store {
         }
         Ok(deleted)
     }
+}
+
+/// Energy slots and reports.
+impl Store {
+    /// The energy slots of a device in `[start, end)`, in time order.
+    pub async fn energy(&self, device: i64, start: i64, end: i64) -> Result<Vec<(i64, Slot)>, StoreError> {
+        let rows = sqlx::query("SELECT ts, data FROM energy WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts")
+            .bind(device)
+            .bind(start)
+            .bind(end)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((r.get::<i64, _>(0), serde_json::from_str(r.get::<&str, _>(1)).ok()?)))
+            .collect())
+    }
+
+    /// Write (replace) energy slots.
+    pub async fn put_energy(&self, device: i64, slots: &[(i64, &Slot)]) -> Result<(), StoreError> {
+        for chunk in slots.chunks(INSERT_ROWS) {
+            let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!("INSERT OR REPLACE INTO energy (device, ts, data) VALUES {values}");
+            let mut query = sqlx::query(&sql);
+            for (ts, slot) in chunk {
+                query = query.bind(device).bind(ts).bind(serde_json::to_string(slot).unwrap_or_default());
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    /// The first energy slot of a device, if any.
+    pub async fn first_energy(&self, device: i64) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT min(ts) FROM energy WHERE device = ?").bind(device).fetch_one(&self.pool).await?)
+    }
+
+    /// The newest raw sample of a device.
+    pub async fn latest(&self, device: i64) -> Result<Option<(i64, Sample)>, StoreError> {
+        let row = sqlx::query("SELECT ts, data FROM samples WHERE device = ? ORDER BY ts DESC LIMIT 1")
+            .bind(device)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| Some((r.get::<i64, _>(0), Sample::decode(r.get::<&[u8], _>(1))?))))
+    }
+
+    /// Every device the store knows: `(key, device_id)`.
+    pub async fn devices(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, device_id FROM devices ORDER BY id").fetch_all(&self.pool).await?)
+    }
+
+    pub async fn put_report(&self, device: i64, report: &StoredReport) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO reports (device, id, kind, start, end, created, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(device)
+        .bind(&report.id)
+        .bind(&report.kind)
+        .bind(report.start)
+        .bind(report.end)
+        .bind(report.created)
+        .bind(&report.body)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A device's report ids with kind and period, newest first (no bodies).
+    pub async fn report_ids(&self, device: i64) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+        Ok(sqlx::query_as("SELECT id, kind, start, end FROM reports WHERE device = ? ORDER BY start DESC, kind")
+            .bind(device)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// One report's body (JSON).
+    pub async fn report(&self, device: i64, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT body FROM reports WHERE device = ? AND id = ?")
+            .bind(device)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+}
+
+/// A report as stored: its id (`week-2026-11-16`, `month-2026-11`), kind,
+/// period and JSON body.
+#[derive(Clone, Debug)]
+pub struct StoredReport {
+    pub id: String,
+    pub kind: String,
+    pub start: i64,
+    pub end: i64,
+    pub created: i64,
+    pub body: String,
 }
 
 /// The rows of one level, raw or rolled up.

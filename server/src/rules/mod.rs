@@ -47,8 +47,7 @@ pub struct Automation {
 impl Automation {
     pub fn new(config: &Config, bridge: &Arc<Bridge>) -> Arc<Self> {
         let events = Arc::new(EventLog::open(Some(config.data_dir.join("events.jsonl"))));
-        let zone =
-            config.time_zone.as_deref().and_then(|name| TimeZone::get(name).ok()).unwrap_or_else(TimeZone::system);
+        let zone = config.zone();
         let engines = bridge
             .devices()
             .iter()

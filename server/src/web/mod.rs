@@ -10,6 +10,7 @@ mod api;
 mod assets;
 mod error;
 mod history;
+mod reports;
 mod rules;
 
 use crate::rules::Automation;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub automation: Arc<Automation>,
     /// The history store; `None` if it could not be opened.
     pub history: Option<Arc<crate::history::store::Store>>,
+    /// Where local days begin and what a kWh costs, for energy and reports.
+    pub reports: crate::history::reports::Settings,
     /// The MQTT link's state, for the dashboard.
     pub mqtt: watch::Receiver<MqttStatus>,
     /// Ends live streams so graceful shutdown does not wait on them.
@@ -65,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         bridge: state.bridge.clone(),
         automation: state.automation.clone(),
         mqtt: state.mqtt.clone(),
+        history: state.history.clone(),
+        reports: state.reports.clone(),
     }));
     let context = move || provide_context(backend.clone());
     let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || app::shell(options.clone()));
@@ -81,6 +86,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/rules/{name}/disable", post(rules::disable))
         .route("/api/events", get(rules::events))
         .route("/api/history/{what}", get(history::series))
+        .route("/api/energy", get(reports::energy))
+        .route("/api/reports", get(reports::list))
+        .route("/api/reports/{id}", get(reports::one))
         .route(app::live::STREAM_PATH, get(api::stream))
         .route("/fn/{*name}", post(server_fns))
         .fallback(assets::serve)

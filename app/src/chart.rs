@@ -1,0 +1,239 @@
+//! Drawing one history chart with plotters into an SVG string: average
+//! lines, a translucent min/max band, gaps left as gaps. Pure (no DOM), so
+//! it is tested natively and runs the same in the browser.
+//!
+//! Returns where the plot area landed, so the page can turn a pointer
+//! position back into a time for the hover read-out.
+
+use crate::history::{History, Point};
+use plotters::prelude::*;
+
+/// A line on a chart: which metric, its label and colour, and whether the
+/// min/max band is drawn around it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub metric: String,
+    pub label: String,
+    pub color: (u8, u8, u8),
+    pub band: bool,
+}
+
+/// A drawn chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drawn {
+    pub svg: String,
+    pub width: u32,
+    pub height: u32,
+    /// The plot area in SVG pixels: left, top, right, bottom.
+    pub plot: (i32, i32, i32, i32),
+    /// The time span on the x axis (unix seconds).
+    pub x_range: (i64, i64),
+    /// Line segments drawn (one per stretch of data between gaps).
+    pub segments: usize,
+}
+
+impl Drawn {
+    /// The time under a horizontal SVG pixel position, if it is over the plot.
+    pub fn time_at(&self, x: f64) -> Option<i64> {
+        let (left, _, right, _) = self.plot;
+        if x < f64::from(left) || x > f64::from(right) || right <= left {
+            return None;
+        }
+        let frac = (x - f64::from(left)) / f64::from(right - left);
+        Some(self.x_range.0 + (frac * (self.x_range.1 - self.x_range.0) as f64).round() as i64)
+    }
+
+    /// The horizontal SVG pixel position of a time.
+    pub fn x_of(&self, ts: i64) -> f64 {
+        let (left, _, right, _) = self.plot;
+        let span = (self.x_range.1 - self.x_range.0).max(1) as f64;
+        f64::from(left) + (ts - self.x_range.0) as f64 / span * f64::from(right - left)
+    }
+}
+
+/// Two buckets further apart than this are two stretches with a gap
+/// between them (a 1 Hz poll may skip a second now and then).
+pub fn gap_after(bucket_s: i64) -> i64 {
+    (2 * bucket_s).max(5)
+}
+
+/// Split points where buckets are missing.
+pub fn segments(points: &[Point], bucket_s: i64) -> Vec<&[Point]> {
+    let mut out = Vec::new();
+    let mut begin = 0;
+    for i in 1..=points.len() {
+        if i == points.len() || points[i].0 - points[i - 1].0 > gap_after(bucket_s) {
+            if begin < i {
+                out.push(&points[begin..i]);
+            }
+            begin = i;
+        }
+    }
+    out
+}
+
+/// The point of a series nearest to `ts`, if one lies within a gap's width.
+pub fn nearest(points: &[Point], ts: i64, bucket_s: i64) -> Option<&Point> {
+    let i = points.partition_point(|p| p.0 < ts);
+    let candidates = [i.checked_sub(1), Some(i)];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|i| points.get(i))
+        .min_by_key(|p| (p.0 - ts).abs())
+        .filter(|p| (p.0 - ts).abs() <= gap_after(bucket_s))
+}
+
+/// A y range covering every drawn value, with a little room, never empty.
+fn y_range(history: &History, lines: &[Line]) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for line in lines {
+        for p in history.series(&line.metric).map(|s| s.points.as_slice()).unwrap_or_default() {
+            let (a, b) = if line.band { (p.2, p.3) } else { (p.1, p.1) };
+            lo = lo.min(a);
+            hi = hi.max(b);
+        }
+    }
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.02).max(0.5);
+    let lo = if lo >= 0.0 && lo - pad < 0.0 { 0.0 } else { lo - pad };
+    (lo, hi + pad)
+}
+
+/// Draw `lines` of `history` at `width`×`height`; `time_label` formats an
+/// x-axis tick (unix seconds) and `unit` labels the y axis.
+pub fn draw(
+    history: &History,
+    lines: &[Line],
+    unit: &str,
+    (width, height): (u32, u32),
+    time_label: &dyn Fn(i64) -> String,
+) -> Result<Drawn, String> {
+    let mut svg = String::new();
+    let x_range = (history.start, history.end);
+    let (y0, y1) = y_range(history, lines);
+    let mut drawn_segments = 0;
+    let plot = {
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        let axis = RGBColor(128, 128, 128);
+        let text = ("sans-serif", 12).into_font().color(&axis);
+        let mut chart = ChartBuilder::on(&root)
+            .margin(8)
+            .x_label_area_size(22)
+            .y_label_area_size(52)
+            .build_cartesian_2d(x_range.0..x_range.1, y0..y1)
+            .map_err(|e| e.to_string())?;
+        let decimals = if y1 - y0 < 10.0 { 1 } else { 0 };
+        let y_label = |y: &f64| format!("{y:.decimals$} {unit}");
+        let x_label = |x: &i64| time_label(*x);
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .y_labels(5)
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style(text)
+            .axis_style(axis)
+            .bold_line_style(axis.mix(0.25))
+            .light_line_style(TRANSPARENT)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for line in lines {
+            let Some(series) = history.series(&line.metric) else { continue };
+            let color = RGBColor(line.color.0, line.color.1, line.color.2);
+            for seg in segments(&series.points, history.bucket_s) {
+                drawn_segments += 1;
+                if line.band {
+                    let band: Vec<(i64, f64)> =
+                        seg.iter().map(|p| (p.0, p.3)).chain(seg.iter().rev().map(|p| (p.0, p.2))).collect();
+                    chart.draw_series([Polygon::new(band, color.mix(0.18).filled())]).map_err(|e| e.to_string())?;
+                }
+                if let [only] = seg {
+                    chart.draw_series([Circle::new((only.0, only.1), 2, color.filled())]).map_err(|e| e.to_string())?;
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(seg.iter().map(|p| (p.0, p.1)), color.stroke_width(2)))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        root.present().map_err(|e| e.to_string())?;
+        (xs.start, ys.start, xs.end, ys.end)
+    };
+    Ok(Drawn { svg, width, height, plot, x_range, segments: drawn_segments })
+}
+
+/// Colours that stay apart on light and dark backgrounds.
+pub const PALETTE: [(u8, u8, u8); 10] = [
+    (37, 99, 235),
+    (234, 88, 12),
+    (22, 163, 74),
+    (219, 39, 119),
+    (124, 58, 237),
+    (8, 145, 178),
+    (202, 138, 4),
+    (220, 38, 38),
+    (71, 85, 105),
+    (101, 163, 13),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Series;
+
+    fn history(points: Vec<Point>) -> History {
+        History {
+            device_id: "t".into(),
+            start: 0,
+            end: 600,
+            bucket_s: 10,
+            series: vec![Series { metric: "total.power".into(), unit: "W".into(), points }],
+        }
+    }
+
+    fn line(band: bool) -> Vec<Line> {
+        vec![Line { metric: "total.power".into(), label: "Total".into(), color: PALETTE[0], band }]
+    }
+
+    #[test]
+    fn a_gap_in_the_data_is_a_gap_in_the_line() {
+        let mut points: Vec<Point> = (0..20).map(|i| Point(i * 10, 100.0, 90.0, 110.0)).collect();
+        points.extend((40..60).map(|i| Point(i * 10, 200.0, 190.0, 210.0)));
+        let h = history(points);
+        assert_eq!(segments(&h.series[0].points, 10).len(), 2);
+        let drawn = draw(&h, &line(true), "W", (600, 200), &|t| t.to_string()).unwrap();
+        assert_eq!(drawn.segments, 2);
+        let lines = drawn.svg.lines().filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"2\""));
+        assert_eq!(lines.count(), 2, "two average lines, no bridge over the gap:\n{}", drawn.svg);
+        assert_eq!(drawn.svg.matches("<polygon").count(), 2, "two min/max bands");
+        // Hovering in the gap finds nothing; on data, the bucket there.
+        let x_gap = drawn.x_of(300);
+        assert_eq!(drawn.time_at(x_gap).and_then(|t| nearest(&h.series[0].points, t, 10)), None);
+        let x_data = drawn.x_of(450);
+        let p = nearest(&h.series[0].points, drawn.time_at(x_data).unwrap(), 10).unwrap();
+        assert_eq!((p.0, p.1), (450, 200.0));
+    }
+
+    #[test]
+    fn an_empty_history_still_draws_axes() {
+        let drawn = draw(&history(Vec::new()), &line(false), "W", (600, 200), &|t| t.to_string()).unwrap();
+        assert_eq!(drawn.segments, 0);
+        assert!(drawn.svg.starts_with("<svg"), "{}", &drawn.svg[..60]);
+        assert!(drawn.plot.0 > 0 && drawn.plot.2 > drawn.plot.0 && drawn.plot.3 > drawn.plot.1);
+        assert_eq!(drawn.time_at(0.0), None);
+    }
+
+    #[test]
+    fn the_band_widens_the_y_axis_to_the_extremes() {
+        // A 20-second brownout to 180 V inside a 230 V average bucket must be on the chart.
+        let h = history(vec![Point(0, 230.0, 180.0, 232.0), Point(10, 230.0, 229.0, 231.0)]);
+        let (lo, hi) = y_range(&h, &line(true));
+        assert!(lo < 180.0 && hi > 232.0, "{lo}..{hi}");
+        let (lo, _) = y_range(&h, &line(false));
+        assert!(lo > 180.0);
+    }
+}

@@ -1,0 +1,467 @@
+//! Energy by local day, and the weekly (Monday–Sunday) and monthly reports
+//! made from it: generated automatically once a period is complete, with
+//! catch-up of every period missed while the bridge was down, and rendered
+//! as JSON, CSV and print-ready HTML.
+//!
+//! Local days come from the configured time zone's rules, so a day is 23 or
+//! 25 hours long across a DST change and still sums exactly its own slots.
+
+use super::energy::{Slot, SLOT};
+use super::store::{Store, StoreError, StoredReport};
+use crate::service::{unix_secs, Bridge};
+use app::history::{EnergyDay, EnergySummary, EnergyTotals, Report, ReportSummary};
+use app::model::ApiError;
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How reports are priced and where days begin.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub zone: TimeZone,
+    pub price_per_kwh: Option<f64>,
+    pub currency: String,
+}
+
+impl Settings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self { zone: config.zone(), price_per_kwh: config.price_per_kwh, currency: config.currency.clone() }
+    }
+
+    pub fn zone_name(&self) -> String {
+        self.zone.iana_name().unwrap_or("local").to_owned()
+    }
+}
+
+/// The first second of a local date (its first existing instant, should a
+/// DST change ever skip midnight).
+pub fn day_start(zone: &TimeZone, date: Date) -> i64 {
+    date.to_zoned_datetime(zone.clone()).map(|z| z.timestamp().as_second()).unwrap_or_default()
+}
+
+/// The local date of a moment.
+pub fn local_date(zone: &TimeZone, ts: i64) -> Date {
+    Timestamp::from_second(ts).map(|t| t.to_zoned_datetime(zone.clone()).date()).unwrap_or_default()
+}
+
+/// Add up slots into totals.
+pub fn totals(slots: &[&Slot], price: Option<f64>) -> EnergyTotals {
+    let mut sum = Slot::default();
+    for s in slots {
+        sum.add(s);
+    }
+    // Wh → kWh, to the watt-hour.
+    let kwh = |wh: f64| wh.round() / 1000.0;
+    let numbered = |prefix: &str| -> BTreeMap<u32, f64> {
+        sum.wh.iter().filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.parse().ok()?, kwh(*v)))).collect()
+    };
+    let total = kwh(sum.get("pdu"));
+    EnergyTotals {
+        kwh: total,
+        sources: ["a", "b"]
+            .into_iter()
+            .filter_map(|s| Some((s.to_owned(), kwh(*sum.wh.get(&format!("source.{s}"))?))))
+            .collect(),
+        banks: numbered("bank."),
+        outlets: numbered("outlet."),
+        peak_w: sum.peak_w,
+        avg_w: (sum.power_n > 0).then(|| (sum.power_sum / f64::from(sum.power_n) * 10.0).round() / 10.0),
+        cost: price.map(|p| (total * p * 100.0).round() / 100.0),
+    }
+}
+
+/// Energy of each local day in `[first, last]`, from one read of the slots.
+pub async fn days(
+    store: &Store,
+    device: i64,
+    settings: &Settings,
+    first: Date,
+    last: Date,
+) -> Result<Vec<EnergyDay>, StoreError> {
+    let end = day_start(&settings.zone, last.tomorrow().unwrap_or(last));
+    let slots = store.energy(device, day_start(&settings.zone, first), end).await?;
+    let mut out = Vec::new();
+    let mut date = first;
+    while date <= last {
+        let (from, to) = (day_start(&settings.zone, date), day_start(&settings.zone, date.tomorrow().unwrap_or(date)));
+        let day: Vec<&Slot> = slots.iter().filter(|(ts, _)| *ts >= from && *ts < to).map(|(_, s)| s).collect();
+        out.push(EnergyDay { date: date.to_string(), totals: totals(&day, settings.price_per_kwh) });
+        let Ok(next) = date.tomorrow() else { break };
+        date = next;
+    }
+    Ok(out)
+}
+
+/// A report's period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Period {
+    /// The week starting on this Monday.
+    Week(Date),
+    /// The month starting on this first day.
+    Month(Date),
+}
+
+impl Period {
+    pub fn id(self) -> String {
+        match self {
+            Period::Week(monday) => format!("week-{monday}"),
+            Period::Month(first) => format!("month-{}", first.strftime("%Y-%m")),
+        }
+    }
+
+    /// `week-2026-11-16` or `month-2026-11` back into a period.
+    pub fn parse(id: &str) -> Option<Self> {
+        if let Some(date) = id.strip_prefix("week-") {
+            let monday: Date = date.parse().ok()?;
+            return (monday.weekday() == Weekday::Monday).then_some(Period::Week(monday));
+        }
+        let month = id.strip_prefix("month-")?;
+        let first: Date = format!("{month}-01").parse().ok()?;
+        (first.strftime("%Y-%m").to_string() == month).then_some(Period::Month(first))
+    }
+
+    pub fn containing(date: Date, week: bool) -> Self {
+        if week {
+            let back = date.weekday().to_monday_zero_offset();
+            Period::Week(date.checked_sub(i64::from(back).days()).unwrap_or(date))
+        } else {
+            Period::Month(date.first_of_month())
+        }
+    }
+
+    pub fn first_day(self) -> Date {
+        match self {
+            Period::Week(d) | Period::Month(d) => d,
+        }
+    }
+
+    /// The first day after the period.
+    pub fn next_first(self) -> Date {
+        match self {
+            Period::Week(d) => d.checked_add(7.days()).unwrap_or(d),
+            Period::Month(d) => d.checked_add(1.month()).unwrap_or(d),
+        }
+    }
+
+    pub fn previous(self) -> Self {
+        match self {
+            Period::Week(d) => Period::Week(d.checked_sub(7.days()).unwrap_or(d)),
+            Period::Month(d) => Period::Month(d.checked_sub(1.month()).unwrap_or(d)),
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Period::Week(_) => "week",
+            Period::Month(_) => "month",
+        }
+    }
+
+    fn title(self) -> String {
+        match self {
+            Period::Week(monday) => {
+                let sunday = self.next_first().yesterday().unwrap_or(monday);
+                format!("Week {} ({} – {})", monday.iso_week_date().week(), monday, sunday)
+            }
+            Period::Month(first) => first.strftime("%B %Y").to_string(),
+        }
+    }
+
+    /// `[start, end)` in unix seconds.
+    pub fn bounds(self, zone: &TimeZone) -> (i64, i64) {
+        (day_start(zone, self.first_day()), day_start(zone, self.next_first()))
+    }
+}
+
+/// Build the report of a period from the energy slots.
+pub async fn build(
+    store: &Store,
+    device: i64,
+    device_id: &str,
+    settings: &Settings,
+    period: Period,
+    outlet_names: BTreeMap<u32, String>,
+) -> Result<Report, StoreError> {
+    let last = period.next_first().yesterday().unwrap_or(period.first_day());
+    let days = days(store, device, settings, period.first_day(), last).await?;
+    let (start, end) = period.bounds(&settings.zone);
+    let slots = store.energy(device, start, end).await?;
+    let totals = totals(&slots.iter().map(|(_, s)| s).collect::<Vec<_>>(), settings.price_per_kwh);
+    let (p_start, p_end) = period.previous().bounds(&settings.zone);
+    let previous = store.energy(device, p_start, p_end).await?;
+    let previous_kwh =
+        (!previous.is_empty()).then(|| self::totals(&previous.iter().map(|(_, s)| s).collect::<Vec<_>>(), None).kwh);
+    let change_percent = previous_kwh.filter(|p| *p > 0.0).map(|p| ((totals.kwh - p) / p * 1000.0).round() / 10.0);
+    Ok(Report {
+        id: period.id(),
+        device_id: device_id.to_owned(),
+        kind: period.kind().to_owned(),
+        title: period.title(),
+        time_zone: settings.zone_name(),
+        first_day: period.first_day().to_string(),
+        last_day: last.to_string(),
+        start,
+        end,
+        created: unix_secs() as i64,
+        totals,
+        days,
+        outlet_names,
+        previous_kwh,
+        change_percent,
+        price_per_kwh: settings.price_per_kwh,
+        currency: settings.currency.clone(),
+    })
+}
+
+/// Make every report that is due and missing: each week and month that has
+/// ended by `now` since the device's first energy slot. Returns the ids made.
+pub async fn generate_due(
+    store: &Store,
+    settings: &Settings,
+    now: i64,
+    names: &(dyn Fn(&str) -> BTreeMap<u32, String> + Sync),
+) -> Result<Vec<String>, StoreError> {
+    let mut made = Vec::new();
+    for (device, device_id) in store.devices().await? {
+        let Some(first) = store.first_energy(device).await? else { continue };
+        let have: HashSet<String> = store.report_ids(device).await?.into_iter().map(|r| r.0).collect();
+        let first_date = local_date(&settings.zone, first);
+        for week in [true, false] {
+            let mut period = Period::containing(first_date, week);
+            while period.bounds(&settings.zone).1 <= now {
+                let id = period.id();
+                if !have.contains(&id) {
+                    let report = build(store, device, &device_id, settings, period, names(&device_id)).await?;
+                    let (start, end) = (report.start, report.end);
+                    let body = serde_json::to_string(&report).unwrap_or_default();
+                    let stored = StoredReport { id: id.clone(), kind: report.kind, start, end, created: now, body };
+                    store.put_report(device, &stored).await?;
+                    made.push(format!("{device_id}/{id}"));
+                }
+                period = if week { Period::Week(period.next_first()) } else { Period::Month(period.next_first()) };
+            }
+        }
+    }
+    Ok(made)
+}
+
+/// Outlet names of the PDUs the bridge watches now.
+pub fn outlet_names(bridge: &Bridge, device_id: &str) -> BTreeMap<u32, String> {
+    bridge
+        .device(Some(device_id))
+        .ok()
+        .and_then(|d| d.latest())
+        .map(|s| s.outlets.iter().map(|o| (o.number, o.name.to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// Make due reports at start and then every hour until `shutdown`.
+pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, settings: Settings, shutdown: CancellationToken) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3_600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = hourly.tick() => {}
+        }
+        let names = |id: &str| outlet_names(&bridge, id);
+        match generate_due(&store, &settings, unix_secs() as i64, &names).await {
+            Ok(made) if !made.is_empty() => tracing::info!(reports = ?made, "energy reports made"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "energy reports could not be made"),
+        }
+    }
+}
+
+/// Today, this week and this month so far, and the reports there are.
+pub async fn summary(
+    store: &Store,
+    bridge: &Bridge,
+    device_id: Option<&str>,
+    settings: &Settings,
+) -> Result<EnergySummary, ApiError> {
+    let device = bridge.device(device_id)?;
+    let key = store.device(device.id().as_str()).await.map_err(internal)?;
+    let now = unix_secs() as i64;
+    let today = local_date(&settings.zone, now);
+    let since = |first: Date| async move {
+        let slots = store.energy(key, day_start(&settings.zone, first), now + SLOT).await.map_err(internal)?;
+        Ok::<_, ApiError>(totals(&slots.iter().map(|(_, s)| s).collect::<Vec<_>>(), settings.price_per_kwh))
+    };
+    Ok(EnergySummary {
+        device_id: device.id().to_string(),
+        time_zone: settings.zone_name(),
+        today: since(today).await?,
+        week: since(Period::containing(today, true).first_day()).await?,
+        month: since(today.first_of_month()).await?,
+        outlet_names: outlet_names(bridge, device.id().as_str()),
+        currency: settings.currency.clone(),
+        reports: list(store, key).await?,
+    })
+}
+
+fn internal(e: StoreError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// A device's reports, newest first.
+pub async fn list(store: &Store, device: i64) -> Result<Vec<ReportSummary>, ApiError> {
+    let rows = store.report_ids(device).await.map_err(internal)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, kind, start, end)| {
+            let title = Period::parse(&id)?.title();
+            Some(ReportSummary { id, kind, title, start, end })
+        })
+        .collect())
+}
+
+/// One report, or 404 naming the id.
+pub async fn fetch(store: &Store, device: i64, id: &str) -> Result<Report, ApiError> {
+    if Period::parse(id).is_none() {
+        return Err(ApiError::not_found(
+            "id",
+            format!("no report {id:?}: ids look like week-2026-11-16 or month-2026-11"),
+        ));
+    }
+    let body = store.report(device, id).await.map_err(internal)?;
+    let body = body.ok_or_else(|| ApiError::not_found("id", format!("no report {id:?} (not made yet?)")))?;
+    serde_json::from_str(&body).map_err(|e| ApiError::Internal(format!("report {id}: {e}")))
+}
+
+fn money(v: Option<f64>, currency: &str) -> String {
+    match v {
+        Some(v) if currency.is_empty() => format!("{v:.2}"),
+        Some(v) => format!("{v:.2} {currency}"),
+        None => String::new(),
+    }
+}
+
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
+}
+
+/// The report as CSV: one row a day, then the whole period.
+pub fn csv(report: &Report) -> String {
+    let banks: Vec<u32> = report.totals.banks.keys().copied().collect();
+    let outlets: Vec<u32> = report.totals.outlets.keys().copied().collect();
+    let mut out = String::from("date,kwh,source_a_kwh,source_b_kwh");
+    for b in &banks {
+        out.push_str(&format!(",bank_{b}_kwh"));
+    }
+    for o in &outlets {
+        out.push_str(&format!(",outlet_{o}_kwh"));
+    }
+    out.push_str(",peak_w,avg_w,cost\n");
+    let row = |label: &str, t: &EnergyTotals| {
+        let mut line = format!("{label},{:.3}", t.kwh);
+        for s in ["a", "b"] {
+            line.push_str(&format!(",{}", opt(t.sources.get(s).copied(), 3)));
+        }
+        for b in &banks {
+            line.push_str(&format!(",{}", opt(t.banks.get(b).copied(), 3)));
+        }
+        for o in &outlets {
+            line.push_str(&format!(",{}", opt(t.outlets.get(o).copied(), 3)));
+        }
+        line.push_str(&format!(",{},{},{}\n", opt(t.peak_w, 0), opt(t.avg_w, 1), opt(t.cost, 2)));
+        line
+    };
+    for day in &report.days {
+        out.push_str(&row(&day.date, &day.totals));
+    }
+    out.push_str(&row("total", &report.totals));
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The report as a page that prints well (A4, no dashboard around it).
+pub fn html(report: &Report) -> String {
+    let t = &report.totals;
+    let mut days = String::new();
+    for d in &report.days {
+        days.push_str(&format!(
+            "<tr><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            d.date,
+            d.totals.kwh,
+            opt(d.totals.sources.get("a").copied(), 2),
+            opt(d.totals.sources.get("b").copied(), 2),
+            opt(d.totals.peak_w, 0),
+            opt(d.totals.avg_w, 0),
+            money(d.totals.cost, &report.currency),
+        ));
+    }
+    let mut outlets = String::new();
+    for (n, kwh) in &t.outlets {
+        let name = report.outlet_names.get(n).map(|s| escape(s)).unwrap_or_default();
+        let share = if t.kwh > 0.0 { format!("{:.0} %", kwh / t.kwh * 100.0) } else { String::new() };
+        outlets.push_str(&format!("<tr><td>{n}</td><td>{name}</td><td>{kwh:.2}</td><td>{share}</td></tr>"));
+    }
+    let change = match (report.previous_kwh, report.change_percent) {
+        (Some(p), Some(c)) => format!("{p:.2} kWh the period before ({c:+.1} %)"),
+        (Some(p), None) => format!("{p:.2} kWh the period before"),
+        _ => "no data for the period before".to_owned(),
+    };
+    let cost = match (t.cost, report.price_per_kwh) {
+        (Some(_), Some(p)) => format!(
+            "<p><strong>Cost:</strong> {} at {} per kWh</p>",
+            money(t.cost, &report.currency),
+            money(Some(p), &report.currency)
+        ),
+        _ => String::new(),
+    };
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} · {device}</title>
+<style>
+body {{ font: 14px/1.45 system-ui, sans-serif; color: #1c2127; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; }}
+h1 {{ font-size: 1.4rem; margin-bottom: 0.2rem; }} .sub {{ color: #5f6b7a; margin-top: 0; }}
+.kpis {{ display: flex; flex-wrap: wrap; gap: 1.5rem; margin: 1rem 0; }} .kpis div {{ min-width: 8rem; }}
+.kpis strong {{ display: block; font-size: 1.3rem; }}
+table {{ border-collapse: collapse; width: 100%; margin: 0.5rem 0 1.5rem; font-variant-numeric: tabular-nums; }}
+th, td {{ border-bottom: 1px solid #d5dae1; padding: 0.3rem 0.5rem; text-align: right; }}
+th:first-child, td:first-child, td.name {{ text-align: left; }}
+@media print {{ body {{ margin: 0; max-width: none; }} a {{ display: none; }} }}
+@page {{ size: A4; margin: 15mm; }}
+</style></head><body>
+<h1>Energy report: {title}</h1>
+<p class="sub">PDU {device} · {first} to {last} ({zone})</p>
+<div class="kpis">
+<div>Energy<strong>{kwh:.2} kWh</strong></div>
+<div>Source A<strong>{a} kWh</strong></div>
+<div>Source B<strong>{b} kWh</strong></div>
+<div>Peak power<strong>{peak} W</strong></div>
+<div>Average power<strong>{avg} W</strong></div>
+</div>
+<p><strong>Compared with before:</strong> {change}</p>
+{cost}
+<h2>By day</h2>
+<table><thead><tr><th>Date</th><th>kWh</th><th>Source A</th><th>Source B</th><th>Peak W</th><th>Avg W</th><th>Cost</th></tr></thead>
+<tbody>{days}</tbody></table>
+<h2>By outlet</h2>
+<table><thead><tr><th>Outlet</th><th class="name">Name</th><th>kWh</th><th>Share</th></tr></thead>
+<tbody>{outlets}</tbody></table>
+<p class="sub">Energy from the PDU's own counters; made {created} by pdu-bridge.
+<a href="{id}.csv">CSV</a> · <a href="{id}">JSON</a></p>
+</body></html>
+"#,
+        title = escape(&report.title),
+        device = escape(&report.device_id),
+        first = report.first_day,
+        last = report.last_day,
+        zone = escape(&report.time_zone),
+        kwh = t.kwh,
+        a = opt(t.sources.get("a").copied(), 2),
+        b = opt(t.sources.get("b").copied(), 2),
+        peak = opt(t.peak_w, 0),
+        avg = opt(t.avg_w, 0),
+        created = Timestamp::from_second(report.created).map(|t| t.to_string()).unwrap_or_default(),
+        id = report.id,
+    )
+}
