@@ -3,6 +3,7 @@
 mod util;
 
 mod api;
+mod energy;
 mod history;
 mod hostile;
 mod mqtt;

@@ -1,0 +1,247 @@
+//! Energy from the PDU's counters, local days across DST, and the weekly
+//! and monthly reports (issue 5).
+
+use server::history::energy::{Slot, SLOT};
+use server::history::reports::{self, Period, Settings};
+use server::history::sample::Sample;
+use server::history::store::Store;
+use server::history::Writer;
+use server::pdu::sim::SimPdu;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+async fn store() -> (Arc<Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Arc::new(Store::open(&dir.path().join("history.db")).await.unwrap()), dir)
+}
+
+fn berlin() -> Settings {
+    Settings {
+        zone: jiff::tz::TimeZone::get("Europe/Berlin").unwrap(),
+        price_per_kwh: Some(0.3),
+        currency: "EUR".into(),
+    }
+}
+
+fn at(s: &str) -> i64 {
+    s.parse::<jiff::Timestamp>().unwrap().as_second()
+}
+
+/// A PDU44001 sample with bank 1 at `watts` and its counter at `units` (0.1 kWh).
+fn sample(base: &Sample, watts: i64, units: i64) -> Sample {
+    let mut s = base.clone();
+    let shape = s.shape;
+    s.values[shape.index("bank.1.power").unwrap()] = Some(watts);
+    s.values[shape.index("bank.1.energy").unwrap()] = Some(units);
+    s.values[shape.index("bank.2.power").unwrap()] = Some(0);
+    s.values[shape.index("bank.2.energy").unwrap()] = Some(0);
+    s.values[shape.index("total.power").unwrap()] = Some(watts);
+    s.values[shape.index("ats.selected").unwrap()] = Some(1);
+    s
+}
+
+fn base() -> Sample {
+    let now = tokio::time::Instant::now();
+    Sample::from_snapshot(&SimPdu::new(1, now).snapshot(&app::model::DeviceId::parse("pdu44001").unwrap(), now))
+}
+
+/// 1.2 kW for an hour; the PDU resets its counters half-way. Counting goes
+/// on from the new counter, the reset interval is integrated from power,
+/// and nothing is negative (a naive difference would be -0.5 kWh).
+#[tokio::test]
+async fn energy_across_a_counter_reset_is_never_negative() {
+    let (store, _dir) = store().await;
+    let mut writer = Writer::new(store.clone());
+    let base = base();
+    let t0 = at("2026-11-23T10:00:00Z");
+    for t in 0..=3_600i64 {
+        // 1.2 kWh an hour = 12 units of 0.1 kWh; the counter restarts at 1800 s.
+        let units = if t < 1_800 { 5_000 + t * 12 / 3_600 } else { (t - 1_800) * 12 / 3_600 };
+        writer.add("pdu44001", t0 + t, &sample(&base, 1_200, units)).await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    let device = store.device("pdu44001").await.unwrap();
+    let slots = store.energy(device, t0 - SLOT, t0 + 2 * 3_600).await.unwrap();
+    assert_eq!(slots.len(), 4 + 1, "four quarter hours and the first second of the next");
+    assert!(slots.iter().all(|(_, s)| s.wh.values().all(|v| *v >= 0.0)), "{slots:?}");
+    let total: f64 = slots.iter().map(|(_, s)| s.get("bank.1")).sum();
+    // 500 Wh counted before the reset, 1 s of 1.2 kW across it, 600 Wh after.
+    assert!((total - (500.0 + 1_200.0 / 3_600.0 + 600.0)).abs() < 1e-6, "{total}");
+    let pdu: f64 = slots.iter().map(|(_, s)| s.get("pdu")).sum();
+    let source_a: f64 = slots.iter().map(|(_, s)| s.get("source.a")).sum();
+    assert!((pdu - total).abs() < 1e-6 && (source_a - total).abs() < 1e-6);
+    assert_eq!(slots.iter().map(|(_, s)| s.get("source.b")).sum::<f64>(), 0.0);
+    // Peak and average come from the power readings.
+    let t = reports::totals(&slots.iter().map(|(_, s)| s).collect::<Vec<_>>(), None);
+    assert_eq!((t.peak_w, t.avg_w), (Some(1_200.0), Some(1_200.0)));
+
+    // A restart of the bridge (a new writer) counts what happened while it
+    // was down from the stored sample on: 20 minutes later, 0.4 kWh more,
+    // spread over the slots the gap covers.
+    let mut writer = Writer::new(store.clone());
+    writer.add("pdu44001", t0 + 3_600 + 1_200, &sample(&base, 1_200, 6 + 4)).await.unwrap();
+    writer.flush().await.unwrap();
+    let slots = store.energy(device, t0 - SLOT, t0 + 3 * 3_600).await.unwrap();
+    let total_after: f64 = slots.iter().map(|(_, s)| s.get("bank.1")).sum();
+    assert!((total_after - total - 400.0).abs() < 1e-6, "{total_after}");
+    assert!(slots.iter().filter(|(ts, _)| *ts >= t0 + 3_600).count() == 2, "spread over the gap: {slots:?}");
+}
+
+/// Slots of 100 Wh each quarter hour from `from` to `to`.
+async fn steady(store: &Store, from: i64, to: i64) -> i64 {
+    let device = store.device("pdu44001").await.unwrap();
+    let slot = Slot {
+        wh: BTreeMap::from([
+            ("pdu".to_owned(), 100.0),
+            ("source.a".to_owned(), 100.0),
+            ("bank.1".to_owned(), 100.0),
+            ("outlet.3".to_owned(), 40.0),
+        ]),
+        peak_w: Some(400.0),
+        power_sum: 400.0,
+        power_n: 1,
+    };
+    let slots: Vec<(i64, &Slot)> = (from..to).step_by(SLOT as usize).map(|ts| (ts, &slot)).collect();
+    store.put_energy(device, &slots).await.unwrap();
+    device
+}
+
+#[tokio::test]
+async fn local_days_are_23_and_25_hours_long_across_dst() {
+    let (store, _dir) = store().await;
+    let settings = berlin();
+    let device = steady(&store, at("2026-03-27T00:00:00Z"), at("2026-04-01T00:00:00Z")).await;
+    let days = reports::days(&store, device, &settings, "2026-03-28".parse().unwrap(), "2026-03-30".parse().unwrap())
+        .await
+        .unwrap();
+    let kwh: Vec<(&str, f64)> = days.iter().map(|d| (d.date.as_str(), d.totals.kwh)).collect();
+    assert_eq!(kwh, [("2026-03-28", 9.6), ("2026-03-29", 9.2), ("2026-03-30", 9.6)], "spring forward: 23 h");
+    assert_eq!(days[1].totals.cost, Some(2.76));
+
+    steady(&store, at("2026-10-24T00:00:00Z"), at("2026-10-27T00:00:00Z")).await;
+    let days = reports::days(&store, device, &settings, "2026-10-25".parse().unwrap(), "2026-10-25".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(days[0].totals.kwh, 10.0, "fall back: 25 h");
+    assert_eq!(days[0].totals.outlets[&3], 4.0);
+}
+
+#[tokio::test]
+async fn weekly_and_monthly_reports_are_made_for_completed_periods_with_catch_up() {
+    let (store, _dir) = store().await;
+    let settings = berlin();
+    // Data from Wednesday 14 October to Tuesday 10 November 2026.
+    let device = steady(&store, at("2026-10-14T08:00:00Z"), at("2026-11-10T12:00:00Z")).await;
+    let names = |_: &str| BTreeMap::from([(3u32, "NAS <main>".to_owned())]);
+
+    // The bridge was down until 27 November: every missed period is made now.
+    let made = reports::generate_due(&store, &settings, at("2026-11-27T12:00:00Z"), &names).await.unwrap();
+    let weeks = ["2026-10-12", "2026-10-19", "2026-10-26", "2026-11-02", "2026-11-09", "2026-11-16"];
+    let mut expected: Vec<String> = weeks.iter().map(|w| format!("pdu44001/week-{w}")).collect();
+    expected.push("pdu44001/month-2026-10".into());
+    assert_eq!(made, expected, "November is not over, the week of 23 November neither");
+    let again = reports::generate_due(&store, &settings, at("2026-11-27T13:00:00Z"), &names).await.unwrap();
+    assert!(again.is_empty(), "made once: {again:?}");
+
+    // Monday 00:00 to Monday 00:00 local; this week has the 25-hour Sunday.
+    let week = reports::fetch(&store, device, "week-2026-10-19").await.unwrap();
+    assert_eq!((week.start, week.end), (at("2026-10-18T22:00:00Z"), at("2026-10-25T23:00:00Z")));
+    assert_eq!((week.first_day.as_str(), week.last_day.as_str()), ("2026-10-19", "2026-10-25"));
+    assert_eq!(week.days.len(), 7);
+    assert_eq!(week.days[6].totals.kwh, 10.0);
+    assert_eq!(week.totals.kwh, 67.6, "169 hours");
+    assert_eq!(week.totals.cost, Some(20.28));
+    assert_eq!(week.totals.sources["a"], 67.6);
+    assert_eq!(week.totals.outlets[&3], 27.04);
+    // The first week began on Wednesday at 10:00 local: compared with nothing.
+    let first = reports::fetch(&store, device, "week-2026-10-12").await.unwrap();
+    assert_eq!(first.previous_kwh, None);
+    let next = reports::fetch(&store, device, "week-2026-10-26").await.unwrap();
+    assert_eq!((next.totals.kwh, next.previous_kwh, next.change_percent), (67.2, Some(67.6), Some(-0.6)));
+    let month = reports::fetch(&store, device, "month-2026-10").await.unwrap();
+    assert_eq!((month.days.len(), month.days[0].date.as_str()), (31, "2026-10-01"));
+    assert_eq!(month.days[0].totals.kwh, 0.0);
+    assert_eq!(month.start, at("2026-09-30T22:00:00Z"));
+
+    // Renderings: CSV a row a day plus the total; HTML escapes names.
+    let csv = reports::csv(&week);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "date,kwh,source_a_kwh,source_b_kwh,bank_1_kwh,outlet_3_kwh,peak_w,avg_w,cost");
+    assert_eq!(lines.len(), 1 + 7 + 1);
+    assert!(lines[8].starts_with("total,67.600,67.600,,67.600,27.040,400,400.0,20.28"), "{}", lines[8]);
+    let html = reports::html(&week);
+    assert!(html.contains("NAS &lt;main&gt;") && !html.contains("<main>"));
+    assert!(html.contains("67.60 kWh") && html.contains("20.28 EUR"));
+
+    assert_eq!(Period::parse("week-2026-10-20"), None, "not a Monday");
+    assert_eq!(Period::parse("month-2026-13"), None);
+    let err = reports::fetch(&store, device, "week-2026-11-23").await.unwrap_err();
+    assert_eq!(err.status_code(), 404);
+}
+
+#[tokio::test]
+async fn the_energy_and_report_api() {
+    use crate::util::{call, call_text, Started};
+    use axum::http::StatusCode;
+    let bridge = Started::new(&[("BRIDGE_TIMEZONE", "Europe/Berlin"), ("BRIDGE_PRICE_PER_KWH", "0.25")]).await;
+    let store = bridge.history.clone();
+    let now = server::service::unix_secs() as i64;
+    steady(&store, now - 20 * 86_400, now).await;
+    let settings = Settings::from_config(&bridge.config);
+    reports::generate_due(&store, &settings, now, &|id| reports::outlet_names(&bridge.bridge, id)).await.unwrap();
+    let router = bridge.router();
+
+    let (code, energy) = call(&router, "GET", "/api/energy", None).await;
+    assert_eq!(code, StatusCode::OK, "{energy}");
+    assert_eq!(energy["time_zone"], "Europe/Berlin");
+    assert!(energy["today"]["kwh"].as_f64().unwrap() > 0.0, "{energy}");
+    let kwh = |period: &str| energy[period]["kwh"].as_f64().unwrap();
+    assert!(kwh("week") >= kwh("today") && kwh("month") >= kwh("today"), "{energy}");
+    assert!(energy["today"]["cost"].as_f64().is_some());
+
+    let (code, list) = call(&router, "GET", "/api/reports", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let list = list.as_array().unwrap();
+    assert!(list.len() >= 2, "{list:?}");
+    let id = list.iter().find(|r| r["kind"] == "week").unwrap()["id"].as_str().unwrap().to_owned();
+    let (code, report) = call(&router, "GET", &format!("/api/reports/{id}?device_id=pdu44001"), None).await;
+    assert_eq!((code, report["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    assert_eq!(report["days"].as_array().unwrap().len(), 7);
+    assert!(report["outlet_names"]["3"].is_string(), "names from the live PDU: {report}");
+    let (code, csv) = call_text(&router, "GET", &format!("/api/reports/{id}.csv"), None, "text/csv").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(csv.starts_with("date,kwh,") && csv.lines().count() == 9, "{csv}");
+    let (code, html) = call_text(&router, "GET", &format!("/api/reports/{id}.html"), None, "text/html").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(html.contains("<h1>Energy report: Week "), "{html}");
+
+    for (uri, status, field) in [
+        ("/api/reports/week-2020-01-06", StatusCode::NOT_FOUND, "id"),
+        ("/api/reports/yesterday", StatusCode::NOT_FOUND, "id"),
+        ("/api/reports?device_id=nope", StatusCode::NOT_FOUND, "device_id"),
+    ] {
+        let (code, e) = call(&router, "GET", uri, None).await;
+        assert_eq!((code, e["field"].as_str()), (status, Some(field)), "{uri}: {e}");
+    }
+}
+
+/// The demo's simulated history: filled once, charts at 7 days have data,
+/// energy is counted.
+#[tokio::test]
+async fn the_demo_fill_gives_a_simulated_pdu_history_once() {
+    let (store, _dir) = store().await;
+    let id = app::model::DeviceId::parse("pdu44001").unwrap();
+    let end = at("2026-11-27T12:00:00Z");
+    let n = server::history::demo_fill(&store, &id, 2, end, 60).await.unwrap();
+    assert_eq!(n as i64, (2 * 86_400 - 7_200) / 60 + 7_200);
+    assert_eq!(server::history::demo_fill(&store, &id, 2, end, 60).await.unwrap(), 0, "never over real history");
+    let device = store.device("pdu44001").await.unwrap();
+    let shape = store.latest(device).await.unwrap().unwrap().1.shape;
+    let h = server::history::query::query(&store, "pdu44001", shape, &["total.power".into()], end - 7 * 86_400, end)
+        .await
+        .unwrap();
+    assert!(h.series[0].points.len() >= 2 * 86_400 / 300 - 2, "{}", h.series[0].points.len());
+    let slots = store.energy(device, end - 3 * 86_400, end).await.unwrap();
+    let t = reports::totals(&slots.iter().map(|(_, s)| s).collect::<Vec<_>>(), None);
+    assert!(t.kwh > 1.0 && t.outlets.len() == 10, "{t:?}");
+}
