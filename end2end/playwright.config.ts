@@ -41,6 +41,10 @@ export default defineConfig({
       BRIDGE_WEB_PORT: port,
       // The embedded broker on its own port, clear of anything on 1883.
       MQTT_PORT: String(Number(port) + 1),
+      // A week of simulated history, so charts and reports have data.
+      BRIDGE_DEMO_HISTORY_DAYS: '7',
+      BRIDGE_PRICE_PER_KWH: '0.30',
+      BRIDGE_CURRENCY: 'EUR',
       BRIDGE_DATA_DIR: mkdtempSync(join(tmpdir(), 'pdu-bridge-e2e-')),
     } as Record<string, string>,
   },

@@ -2,7 +2,7 @@
 //! the server agree on URLs whatever the checkout path (the default URL
 //! carries a hash of the crate path).
 
-use crate::history::{EnergySummary, History, HistoryKind};
+use crate::history::{EnergySummary, History, HistoryKind, Report};
 use crate::live::RulesUpdate;
 use crate::model::{Event, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use crate::rules::RuleStatus;
@@ -117,4 +117,11 @@ pub async fn load_history(device_id: String, kind: HistoryKind, range: String) -
 pub async fn load_energy(device_id: String) -> Result<EnergySummary, ServerFnError> {
     let backend = expect_context::<crate::backend::BackendHandle>();
     backend.0.energy(Some(device_id)).await.map_err(server_error)
+}
+
+/// One report, shown in the energy panel.
+#[server(prefix = "/fn", endpoint = "report")]
+pub async fn load_report(device_id: String, id: String) -> Result<Report, ServerFnError> {
+    let backend = expect_context::<crate::backend::BackendHandle>();
+    backend.0.report(Some(device_id), id).await.map_err(server_error)
 }

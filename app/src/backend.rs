@@ -4,7 +4,7 @@
 //! trait; the `server` crate implements it with its one service path, so
 //! authentication and auditing can later be added in exactly one place.
 
-use crate::history::{EnergySummary, History, HistoryKind};
+use crate::history::{EnergySummary, History, HistoryKind, Report};
 use crate::model::{ApiError, Event, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use crate::rules::{Rule, RuleStatus};
 use futures::future::BoxFuture;
@@ -40,6 +40,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Energy today, this week and this month, and the reports there are.
     fn energy(&self, device_id: Option<String>) -> BoxFuture<'static, Result<EnergySummary, ApiError>>;
+
+    /// One stored report.
+    fn report(&self, device_id: Option<String>, id: String) -> BoxFuture<'static, Result<Report, ApiError>>;
 
     /// Switch an outlet and report the state read back from the PDU.
     /// `device_id` may be omitted when there is exactly one PDU.

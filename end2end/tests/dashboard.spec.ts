@@ -136,6 +136,112 @@ test('a rule is created in the editor, armed, edited, disabled and deleted', asy
   await expect(page.getByTestId('events')).toContainText('rule deleted');
 });
 
+/** The number of buckets a chart drew, once it has drawn. */
+async function chartPoints(page: Page, testid: string) {
+  const plot = page.getByTestId(testid).locator('.plot');
+  await expect(plot).toBeVisible();
+  await expect(plot.locator('svg polyline').first()).toBeAttached();
+  return Number(await plot.getAttribute('data-points'));
+}
+
+/** The bridge fills 7 days of simulated history at start (BRIDGE_DEMO_HISTORY_DAYS); wait for it. */
+async function waitForHistory(request: import('@playwright/test').APIRequestContext) {
+  await expect.poll(async () => {
+    // The fill ends with the last two hours at 1 s: when the last hour is there, all is.
+    const h = await (await request.get('/api/history/banks?range=1h')).json();
+    return h.series?.[0]?.points?.length ?? 0;
+  }, { timeout: 60_000 }).toBeGreaterThan(3000);
+}
+
+test('the history charts draw 1h and 7d, follow the range buttons and the back button', async ({ page, request }) => {
+  await waitForHistory(request);
+  await openLive(page);
+  const history = page.locator('#history');
+  await history.scrollIntoViewIfNeeded();
+  await expect(history.getByRole('button', { name: '24h' })).toHaveAttribute('aria-pressed', 'true');
+
+  await history.getByRole('button', { name: '1h' }).click();
+  await expect(page).toHaveURL(/\?range=1h$/);
+  await expect(history.getByRole('button', { name: '1h' })).toHaveAttribute('aria-pressed', 'true');
+  // 1 s buckets over the last hour (the fill has 1 s steps there).
+  await expect.poll(() => chartPoints(page, 'chart-power')).toBeGreaterThan(3 * 3000);
+  const hourTicks = await page.getByTestId('chart-power').locator('svg text').allTextContents();
+  expect(hourTicks.some((t) => /^\d\d:\d\d$/.test(t.trim())), hourTicks.join('|')).toBe(true);
+
+  await history.getByRole('button', { name: '7d' }).click();
+  await expect(page).toHaveURL(/\?range=7d$/);
+  // 5-minute buckets: a week of them, one per series.
+  await expect.poll(() => chartPoints(page, 'chart-power')).toBeGreaterThan(3 * 1900);
+  await expect.poll(async () => (await page.getByTestId('chart-power').locator('svg text').allTextContents())
+    .some((t) => /^\d\d-\d\d \d\d:\d\d$/.test(t.trim()))).toBe(true);
+  for (const id of ['chart-current', 'chart-voltage', 'chart-outlets']) {
+    expect(await chartPoints(page, id), id).toBeGreaterThan(1900);
+  }
+  // Source voltages are drawn as A and B, never as a sum of banks.
+  await expect(page.getByTestId('chart-voltage').locator('.legend')).toHaveText(/Source A.*Source B/);
+
+  // Hovering reads out the bucket under the pointer.
+  const plot = page.getByTestId('chart-power').locator('.plot');
+  const box = (await plot.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+  await expect(page.getByTestId('readout')).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d · Total \d+\.\d W \(\d+\.\d–\d+\.\d\)/);
+
+  // One outlet: its own line with a min/max band.
+  await page.getByTestId('chart-outlets').getByLabel('Outlet').selectOption('4');
+  await expect(page.getByTestId('chart-outlets').locator('.legend li')).toHaveCount(1);
+  await expect(page.getByTestId('chart-outlets').locator('svg polygon').first()).toBeAttached();
+
+  // The CSV link downloads the same range.
+  const csv = page.getByTestId('chart-power').getByRole('link', { name: 'CSV' });
+  await expect(csv).toHaveAttribute('href', /\/api\/history\/banks\.csv\?range=7d&device_id=pdu44001$/);
+  const response = await page.request.get((await csv.getAttribute('href'))!);
+  expect((await response.text()).split('\n')[0]).toBe('ts,metric,avg,min,max');
+
+  // Back returns to the hour; a bookmark of the URL opens the same range.
+  await page.goBack();
+  await expect(page).toHaveURL(/\?range=1h$/);
+  await expect(history.getByRole('button', { name: '1h' })).toHaveAttribute('aria-pressed', 'true');
+  await expect.poll(() => chartPoints(page, 'chart-power')).toBeGreaterThan(3 * 3000);
+  await page.goto('/?range=30d');
+  await expect(page.locator('#history').getByRole('button', { name: '30d' })).toHaveAttribute('aria-pressed', 'true');
+  await expect.poll(() => chartPoints(page, 'chart-power')).toBeGreaterThan(3 * 600);
+});
+
+test('a chart says when it is loading and when a range has no data', async ({ page }) => {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  await page.route('**/fn/history', async (route) => {
+    await held;
+    const body = { device_id: 'pdu44001', start: 0, end: 3600, bucket_s: 1, series: [] };
+    await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+  });
+  await openLive(page);
+  await expect(page.getByTestId('chart-power').getByTestId('chart-loading')).toHaveText('Loading history…');
+  release();
+  await expect(page.getByTestId('chart-power').getByTestId('chart-empty')).toContainText('No data in this range yet');
+  await expect(page.getByTestId('chart-voltage').getByTestId('chart-empty')).toBeVisible();
+});
+
+test('the energy panel shows today, week and month, and opens a weekly report', async ({ page, request }) => {
+  await waitForHistory(request);
+  await openLive(page);
+  const energy = page.locator('#energy');
+  await energy.scrollIntoViewIfNeeded();
+  await expect(energy.getByTestId('energy-kpi')).toHaveCount(3);
+  await expect(energy.getByTestId('energy-kpi').nth(2)).toContainText(/This month\s*[1-9][0-9]*\.[0-9]{2} kWh/);
+  await expect(energy.locator('.energy-outlets tbody tr')).toHaveCount(10);
+  const reports = (await (await request.get('/api/reports')).json()) as { id: string; title: string }[];
+  expect(reports.length).toBeGreaterThan(0);
+  const week = reports.find((r) => r.id.startsWith('week-'))!;
+  await energy.getByRole('button', { name: week.title }).click();
+  const view = page.getByTestId('report-view');
+  await expect(view.locator('h3')).toHaveText(week.title);
+  await expect(view.locator('tbody tr')).toHaveCount(7);
+  const print = energy.getByRole('link', { name: 'Print' }).first();
+  const html = await (await request.get((await print.getAttribute('href'))!)).text();
+  expect(html).toContain('<h1>Energy report: Week');
+});
+
 test('screenshots of the dashboard on a laptop and a phone', async ({ page, request }) => {
   const rule = { name: 'brownout-shed', condition: 'voltage_below', input: 1, threshold: 108,
                  outlet: [5, 9], action: 'off', delay: 10, restore_delay: 30 };
@@ -145,6 +251,8 @@ test('screenshots of the dashboard on a laptop and a phone', async ({ page, requ
     await openLive(page);
     await expect(page.getByTestId('transfer-diagram')).toBeVisible();
     await expect(page.getByTestId('rule-brownout-shed').getByTestId('rule-state')).toHaveText('armed');
+    await expect(page.getByTestId('chart-power').locator('svg polyline').first()).toBeAttached();
+    await expect(page.getByTestId('energy-kpi').first()).toBeVisible();
     await page.screenshot({ path: `../docs/screenshots/dashboard-${name}.png`, fullPage: true });
   }
 });

@@ -53,13 +53,16 @@ pub async fn serve_bridge(
     let history = match history::store::Store::open(&config.history_db).await {
         Ok(store) => {
             let store = Arc::new(store);
-            let demo = config.devices.iter().filter(|d| d.is_simulated()).map(|d| d.id.clone()).collect();
-            let fill = (config.demo_history_days, demo);
-            tasks.push(tokio::spawn(history::run(store.clone(), bridge.clone(), fill, shutdown.clone())));
+            let demo: Vec<_> = config.devices.iter().filter(|d| d.is_simulated()).map(|d| d.id.clone()).collect();
+            let writer = history::serve(
+                store.clone(),
+                bridge.clone(),
+                (demo, config.demo_history_days),
+                report_settings.clone(),
+                shutdown.clone(),
+            );
+            tasks.push(tokio::spawn(writer));
             tasks.push(tokio::spawn(history::retention(store.clone(), config.retention_days, shutdown.clone())));
-            let reports =
-                history::reports::run(store.clone(), bridge.clone(), report_settings.clone(), shutdown.clone());
-            tasks.push(tokio::spawn(reports));
             Some(store)
         }
         Err(e) => {

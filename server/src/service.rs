@@ -286,11 +286,24 @@ pub struct BridgeBackend {
 }
 
 impl app::backend::Backend for BridgeBackend {
+    fn report(
+        &self,
+        device_id: Option<String>,
+        id: String,
+    ) -> BoxFuture<'static, Result<app::history::Report, ApiError>> {
+        let (store, bridge) = (self.history.clone(), self.bridge.clone());
+        Box::pin(async move {
+            let store = crate::history::reports::require(store.as_deref())?;
+            let key = crate::history::reports::device_key(store, &bridge, device_id.as_deref()).await?;
+            crate::history::reports::fetch(store, key, &id).await
+        })
+    }
+
     fn energy(&self, device_id: Option<String>) -> BoxFuture<'static, Result<app::history::EnergySummary, ApiError>> {
         let (store, bridge, settings) = (self.history.clone(), self.bridge.clone(), self.reports.clone());
         Box::pin(async move {
-            let store = store.ok_or_else(|| ApiError::Unavailable("history is off (see the log)".into()))?;
-            crate::history::reports::summary(&store, &bridge, device_id.as_deref(), &settings).await
+            let store = crate::history::reports::require(store.as_deref())?;
+            crate::history::reports::summary(store, &bridge, device_id.as_deref(), &settings).await
         })
     }
 

@@ -8,6 +8,7 @@
 mod ats;
 mod banks;
 mod charts;
+mod energy;
 mod identity;
 mod outlets;
 mod rules;
@@ -158,6 +159,7 @@ pub fn DashboardPage() -> impl IntoView {
                 </div>
                 <outlets::OutletGrid/>
                 <charts::HistoryPanel/>
+                <energy::EnergyPanel/>
                 <div class="bottom-row">
                     <rules::RulesPanel/>
                     <rules::EventList/>

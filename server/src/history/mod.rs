@@ -231,23 +231,46 @@ pub async fn demo_fill(store: &Arc<Store>, id: &DeviceId, days: u32, end: i64, s
     Ok(written)
 }
 
-/// Store every answered poll of every PDU until `shutdown`, then flush.
-/// `demo` = (days, simulated device ids) to fill with [`demo_fill`] first.
-pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, demo: (u32, Vec<DeviceId>), shutdown: CancellationToken) {
-    let mut writer = Writer::new(store.clone());
-    let (days, simulated) = demo;
-    for device_id in simulated.iter().filter(|_| days > 0) {
-        let now = crate::service::unix_secs() as i64;
-        match demo_fill(&store, device_id, days, now, 30).await {
+/// [`demo_fill`] each of `devices` that has no history yet; returns those
+/// filled (their stored counters are not the live simulation's).
+pub async fn demo_fills(store: &Arc<Store>, devices: &[DeviceId], days: u32) -> Vec<DeviceId> {
+    let mut filled = Vec::new();
+    for id in devices.iter().filter(|_| days > 0) {
+        match demo_fill(store, id, days, crate::service::unix_secs() as i64, 30).await {
             Ok(0) => {}
             Ok(n) => {
-                tracing::info!(device = %device_id, days, samples = n, "history: simulated history filled (demo)");
-                // Its counters are not the live simulation's: count energy afresh.
-                if let Err(e) = writer.start_fresh(device_id.as_str()).await {
-                    tracing::error!(error = %e, "history: cannot prepare the writer");
-                }
+                tracing::info!(device = %id, days, samples = n, "history: simulated history filled (demo)");
+                filled.push(id.clone());
             }
-            Err(e) => tracing::error!(error = %e, "history: the demo fill failed"),
+            Err(e) => tracing::error!(device = %id, error = %e, "history: the demo fill failed"),
+        }
+    }
+    filled
+}
+
+/// Everything history does while the bridge runs: the demo's simulated
+/// history first (`demo` = simulated devices and days), so the first reports
+/// include it; then the writer and the reports, until `shutdown`.
+pub async fn serve(
+    store: Arc<Store>,
+    bridge: Arc<Bridge>,
+    demo: (Vec<DeviceId>, u32),
+    settings: reports::Settings,
+    shutdown: CancellationToken,
+) {
+    let fresh = demo_fills(&store, &demo.0, demo.1).await;
+    let reports = tokio::spawn(reports::run(store.clone(), bridge.clone(), settings, shutdown.clone()));
+    run(store, bridge, fresh, shutdown).await;
+    let _ = reports.await;
+}
+
+/// Store every answered poll of every PDU until `shutdown`, then flush.
+/// Energy of the `fresh` devices is counted from their next sample on.
+pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, fresh: Vec<DeviceId>, shutdown: CancellationToken) {
+    let mut writer = Writer::new(store.clone());
+    for id in &fresh {
+        if let Err(e) = writer.start_fresh(id.as_str()).await {
+            tracing::error!(error = %e, "history: cannot prepare the writer");
         }
     }
     let mut snapshots = bridge.subscribe();

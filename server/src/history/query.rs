@@ -170,7 +170,7 @@ pub async fn fetch(
     window: &Window,
     outlet: Option<u32>,
 ) -> Result<History, ApiError> {
-    let store = store.ok_or_else(|| ApiError::Unavailable("history is off (see the log)".into()))?;
+    let store = super::reports::require(store)?;
     let device = bridge.device(device_id)?;
     let snapshot =
         device.latest().ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;

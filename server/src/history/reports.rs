@@ -284,7 +284,7 @@ pub async fn summary(
     settings: &Settings,
 ) -> Result<EnergySummary, ApiError> {
     let device = bridge.device(device_id)?;
-    let key = store.device(device.id().as_str()).await.map_err(internal)?;
+    let key = device_key(store, bridge, device_id).await?;
     let now = unix_secs() as i64;
     let today = local_date(&settings.zone, now);
     let since = |first: Date| async move {
@@ -305,6 +305,17 @@ pub async fn summary(
 
 fn internal(e: StoreError) -> ApiError {
     ApiError::Internal(e.to_string())
+}
+
+/// The store, or why there is none.
+pub fn require(store: Option<&Store>) -> Result<&Store, ApiError> {
+    store.ok_or_else(|| ApiError::Unavailable("history is off (see the log)".into()))
+}
+
+/// The store's key of the requested (or only) PDU.
+pub async fn device_key(store: &Store, bridge: &Bridge, device_id: Option<&str>) -> Result<i64, ApiError> {
+    let device = bridge.device(device_id)?;
+    store.device(device.id().as_str()).await.map_err(internal)
 }
 
 /// A device's reports, newest first.

@@ -19,7 +19,7 @@ pub struct DeviceQuery {
 }
 
 fn store(state: &AppState) -> Result<&Store, ApiError> {
-    state.history.as_deref().ok_or_else(|| ApiError::Unavailable("history is off (see the log)".into()))
+    reports::require(state.history.as_deref())
 }
 
 pub async fn energy(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> Result<Response, HttpError> {
@@ -27,10 +27,8 @@ pub async fn energy(State(state): State<AppState>, Query(q): Query<DeviceQuery>)
     Ok(Json(summary).into_response())
 }
 
-/// The store's key of the requested (or only) PDU.
 async fn device_key(state: &AppState, device_id: Option<&str>) -> Result<i64, ApiError> {
-    let device = state.bridge.device(device_id)?;
-    store(state)?.device(device.id().as_str()).await.map_err(|e| ApiError::Internal(e.to_string()))
+    reports::device_key(store(state)?, &state.bridge, device_id).await
 }
 
 pub async fn list(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> Result<Response, HttpError> {

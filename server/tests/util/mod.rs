@@ -47,7 +47,7 @@ impl Started {
         let automation = server::rules::Automation::new(&config, &bridge);
         automation.spawn(&shutdown);
         let history = Arc::new(server::history::store::Store::open(&config.history_db).await.unwrap());
-        tokio::spawn(server::history::run(history.clone(), bridge.clone(), (0, Vec::new()), shutdown.clone()));
+        tokio::spawn(server::history::run(history.clone(), bridge.clone(), Vec::new(), shutdown.clone()));
         let started = Self { bridge, automation, history, shutdown, config, _dir: dir };
         started.wait_for(|b| b.snapshots().len() == 1).await;
         started
