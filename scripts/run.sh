@@ -11,4 +11,7 @@ ensure_node_modules
 bash scripts/build-site.sh --release
 log "building the server (release)"
 cargo build --release -p server
+# A simulated PDU starts with a week of simulated history, so charts and the
+# first weekly report are not empty (never applied to a real PDU).
+export BRIDGE_DEMO_HISTORY_DAYS="${BRIDGE_DEMO_HISTORY_DAYS:-7}"
 exec "$CARGO_TARGET_DIR/release/pdu-bridge" "$@"

@@ -7,6 +7,7 @@
 
 use app::model::DeviceId;
 use server::history::query::{named_range, query};
+use server::history::reports::{self, Period, Settings};
 use server::history::sample::Sample;
 use server::history::store::Store;
 use server::history::Writer;
@@ -79,21 +80,47 @@ async fn main() {
         .collect();
     for name in ["1h", "6h", "24h", "7d", "30d", "60d"] {
         let span = named_range(name).unwrap().min(seconds);
-        let mut times = Vec::new();
-        let mut points = 0;
-        let mut bucket = 0;
-        for _ in 0..30 {
-            let t = Wall::now();
-            let h = query(&store, "pdu0", shape, &metrics, end - span, end).await.unwrap();
-            times.push(t.elapsed());
-            points = h.series[0].points.len();
-            bucket = h.bucket_s;
-        }
-        times.sort();
-        println!(
-            "| {name} | {bucket} s | {points} | {:.1} ms | {:.1} ms |",
-            percentile(&times, 0.5),
-            percentile(&times, 0.95)
-        );
+        let (p50, p95, h) = time30(|| query(&store, "pdu0", shape, &metrics, end - span, end)).await;
+        let h = h.unwrap();
+        let (points, bucket) = (h.series[0].points.len(), h.bucket_s);
+        println!("| {name} | {bucket} s | {points} | {p50:.1} ms | {p95:.1} ms |");
     }
+
+    // Energy: every local day of the whole store, a weekly and a monthly
+    // report (each also reads the period before), from the 15-minute slots.
+    let settings = Settings {
+        zone: jiff::tz::TimeZone::get("Europe/Berlin").unwrap(),
+        price_per_kwh: Some(0.3),
+        currency: "EUR".into(),
+    };
+    let device = store.device("pdu0").await.unwrap();
+    let last = reports::local_date(&settings.zone, end - 1);
+    let first = reports::local_date(&settings.zone, start);
+    let week = Period::containing(last, true).previous();
+    let month = Period::containing(last, false).previous();
+    println!();
+    println!("Energy for pdu0, 30 runs each:");
+    println!();
+    println!("| query | p50 | p95 |");
+    println!("|---|---|---|");
+    let (p50, p95, _) = time30(|| reports::days(&store, device, &settings, first, last)).await;
+    println!("| kWh of each of the {days} days | {p50:.1} ms | {p95:.1} ms |");
+    for (label, period) in [("weekly report", week), ("monthly report", month)] {
+        let (p50, p95, _) =
+            time30(|| reports::build(&store, device, "pdu0", &settings, period, Default::default())).await;
+        println!("| {label} ({}) | {p50:.1} ms | {p95:.1} ms |", period.id());
+    }
+}
+
+/// p50 and p95 in ms of 30 runs of `f`, and the last run's result.
+async fn time30<T, F: std::future::Future<Output = T>>(mut f: impl FnMut() -> F) -> (f64, f64, T) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..30 {
+        let t = Wall::now();
+        last = Some(f().await);
+        times.push(t.elapsed());
+    }
+    times.sort();
+    (percentile(&times, 0.5), percentile(&times, 0.95), last.expect("30 runs"))
 }

@@ -81,17 +81,10 @@ async fn rollups_recomputed_from_raw_equal_the_incremental_ones_with_gaps_duplic
 }
 
 #[tokio::test]
-async fn every_chart_query_uses_the_primary_key() {
+async fn every_range_query_uses_the_primary_key() {
     let (store, _dir) = store().await;
-    let mut queries = vec![(
-        "samples".to_owned(),
-        "SELECT ts, data FROM samples WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts".to_owned(),
-    )];
-    for table in ["rollup_10s", "rollup_1m", "rollup_5m", "rollup_15m", "rollup_30m"] {
-        let sql =
-            format!("SELECT ts, count, avg, min, max FROM {table} WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts");
-        queries.push((table.to_owned(), sql));
-    }
+    let queries = server::history::store::range_queries();
+    assert_eq!(queries.len(), 1 + 1 + 5, "raw, energy and five rollup levels");
     for (table, sql) in queries {
         // EXPLAIN QUERY PLAN rows are (id, parent, notused, detail).
         let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))

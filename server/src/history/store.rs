@@ -97,6 +97,22 @@ pub fn aggregate(parts: &[(u32, &Sample, &Sample, &Sample)]) -> Option<Rollup> {
     })
 }
 
+const RAW_RANGE: &str = "SELECT ts, data FROM samples WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts";
+const ENERGY_RANGE: &str = "SELECT ts, data FROM energy WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts";
+
+fn rollup_range(table: Table) -> String {
+    format!("SELECT ts, count, avg, min, max FROM {} WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts", table.name())
+}
+
+/// Every range query the store runs (charts, rollups, energy and
+/// reports) as `(table, sql)` with parameters `(device, start, end)`, so
+/// tests can check each one's query plan.
+pub fn range_queries() -> Vec<(&'static str, String)> {
+    let mut all = vec![("samples", RAW_RANGE.to_owned()), ("energy", ENERGY_RANGE.to_owned())];
+    all.extend(Table::ALL.map(|t| (t.name(), rollup_range(t))));
+    all
+}
+
 pub struct Store {
     pool: SqlitePool,
 }
@@ -161,12 +177,7 @@ impl Store {
 
     /// Raw samples in `[start, end)`, in time order.
     pub async fn raw(&self, device: i64, start: i64, end: i64) -> Result<Vec<(i64, Sample)>, StoreError> {
-        let rows = sqlx::query("SELECT ts, data FROM samples WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts")
-            .bind(device)
-            .bind(start)
-            .bind(end)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(RAW_RANGE).bind(device).bind(start).bind(end).fetch_all(&self.pool).await?;
         Ok(rows.iter().filter_map(|r| Some((r.get::<i64, _>(0), Sample::decode(r.get::<&[u8], _>(1))?))).collect())
     }
 
@@ -178,11 +189,7 @@ impl Store {
         start: i64,
         end: i64,
     ) -> Result<Vec<(i64, Rollup)>, StoreError> {
-        let sql = format!(
-            "SELECT ts, count, avg, min, max FROM {} WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts",
-            table.name()
-        );
-        let rows = sqlx::query(&sql).bind(device).bind(start).bind(end).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&rollup_range(table)).bind(device).bind(start).bind(end).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .filter_map(|r| {
@@ -271,12 +278,7 @@ impl Store {
 impl Store {
     /// The energy slots of a device in `[start, end)`, in time order.
     pub async fn energy(&self, device: i64, start: i64, end: i64) -> Result<Vec<(i64, Slot)>, StoreError> {
-        let rows = sqlx::query("SELECT ts, data FROM energy WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts")
-            .bind(device)
-            .bind(start)
-            .bind(end)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(ENERGY_RANGE).bind(device).bind(start).bind(end).fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .filter_map(|r| Some((r.get::<i64, _>(0), serde_json::from_str(r.get::<&str, _>(1)).ok()?)))
