@@ -199,6 +199,13 @@ async fn the_energy_and_report_api() {
     assert!(kwh("week") >= kwh("today") && kwh("month") >= kwh("today"), "{energy}");
     assert!(energy["today"]["cost"].as_f64().is_some());
 
+    let (code, days) = call(&router, "GET", "/api/energy/daily?days=7", None).await;
+    assert_eq!(code, StatusCode::OK, "{days}");
+    let days = days.as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    assert!(days.iter().all(|d| d["totals"]["kwh"].as_f64().unwrap() > 0.0), "{days:?}");
+    assert!(days[5]["date"].as_str() < days[6]["date"].as_str(), "today last");
+
     let (code, list) = call(&router, "GET", "/api/reports", None).await;
     assert_eq!(code, StatusCode::OK);
     let list = list.as_array().unwrap();
@@ -219,6 +226,8 @@ async fn the_energy_and_report_api() {
         ("/api/reports/week-2020-01-06", StatusCode::NOT_FOUND, "id"),
         ("/api/reports/yesterday", StatusCode::NOT_FOUND, "id"),
         ("/api/reports?device_id=nope", StatusCode::NOT_FOUND, "device_id"),
+        ("/api/energy/daily?days=0", StatusCode::BAD_REQUEST, "days"),
+        ("/api/energy/daily?days=many", StatusCode::BAD_REQUEST, "query"),
     ] {
         let (code, e) = call(&router, "GET", uri, None).await;
         assert_eq!((code, e["field"].as_str()), (status, Some(field)), "{uri}: {e}");

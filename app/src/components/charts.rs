@@ -22,15 +22,9 @@ type Loaded = Option<Result<History, String>>;
 pub fn HistoryPanel() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let device = Memo::new(move |_| dash.read(|s| s.device_id.to_string()));
-    // Bumped every minute, so the charts follow the clock.
-    let refresh = RwSignal::new(0u32);
+    // The charts follow the clock.
+    let refresh = super::every_minute();
     follow_url(dash.range);
-    Effect::new(move |_| {
-        let _ = set_interval_with_handle(
-            move || refresh.update(|n| *n = n.wrapping_add(1)),
-            std::time::Duration::from_secs(60),
-        );
-    });
     let load = move |kind: HistoryKind| {
         let resource = LocalResource::new(move || {
             let (device, range) = (device.get(), dash.range.get());

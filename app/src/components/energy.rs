@@ -22,13 +22,7 @@ fn watts(v: Option<f64>) -> String {
 pub fn EnergyPanel() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let device = Memo::new(move |_| dash.read(|s| s.device_id.to_string()));
-    let refresh = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        let _ = set_interval_with_handle(
-            move || refresh.update(|n| *n = n.wrapping_add(1)),
-            std::time::Duration::from_secs(60),
-        );
-    });
+    let refresh = super::every_minute();
     let summary = LocalResource::new(move || {
         let device = device.get();
         refresh.track();

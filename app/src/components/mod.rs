@@ -140,6 +140,19 @@ impl Dashboard {
     }
 }
 
+/// A signal that changes every minute in the browser (never on the
+/// server): track it to reload data that ages.
+pub fn every_minute() -> RwSignal<u32> {
+    let tick = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        let _ = set_interval_with_handle(
+            move || tick.update(|n| *n = n.wrapping_add(1)),
+            std::time::Duration::from_secs(60),
+        );
+    });
+    tick
+}
+
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let dash = expect_context::<Dashboard>();

@@ -1,13 +1,15 @@
-//! History (issue 5, first slice): every poll sample of every PDU at 1 Hz in
-//! a compact SQLite store, 1-minute and 15-minute rollups maintained as
-//! samples arrive, and range queries that read thousands of rows, not
-//! millions.
+//! History: every poll sample of every PDU at 1 Hz in a compact SQLite
+//! store, rollups at every chart bucket size maintained as samples arrive,
+//! range queries that read thousands of rows, not millions, energy counted
+//! into 15-minute slots, and the weekly and monthly reports made from them.
 //!
 //! Owns: the store and its single writer task. The writer subscribes to the
 //! bridge's snapshot channel, commits in batches (at most 10 samples or
-//! 10 s, whichever first, so a crash loses at most one batch), and rolls up
-//! each minute once a later minute has begun (late samples re-roll theirs).
-//! Not here yet: charts, energy and reports, retention scheduling, the API.
+//! 10 s, whichever first, so a crash loses at most one batch), rolls up each
+//! bucket once a later one has begun (late samples re-roll theirs; the
+//! buckets still filling are rolled every 10 s so charts reach up to now),
+//! and counts energy from consecutive samples (`energy`). Retention and
+//! report generation run beside it, hourly.
 
 pub mod energy;
 pub mod query;
@@ -258,7 +260,10 @@ pub async fn serve(
     settings: reports::Settings,
     shutdown: CancellationToken,
 ) {
-    let fresh = demo_fills(&store, &demo.0, demo.1).await;
+    let fresh = tokio::select! {
+        fresh = demo_fills(&store, &demo.0, demo.1) => fresh,
+        _ = shutdown.cancelled() => return,
+    };
     let reports = tokio::spawn(reports::run(store.clone(), bridge.clone(), settings, shutdown.clone()));
     run(store, bridge, fresh, shutdown).await;
     let _ = reports.await;

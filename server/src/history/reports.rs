@@ -303,6 +303,23 @@ pub async fn summary(
     })
 }
 
+/// kWh of each of the last `days` local days, today last (today so far).
+pub async fn daily(
+    store: &Store,
+    bridge: &Bridge,
+    device_id: Option<&str>,
+    settings: &Settings,
+    days: u32,
+) -> Result<Vec<EnergyDay>, ApiError> {
+    if !(1..=400).contains(&days) {
+        return Err(ApiError::bad_request("days", "a number of days from 1 to 400"));
+    }
+    let key = device_key(store, bridge, device_id).await?;
+    let today = local_date(&settings.zone, unix_secs() as i64);
+    let first = today.checked_sub(i64::from(days - 1).days()).unwrap_or(today);
+    self::days(store, key, settings, first, today).await.map_err(internal)
+}
+
 fn internal(e: StoreError) -> ApiError {
     ApiError::Internal(e.to_string())
 }

@@ -1,11 +1,11 @@
 //! JSON endpoints (paths of the Python bridge kept) and the live stream.
 
-use super::error::{ApiJson, HttpError};
+use super::error::{ApiJson, ApiQuery, HttpError};
 use super::AppState;
 use crate::service::unix_ms;
 use app::live::{RulesUpdate, LOG_EVENT, MQTT_EVENT, RULES_EVENT, SNAPSHOT_EVENT};
 use app::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +31,7 @@ struct StatusBody<'a> {
     data_age_s: f64,
 }
 
-pub async fn status(State(state): State<AppState>, Query(q): Query<DeviceQuery>) -> Result<Response, HttpError> {
+pub async fn status(State(state): State<AppState>, ApiQuery(q): ApiQuery<DeviceQuery>) -> Result<Response, HttpError> {
     let device = state.bridge.device(q.device_id.as_deref())?;
     let snapshot =
         device.latest().ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;
@@ -54,7 +54,7 @@ pub struct CommandBody {
 pub async fn outlet_command(
     State(state): State<AppState>,
     Path(outlet): Path<String>,
-    Query(q): Query<DeviceQuery>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(body): ApiJson<CommandBody>,
 ) -> Result<Json<OutletCommandResult>, HttpError> {
     let outlet: u32 = outlet.parse().ok().filter(|n| *n > 0).ok_or_else(|| {

@@ -2,12 +2,12 @@
 //! `start`/`end` in unix seconds), optional `device_id`, and `outlet` for
 //! one outlet: average, minimum and maximum per bucket; gaps are gaps.
 
-use super::error::HttpError;
+use super::error::{ApiQuery, HttpError};
 use super::AppState;
 use crate::history::query::{self, Window};
 use app::history::HistoryKind;
 use app::model::ApiError;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -26,7 +26,7 @@ pub struct HistoryQuery {
 pub async fn series(
     State(state): State<AppState>,
     Path(what): Path<String>,
-    Query(q): Query<HistoryQuery>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, HttpError> {
     let (name, as_csv) = match what.strip_suffix(".csv") {
         Some(name) => (name, true),

@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(rules::events))
         .route("/api/history/{what}", get(history::series))
         .route("/api/energy", get(reports::energy))
+        .route("/api/energy/daily", get(reports::daily))
         .route("/api/reports", get(reports::list))
         .route("/api/reports/{id}", get(reports::one))
         .route(app::live::STREAM_PATH, get(api::stream))

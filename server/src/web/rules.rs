@@ -4,25 +4,25 @@
 //! a duplicate name 409, an unknown rule 404.
 
 use super::api::DeviceQuery;
-use super::error::{ApiJson, HttpError};
+use super::error::{ApiJson, ApiQuery, HttpError};
 use super::AppState;
 use app::model::{DeviceId, Event};
 use app::rules::{Rule, RuleStatus};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<DeviceQuery>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Json<Vec<RuleStatus>>, HttpError> {
     Ok(Json(state.automation.engine(q.device_id.as_deref())?.list()))
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    Query(q): Query<DeviceQuery>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<(StatusCode, Json<RuleStatus>), HttpError> {
     let created = state.automation.engine(q.device_id.as_deref())?.create(rule)?;
@@ -32,7 +32,7 @@ pub async fn create(
 pub async fn update(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<DeviceQuery>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleStatus>, HttpError> {
     Ok(Json(state.automation.engine(q.device_id.as_deref())?.update(&name, rule)?))
@@ -41,7 +41,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<DeviceQuery>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
     state.automation.engine(q.device_id.as_deref())?.delete(&name)?;
     Ok(Json(serde_json::json!({ "deleted": name })))
@@ -50,7 +50,7 @@ pub async fn delete(
 pub async fn enable(
     state: State<AppState>,
     name: Path<String>,
-    q: Query<DeviceQuery>,
+    q: ApiQuery<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
     set_enabled(state, name, q, true)
 }
@@ -58,7 +58,7 @@ pub async fn enable(
 pub async fn disable(
     state: State<AppState>,
     name: Path<String>,
-    q: Query<DeviceQuery>,
+    q: ApiQuery<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
     set_enabled(state, name, q, false)
 }
@@ -66,7 +66,7 @@ pub async fn disable(
 fn set_enabled(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(q): Query<DeviceQuery>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
     enabled: bool,
 ) -> Result<Json<RuleStatus>, HttpError> {
     Ok(Json(state.automation.engine(q.device_id.as_deref())?.set_enabled(&name, enabled)?))
@@ -81,7 +81,7 @@ pub struct EventsQuery {
 /// Newest first; `limit` defaults to 100, at most 1000.
 pub async fn events(
     State(state): State<AppState>,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<Event>>, HttpError> {
     let device = match q.device_id.as_deref() {
         Some(id) => Some(state.bridge.device(Some(id))?.id().clone()),
