@@ -200,3 +200,31 @@ async fn the_dashboards_server_function_switches_through_the_same_service_path()
     assert!(code.is_server_error() || code.is_client_error(), "{code}");
     assert!(text.contains("no outlet 70"), "{text}");
 }
+
+/// Browsers that ask get gzip (the dashboard's page and data); the live
+/// stream is never compressed, so no event waits in a compressor's buffer.
+#[tokio::test]
+async fn responses_are_gzipped_on_request_but_the_live_stream_is_not() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let bridge = Started::new(&[]).await;
+    let router = bridge.router();
+    let get = |uri: &str, gzip: bool| {
+        let mut request = Request::builder().uri(uri);
+        if gzip {
+            request = request.header("accept-encoding", "gzip");
+        }
+        router.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    let encoding =
+        |r: &axum::response::Response| r.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_owned());
+    let page = get("/", true).await.unwrap();
+    assert_eq!((page.status(), encoding(&page)), (StatusCode::OK, Some("gzip".to_owned())));
+    let plain = get("/api/status", false).await.unwrap();
+    assert_eq!(encoding(&plain), None, "only when asked");
+    let stream = get(app::live::STREAM_PATH, true).await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert_eq!(encoding(&stream), None);
+}

@@ -94,6 +94,9 @@ pub fn router(state: AppState) -> Router {
         .route("/fn/{*name}", post(server_fns))
         .fallback(assets::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // gzip for browsers that ask (the WASM shrinks to about 40 %); never
+        // for the live stream, which must not be buffered.
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 
