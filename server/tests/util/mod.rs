@@ -96,6 +96,14 @@ pub async fn call(router: &Router, method: &str, uri: &str, body: Option<&str>) 
     (status, json)
 }
 
+/// Each GET answers with its status and an error naming its field.
+pub async fn assert_errors(router: &Router, cases: &[(&str, StatusCode, &str)]) {
+    for (uri, status, field) in cases {
+        let (code, e) = call(router, "GET", uri, None).await;
+        assert_eq!((code, e["field"].as_str()), (*status, Some(*field)), "{uri}: {e}");
+    }
+}
+
 pub async fn call_text(
     router: &Router,
     method: &str,
