@@ -84,6 +84,18 @@ pub fn nearest(points: &[Point], ts: i64, bucket_s: i64) -> Option<&Point> {
         .filter(|p| (p.0 - ts).abs() <= gap_after(bucket_s))
 }
 
+/// Tick steps a time axis may use, in seconds.
+const STEPS: [i64; 13] = [60, 300, 900, 1_800, 3_600, 7_200, 10_800, 14_400, 21_600, 43_200, 86_400, 172_800, 604_800];
+
+/// Ticks on round local times (whole hours, midnights …): at most `max`
+/// of them in `[start, end]`, for a zone `offset` seconds ahead of UTC.
+pub fn time_ticks(start: i64, end: i64, offset: i64, max: i64) -> Vec<i64> {
+    let span = (end - start).max(1);
+    let step = STEPS.into_iter().find(|s| span / s <= max).unwrap_or(span);
+    let first = (start + offset + step - 1).div_euclid(step) * step - offset;
+    (0..).map(|i| first + i * step).take_while(|t| *t <= end).collect()
+}
+
 /// A y range covering every drawn value, with a little room, never empty.
 fn y_range(history: &History, lines: &[Line]) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -102,14 +114,21 @@ fn y_range(history: &History, lines: &[Line]) -> (f64, f64) {
     (lo, hi + pad)
 }
 
-/// Draw `lines` of `history` at `width`×`height`; `time_label` formats an
-/// x-axis tick (unix seconds) and `unit` labels the y axis.
+/// How the time axis reads: ticks at round times in the viewer's zone.
+pub struct TimeAxis<'a> {
+    /// The viewer's zone, seconds ahead of UTC.
+    pub offset: i64,
+    /// Formats a tick (unix seconds).
+    pub label: &'a dyn Fn(i64) -> String,
+}
+
+/// Draw `lines` of `history` at `width`×`height`; `unit` labels the y axis.
 pub fn draw(
     history: &History,
     lines: &[Line],
     unit: &str,
     (width, height): (u32, u32),
-    time_label: &dyn Fn(i64) -> String,
+    time: &TimeAxis,
 ) -> Result<Drawn, String> {
     let mut svg = String::new();
     let x_range = (history.start, history.end);
@@ -123,14 +142,17 @@ pub fn draw(
             .margin(8)
             .x_label_area_size(22)
             .y_label_area_size(52)
-            .build_cartesian_2d(x_range.0..x_range.1, y0..y1)
+            .build_cartesian_2d(
+                (x_range.0..x_range.1).with_key_points(time_ticks(x_range.0, x_range.1, time.offset, 7)),
+                y0..y1,
+            )
             .map_err(|e| e.to_string())?;
         let decimals = if y1 - y0 < 10.0 { 1 } else { 0 };
         let y_label = |y: &f64| format!("{y:.decimals$} {unit}");
-        let x_label = |x: &i64| time_label(*x);
+        let x_label = |x: &i64| (time.label)(*x);
         chart
             .configure_mesh()
-            .x_labels(6)
+            .x_labels(7)
             .y_labels(5)
             .x_label_formatter(&x_label)
             .y_label_formatter(&y_label)
@@ -195,6 +217,22 @@ mod tests {
         }
     }
 
+    const AXIS: TimeAxis = TimeAxis { offset: 0, label: &|t| t.to_string() };
+
+    #[test]
+    fn time_ticks_fall_on_round_local_times() {
+        // A day, viewed at UTC+1: every four hours on the local hour.
+        let start = 1_795_777_000; // 2026-11-27 10:56:40 UTC
+        let ticks = time_ticks(start, start + 86_400, 3_600, 6);
+        assert_eq!(ticks.len(), 6);
+        assert!(ticks.iter().all(|t| (t + 3_600) % (4 * 3_600) == 0), "{ticks:?}");
+        // A week: local midnights; an hour: every ten… fifteen minutes.
+        let week = time_ticks(start, start + 7 * 86_400, -5 * 3_600, 7);
+        assert!(week.iter().all(|t| (t - 5 * 3_600) % 86_400 == 0) && week.len() == 7, "{week:?}");
+        let hour = time_ticks(start, start + 3_600, 0, 6);
+        assert!(hour.windows(2).all(|w| w[1] - w[0] == 900) && hour.len() == 4, "{hour:?}");
+    }
+
     fn line(band: bool) -> Vec<Line> {
         vec![Line { metric: "total.power".into(), label: "Total".into(), color: PALETTE[0], band }]
     }
@@ -205,7 +243,7 @@ mod tests {
         points.extend((40..60).map(|i| Point(i * 10, 200.0, 190.0, 210.0)));
         let h = history(points);
         assert_eq!(segments(&h.series[0].points, 10).len(), 2);
-        let drawn = draw(&h, &line(true), "W", (600, 200), &|t| t.to_string()).unwrap();
+        let drawn = draw(&h, &line(true), "W", (600, 200), &AXIS).unwrap();
         assert_eq!(drawn.segments, 2);
         let lines = drawn.svg.lines().filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"2\""));
         assert_eq!(lines.count(), 2, "two average lines, no bridge over the gap:\n{}", drawn.svg);
@@ -220,7 +258,7 @@ mod tests {
 
     #[test]
     fn an_empty_history_still_draws_axes() {
-        let drawn = draw(&history(Vec::new()), &line(false), "W", (600, 200), &|t| t.to_string()).unwrap();
+        let drawn = draw(&history(Vec::new()), &line(false), "W", (600, 200), &AXIS).unwrap();
         assert_eq!(drawn.segments, 0);
         assert!(drawn.svg.starts_with("<svg"), "{}", &drawn.svg[..60]);
         assert!(drawn.plot.0 > 0 && drawn.plot.2 > drawn.plot.0 && drawn.plot.3 > drawn.plot.1);

@@ -68,14 +68,29 @@ pub fn civil(ts: i64) -> (i64, u32, u32, u32, u32, u32) {
     }
 }
 
-/// An x-axis tick for a chart spanning `span` seconds: `14:05`,
-/// `11-27 14:05` or `11-27`.
+/// How far the viewer's zone is ahead of UTC at `ts`, in seconds (the
+/// browser's zone; 0 elsewhere).
+pub fn utc_offset(ts: i64) -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64 * 1000.0));
+        -(d.get_timezone_offset() * 60.0) as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ts;
+        0
+    }
+}
+
+/// An x-axis tick for a chart spanning `span` seconds: `14:05` within a
+/// day, else `11-27` at midnight and `11-27 14:00` otherwise.
 pub fn tick(ts: i64, span: i64) -> String {
     let (_, mo, d, h, mi, _) = civil(ts);
     match span {
         s if s <= 86_400 => format!("{h:02}:{mi:02}"),
-        s if s <= 7 * 86_400 => format!("{mo:02}-{d:02} {h:02}:{mi:02}"),
-        _ => format!("{mo:02}-{d:02}"),
+        _ if h == 0 && mi == 0 => format!("{mo:02}-{d:02}"),
+        _ => format!("{mo:02}-{d:02} {h:02}:{mi:02}"),
     }
 }
 
@@ -111,6 +126,7 @@ mod tests {
         assert_eq!(stamp(951_782_400), "2000-02-29 00:00:00");
         assert_eq!(tick(1_795_867_509, 3_600), "12:05");
         assert_eq!(tick(1_795_867_509, 86_400 * 2), "11-28 12:05");
-        assert_eq!(tick(1_795_867_509, 86_400 * 30), "11-28");
+        assert_eq!(tick(1_795_867_509, 86_400 * 30), "11-28 12:05");
+        assert_eq!(tick(1_795_824_000, 86_400 * 7), "11-28");
     }
 }

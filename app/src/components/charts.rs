@@ -9,7 +9,7 @@
 
 use super::Dashboard;
 use crate::api::load_history;
-use crate::chart::{self, Drawn, Line, PALETTE};
+use crate::chart::{self, Drawn, Line, TimeAxis, PALETTE};
 use crate::format;
 use crate::history::{History, HistoryKind, RANGES};
 use leptos::prelude::*;
@@ -178,7 +178,9 @@ fn Chart(
                 return Ok(None);
             }
             let span = h.end - h.start;
-            let drawn = chart::draw(&h, &lines, unit, SIZE, &|ts| format::tick(ts, span))?;
+            let label = |ts| format::tick(ts, span);
+            let axis = TimeAxis { offset: format::utc_offset(h.start), label: &label };
+            let drawn = chart::draw(&h, &lines, unit, SIZE, &axis)?;
             Ok(Some((drawn, h)))
         }))
     });
