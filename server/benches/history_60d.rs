@@ -60,7 +60,7 @@ async fn main() {
         samples as u64
     );
     println!();
-    println!("| store size | per PDU-day | insert cost per sample (incl. rollups) |");
+    println!("| store size | per PDU-day | insert cost per sample (incl. rollups and energy) |");
     println!("|---|---|---|");
     println!(
         "| {:.1} MiB | {:.2} MB | {:.1} µs |",

@@ -101,8 +101,8 @@ async fn steady(store: &Store, from: i64, to: i64) -> i64 {
         power_sum: 400.0,
         power_n: 1,
     };
-    let slots: Vec<(i64, &Slot)> = (from..to).step_by(SLOT as usize).map(|ts| (ts, &slot)).collect();
-    store.put_energy(device, &slots).await.unwrap();
+    let slots: Vec<(i64, i64, &Slot)> = (from..to).step_by(SLOT as usize).map(|ts| (device, ts, &slot)).collect();
+    store.put_energy(&slots).await.unwrap();
     device
 }
 

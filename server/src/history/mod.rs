@@ -52,8 +52,11 @@ pub struct Writer {
     /// Each device's newest sample, energy is counted from (loaded from the
     /// store on first sight, so a restart counts what happened meanwhile).
     last: HashMap<i64, Option<(i64, Sample)>>,
-    /// Energy slots touched since the last flush, whole (store value + new).
+    /// Energy slots touched since they were last written, whole (store
+    /// value + new).
     slots: BTreeMap<(i64, i64), Slot>,
+    /// The newest sample time whose energy is written.
+    energy_written: i64,
 }
 
 impl Writer {
@@ -65,6 +68,7 @@ impl Writer {
             progress: HashMap::new(),
             last: HashMap::new(),
             slots: BTreeMap::new(),
+            energy_written: i64::MIN,
         }
     }
 
@@ -124,21 +128,28 @@ impl Writer {
         self.count_energy(device, ts, sample).await?;
         self.batch.push((device, ts, sample.encode()));
         if self.batch.len() >= BATCH_SAMPLES {
-            self.flush().await?;
+            self.commit(false).await?;
         }
         Ok(())
     }
 
-    /// Commit the batch, then roll up every minute that is complete.
+    /// Commit the batch and all counted energy, then roll up every bucket
+    /// that is complete.
     pub async fn flush(&mut self) -> Result<(), StoreError> {
+        self.commit(true).await
+    }
+
+    /// Commit the batch, and the energy when `all` or when it is due.
+    async fn commit(&mut self, all: bool) -> Result<(), StoreError> {
         if self.batch.is_empty() {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        // Samples first: a crash in between loses this batch's energy, never
-        // counts it twice (a restart counts from the newest stored sample).
+        // Samples first: a crash in between loses energy not yet written,
+        // never counts it twice (a restart counts from the newest stored
+        // sample).
         self.store.insert(&batch).await?;
-        self.flush_energy().await?;
+        self.write_energy(all).await?;
         for (device, ts, _) in &batch {
             let p = self.progress.entry(*device).or_default();
             p.latest = p.latest.max(*ts);
@@ -161,16 +172,22 @@ impl Writer {
 }
 
 impl Writer {
-    /// Write the touched energy slots; keep only each device's newest in memory.
-    async fn flush_energy(&mut self) -> Result<(), StoreError> {
-        let devices: BTreeSet<i64> = self.slots.keys().map(|(d, _)| *d).collect();
-        for device in devices {
-            let slots: Vec<(i64, &Slot)> =
-                self.slots.range((device, i64::MIN)..=(device, i64::MAX)).map(|((_, ts), s)| (*ts, s)).collect();
-            self.store.put_energy(device, &slots).await?;
-            let newest = slots.last().map(|(ts, _)| *ts);
-            self.slots.retain(|(d, ts), _| *d != device || Some(*ts) == newest);
+    /// Write the touched energy slots when `all`, when a slot has closed, or
+    /// when [`BATCH_AGE`] of samples has passed since the last write (with
+    /// many PDUs a batch is a second of samples: energy is not rewritten
+    /// every second); then keep only each device's newest slot in memory.
+    async fn write_energy(&mut self, all: bool) -> Result<(), StoreError> {
+        let newest: HashMap<i64, i64> = self.slots.keys().map(|(d, ts)| (*d, *ts)).collect();
+        let latest = self.last.values().flatten().map(|(ts, _)| *ts).max().unwrap_or(i64::MIN);
+        let closed = self.slots.len() > newest.len();
+        let due = latest.saturating_sub(self.energy_written) >= BATCH_AGE.as_secs() as i64;
+        if !(all || closed || due) || self.slots.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<(i64, i64, &Slot)> = self.slots.iter().map(|((d, ts), s)| (*d, *ts, s)).collect();
+        self.store.put_energy(&rows).await?;
+        self.energy_written = latest;
+        self.slots.retain(|(d, ts), _| newest.get(d) == Some(ts));
         Ok(())
     }
 

@@ -285,13 +285,13 @@ impl Store {
             .collect())
     }
 
-    /// Write (replace) energy slots.
-    pub async fn put_energy(&self, device: i64, slots: &[(i64, &Slot)]) -> Result<(), StoreError> {
+    /// Write (replace) energy slots: `(device, ts, slot)`.
+    pub async fn put_energy(&self, slots: &[(i64, i64, &Slot)]) -> Result<(), StoreError> {
         for chunk in slots.chunks(INSERT_ROWS) {
             let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
             let sql = format!("INSERT OR REPLACE INTO energy (device, ts, data) VALUES {values}");
             let mut query = sqlx::query(&sql);
-            for (ts, slot) in chunk {
+            for (device, ts, slot) in chunk {
                 query = query.bind(device).bind(ts).bind(serde_json::to_string(slot).unwrap_or_default());
             }
             query.execute(&self.pool).await?;
