@@ -38,8 +38,9 @@ pub fn HistoryPanel() -> impl IntoView {
     };
     let (banks, sources, outlets) = (load(HistoryKind::Banks), load(HistoryKind::Sources), load(HistoryKind::Outlets));
 
+    // Memos, so a new snapshot each second redraws nothing unless the lines change.
     let bank_count = move || dash.read(|s| s.banks.len()).unwrap_or(0);
-    let power_lines = Signal::derive(move || {
+    let power_lines = Memo::new(move |_| {
         let mut lines =
             vec![Line { metric: "total.power".into(), label: "Total".into(), color: PALETTE[0], band: true }];
         lines.extend((1..=bank_count()).map(|b| Line {
@@ -50,7 +51,7 @@ pub fn HistoryPanel() -> impl IntoView {
         }));
         lines
     });
-    let current_lines = Signal::derive(move || {
+    let current_lines = Memo::new(move |_| -> Vec<Line> {
         (1..=bank_count())
             .map(|b| Line {
                 metric: format!("bank.{b}.current"),
@@ -60,7 +61,7 @@ pub fn HistoryPanel() -> impl IntoView {
             })
             .collect()
     });
-    let voltage_lines = Signal::derive(move || {
+    let voltage_lines = Memo::new(move |_| {
         vec![
             Line { metric: "source.a.voltage".into(), label: "Source A".into(), color: PALETTE[0], band: true },
             Line { metric: "source.b.voltage".into(), label: "Source B".into(), color: PALETTE[1], band: true },
@@ -71,7 +72,7 @@ pub fn HistoryPanel() -> impl IntoView {
     let outlet_names = move || {
         dash.read(|s| s.outlets.iter().map(|o| (o.number, o.name.clone())).collect::<Vec<_>>()).unwrap_or_default()
     };
-    let outlet_lines = Signal::derive(move || {
+    let outlet_lines = Memo::new(move |_| -> Vec<Line> {
         let chosen = outlet_choice.get();
         outlet_names()
             .into_iter()
@@ -165,7 +166,7 @@ fn Chart(
     unit: &'static str,
     kind: HistoryKind,
     data: Signal<Loaded>,
-    lines: Signal<Vec<Line>>,
+    #[prop(into)] lines: Signal<Vec<Line>>,
     testid: &'static str,
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
