@@ -72,7 +72,7 @@ async fn energy_across_a_counter_reset_is_never_negative() {
     assert!((pdu - total).abs() < 1e-6 && (source_a - total).abs() < 1e-6);
     assert_eq!(slots.iter().map(|(_, s)| s.get("source.b")).sum::<f64>(), 0.0);
     // Peak and average come from the power readings.
-    let t = reports::totals(&slots.iter().map(|(_, s)| s).collect::<Vec<_>>(), None);
+    let t = reports::totals(&slots, None);
     assert_eq!((t.peak_w, t.avg_w), (Some(1_200.0), Some(1_200.0)));
 
     // A restart of the bridge (a new writer) counts what happened while it
@@ -249,6 +249,6 @@ async fn the_demo_fill_gives_a_simulated_pdu_history_once() {
         .unwrap();
     assert!(h.series[0].points.len() >= 2 * 86_400 / 300 - 2, "{}", h.series[0].points.len());
     let slots = store.energy(device, end - 3 * 86_400, end).await.unwrap();
-    let t = reports::totals(&slots.iter().map(|(_, s)| s).collect::<Vec<_>>(), None);
+    let t = reports::totals(&slots, None);
     assert!(t.kwh > 1.0 && t.outlets.len() == 10, "{t:?}");
 }

@@ -49,9 +49,9 @@ pub fn local_date(zone: &TimeZone, ts: i64) -> Date {
 }
 
 /// Add up slots into totals.
-pub fn totals(slots: &[&Slot], price: Option<f64>) -> EnergyTotals {
+pub fn totals(slots: &[(i64, Slot)], price: Option<f64>) -> EnergyTotals {
     let mut sum = Slot::default();
-    for s in slots {
+    for (_, s) in slots {
         sum.add(s);
     }
     // Wh → kWh, to the watt-hour.
@@ -74,6 +74,25 @@ pub fn totals(slots: &[&Slot], price: Option<f64>) -> EnergyTotals {
     }
 }
 
+/// The slots (in time order) in `[from, to)`.
+fn within(slots: &[(i64, Slot)], from: i64, to: i64) -> &[(i64, Slot)] {
+    let (a, b) = (slots.partition_point(|(ts, _)| *ts < from), slots.partition_point(|(ts, _)| *ts < to));
+    &slots[a..b.max(a)]
+}
+
+/// Each local day in `[first, last]` of `slots` (in time order).
+fn split_days(slots: &[(i64, Slot)], settings: &Settings, first: Date, last: Date) -> Vec<EnergyDay> {
+    let mut out = Vec::new();
+    let mut date = first;
+    while date <= last {
+        let (from, to) = (day_start(&settings.zone, date), day_start(&settings.zone, date.tomorrow().unwrap_or(date)));
+        out.push(EnergyDay { date: date.to_string(), totals: totals(within(slots, from, to), settings.price_per_kwh) });
+        let Ok(next) = date.tomorrow() else { break };
+        date = next;
+    }
+    out
+}
+
 /// Energy of each local day in `[first, last]`, from one read of the slots.
 pub async fn days(
     store: &Store,
@@ -84,16 +103,7 @@ pub async fn days(
 ) -> Result<Vec<EnergyDay>, StoreError> {
     let end = day_start(&settings.zone, last.tomorrow().unwrap_or(last));
     let slots = store.energy(device, day_start(&settings.zone, first), end).await?;
-    let mut out = Vec::new();
-    let mut date = first;
-    while date <= last {
-        let (from, to) = (day_start(&settings.zone, date), day_start(&settings.zone, date.tomorrow().unwrap_or(date)));
-        let day: Vec<&Slot> = slots.iter().filter(|(ts, _)| *ts >= from && *ts < to).map(|(_, s)| s).collect();
-        out.push(EnergyDay { date: date.to_string(), totals: totals(&day, settings.price_per_kwh) });
-        let Ok(next) = date.tomorrow() else { break };
-        date = next;
-    }
-    Ok(out)
+    Ok(split_days(&slots, settings, first, last))
 }
 
 /// A report's period.
@@ -147,6 +157,14 @@ impl Period {
         }
     }
 
+    /// The period after this one, of the same kind.
+    pub fn next(self) -> Self {
+        match self {
+            Period::Week(_) => Period::Week(self.next_first()),
+            Period::Month(_) => Period::Month(self.next_first()),
+        }
+    }
+
     pub fn previous(self) -> Self {
         match self {
             Period::Week(d) => Period::Week(d.checked_sub(7.days()).unwrap_or(d)),
@@ -187,14 +205,13 @@ pub async fn build(
     outlet_names: BTreeMap<u32, String>,
 ) -> Result<Report, StoreError> {
     let last = period.next_first().yesterday().unwrap_or(period.first_day());
-    let days = days(store, device, settings, period.first_day(), last).await?;
     let (start, end) = period.bounds(&settings.zone);
     let slots = store.energy(device, start, end).await?;
-    let totals = totals(&slots.iter().map(|(_, s)| s).collect::<Vec<_>>(), settings.price_per_kwh);
+    let days = split_days(&slots, settings, period.first_day(), last);
+    let totals = totals(&slots, settings.price_per_kwh);
     let (p_start, p_end) = period.previous().bounds(&settings.zone);
     let previous = store.energy(device, p_start, p_end).await?;
-    let previous_kwh =
-        (!previous.is_empty()).then(|| self::totals(&previous.iter().map(|(_, s)| s).collect::<Vec<_>>(), None).kwh);
+    let previous_kwh = (!previous.is_empty()).then(|| self::totals(&previous, None).kwh);
     let change_percent = previous_kwh.filter(|p| *p > 0.0).map(|p| ((totals.kwh - p) / p * 1000.0).round() / 10.0);
     Ok(Report {
         id: period.id(),
@@ -242,7 +259,7 @@ pub async fn generate_due(
                     store.put_report(device, &stored).await?;
                     made.push(format!("{device_id}/{id}"));
                 }
-                period = if week { Period::Week(period.next_first()) } else { Period::Month(period.next_first()) };
+                period = period.next();
             }
         }
     }
@@ -284,19 +301,21 @@ pub async fn summary(
     settings: &Settings,
 ) -> Result<EnergySummary, ApiError> {
     let device = bridge.device(device_id)?;
-    let key = device_key(store, bridge, device_id).await?;
+    let key = store.device(device.id().as_str()).await.map_err(internal)?;
     let now = unix_secs() as i64;
     let today = local_date(&settings.zone, now);
-    let since = |first: Date| async move {
-        let slots = store.energy(key, day_start(&settings.zone, first), now + SLOT).await.map_err(internal)?;
-        Ok::<_, ApiError>(totals(&slots.iter().map(|(_, s)| s).collect::<Vec<_>>(), settings.price_per_kwh))
-    };
+    let (week, month) = (Period::containing(today, true).first_day(), today.first_of_month());
+    // One read from the earlier of the week's and the month's start.
+    let from = day_start(&settings.zone, week.min(month));
+    let slots = store.energy(key, from, now + SLOT).await.map_err(internal)?;
+    let since =
+        |first: Date| totals(within(&slots, day_start(&settings.zone, first), now + SLOT), settings.price_per_kwh);
     Ok(EnergySummary {
         device_id: device.id().to_string(),
         time_zone: settings.zone_name(),
-        today: since(today).await?,
-        week: since(Period::containing(today, true).first_day()).await?,
-        month: since(today.first_of_month()).await?,
+        today: since(today),
+        week: since(week),
+        month: since(month),
         outlet_names: outlet_names(bridge, device.id().as_str()),
         currency: settings.currency.clone(),
         reports: list(store, key).await?,
