@@ -103,17 +103,23 @@ impl Writer {
             let stored = self.store.latest(device).await?;
             self.last.insert(device, stored);
         }
-        let previous = self.last.get(&device).cloned().flatten();
-        if previous.as_ref().is_some_and(|(t0, _)| *t0 >= ts) {
+        let previous = self.last.get(&device).and_then(Option::as_ref);
+        if previous.is_some_and(|(t0, _)| *t0 >= ts) {
             return Ok(()); // late or repeated: already counted
         }
-        if let Some((t0, prev)) = previous {
-            let wh = energy::interval(t0, &prev, ts, sample);
-            if !wh.is_empty() {
-                for (slot, part) in energy::spread(t0, ts, &wh) {
-                    self.slot(device, slot).await?.add(&part);
+        // Worked out while the previous sample is borrowed, not copied.
+        let parts = previous
+            .map(|(t0, prev)| {
+                let wh = energy::interval(*t0, prev, ts, sample);
+                if wh.is_empty() {
+                    Vec::new()
+                } else {
+                    energy::spread(*t0, ts, &wh)
                 }
-            }
+            })
+            .unwrap_or_default();
+        for (slot, part) in parts {
+            self.slot(device, slot).await?.add(&part);
         }
         if let Some((slot, reading)) = energy::power_reading(ts, sample) {
             self.slot(device, slot).await?.add(&reading);

@@ -2,7 +2,7 @@
 //! from (`shared/spec/history.md`), every bucket carries average, minimum
 //! and maximum, and a bucket without data is simply absent — a gap.
 
-use super::sample::{Sample, Shape};
+use super::sample::Shape;
 use super::store::{Store, StoreError, Table};
 use crate::service::{unix_secs, Bridge};
 use app::history::HistoryKind;
@@ -174,7 +174,7 @@ pub async fn fetch(
     let device = bridge.device(device_id)?;
     let snapshot =
         device.latest().ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;
-    let shape = Sample::from_snapshot(&snapshot).shape;
+    let shape = Shape::of(&snapshot);
     let (start, end) = window.resolve(unix_secs() as i64)?;
     let metrics = metrics(kind, shape, outlet)?;
     query(store, device.id().as_str(), shape, &metrics, start, end).await.map_err(|e| ApiError::Internal(e.to_string()))

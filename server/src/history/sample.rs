@@ -31,6 +31,11 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// The shape of a snapshot's sample.
+    pub fn of(s: &PduSnapshot) -> Self {
+        Self { banks: s.banks.len().min(255) as u8, outlets: s.outlets.len().min(255) as u8 }
+    }
+
     pub fn len(self) -> usize {
         FIXED.len() + BANK.len() * self.banks as usize + OUTLET.len() * self.outlets as usize
     }
@@ -95,7 +100,7 @@ fn scaled(v: Option<f64>, by: f64) -> Option<i64> {
 
 impl Sample {
     pub fn from_snapshot(s: &PduSnapshot) -> Self {
-        let shape = Shape { banks: s.banks.len().min(255) as u8, outlets: s.outlets.len().min(255) as u8 };
+        let shape = Shape::of(s);
         let source = |src: Source, volts: bool| {
             s.ats.as_ref().and_then(|a| a.source(src)).and_then(|r| if volts { r.voltage } else { r.frequency })
         };
