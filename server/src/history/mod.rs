@@ -221,7 +221,7 @@ pub async fn retention(store: Arc<Store>, days: u32, shutdown: CancellationToken
             _ = shutdown.cancelled() => return,
             _ = hourly.tick() => {}
         }
-        let cutoff = (crate::service::unix_ms() / 1000) as i64 - i64::from(days) * 86_400;
+        let cutoff = crate::service::unix_secs() as i64 - i64::from(days) * 86_400;
         match store.prune_raw(cutoff, PRUNE_CHUNK).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "history: raw samples past retention deleted"),
