@@ -1,12 +1,15 @@
 //! The seam between the dashboard and the bridge (server side only).
 //!
 //! Server functions and SSR read live data and send commands through this
-//! trait; the `server` crate implements it with its one service path, so
-//! authentication and auditing can later be added in exactly one place.
+//! trait; the `server` crate implements it with its one service layer, the
+//! same one its JSON API calls, so every check lives in one place.
 
 use crate::history::{EnergySummary, History, HistoryKind, Report};
-use crate::model::{ApiError, Event, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
+use crate::model::{
+    ApiError, Event, EventPage, EventQuery, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot,
+};
 use crate::rules::{Rule, RuleStatus};
+use crate::wire::RulesUpdate;
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
@@ -17,18 +20,31 @@ pub trait Backend: Send + Sync + 'static {
     /// The MQTT link's state.
     fn mqtt(&self) -> MqttStatus;
 
-    /// A PDU's rules with their live state.
-    fn rules(&self, device_id: Option<&str>) -> Result<Vec<RuleStatus>, ApiError>;
+    /// A PDU's rules with their live state, and whether its file was refused.
+    fn rules(&self, device_id: Option<&str>) -> Result<RulesUpdate, ApiError>;
 
     /// Create (`original` = `None`) or replace a rule.
-    fn save_rule(&self, device_id: Option<&str>, original: Option<&str>, rule: Rule) -> Result<RuleStatus, ApiError>;
+    fn save_rule(
+        &self,
+        device_id: Option<String>,
+        original: Option<String>,
+        rule: Rule,
+    ) -> BoxFuture<'static, Result<RuleStatus, ApiError>>;
 
-    fn delete_rule(&self, device_id: Option<&str>, name: &str) -> Result<(), ApiError>;
+    fn delete_rule(&self, device_id: Option<String>, name: String) -> BoxFuture<'static, Result<(), ApiError>>;
 
-    fn set_rule_enabled(&self, device_id: Option<&str>, name: &str, enabled: bool) -> Result<RuleStatus, ApiError>;
+    fn set_rule_enabled(
+        &self,
+        device_id: Option<String>,
+        name: String,
+        enabled: bool,
+    ) -> BoxFuture<'static, Result<RuleStatus, ApiError>>;
 
-    /// Recent events, newest first.
-    fn events(&self, limit: usize) -> Vec<Event>;
+    /// The newest events, newest first, without waiting for the store.
+    fn recent_events(&self, limit: usize) -> Vec<Event>;
+
+    /// A page of stored events.
+    fn events(&self, query: EventQuery) -> BoxFuture<'static, Result<EventPage, ApiError>>;
 
     /// One kind of history over a named range ending now.
     fn history(
@@ -44,8 +60,8 @@ pub trait Backend: Send + Sync + 'static {
     /// One stored report.
     fn report(&self, device_id: Option<String>, id: String) -> BoxFuture<'static, Result<Report, ApiError>>;
 
-    /// Switch an outlet and report the state read back from the PDU.
-    /// `device_id` may be omitted when there is exactly one PDU.
+    /// Switch an outlet from the dashboard and report the state read back
+    /// from the PDU. `device_id` may be omitted when there is exactly one PDU.
     fn outlet_command(
         &self,
         device_id: Option<String>,

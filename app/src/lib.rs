@@ -16,10 +16,12 @@ pub mod history;
 pub mod live;
 pub mod model;
 pub mod rules;
+pub mod state;
+pub mod wire;
 
-use components::Dashboard;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
+use state::Dashboard;
 
 /// The HTML document around the app; the server renders it, the browser
 /// hydrates `<body>`.

@@ -1,32 +1,17 @@
 //! Live values by push: the browser subscribes to the bridge's server-sent
-//! events (`/api/stream`) and feeds each snapshot into the page's state.
+//! events (`/api/stream`) and feeds each one into the page's state.
 //! `EventSource` reconnects by itself after a drop or a bridge restart; the
-//! header says whether the link is up. Nothing happens on the server side.
+//! header says whether the link is up. Browser only: what travels, and its
+//! names, are in `crate::wire`.
 
-use crate::components::Dashboard;
-
-/// The SSE path, shared with the server's router.
-pub const STREAM_PATH: &str = "/api/stream";
-/// The SSE event name carrying one `PduSnapshot` as JSON.
-pub const SNAPSHOT_EVENT: &str = "snapshot";
-/// The SSE event name carrying the `MqttStatus` as JSON, when it changes.
-pub const MQTT_EVENT: &str = "mqtt";
-/// The SSE event name carrying one PDU's rules (`RulesUpdate`) after each poll.
-pub const RULES_EVENT: &str = "rules";
-/// The SSE event name carrying one new `Event`.
-pub const LOG_EVENT: &str = "event";
-
-/// A PDU's rules with their live state, as pushed to the dashboard.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RulesUpdate {
-    pub device_id: crate::model::DeviceId,
-    pub rules: Vec<crate::rules::RuleStatus>,
-}
+use crate::state::Dashboard;
+#[cfg(feature = "hydrate")]
+use crate::wire::{RulesUpdate, LOG_EVENT, MQTT_EVENT, RULES_EVENT, SNAPSHOT_EVENT, STREAM_PATH};
 
 #[cfg(feature = "hydrate")]
 pub fn connect(dash: Dashboard) {
-    use super::components::LinkState;
     use crate::model::PduSnapshot;
+    use crate::state::LinkState;
     use leptos::prelude::*;
     use wasm_bindgen::{prelude::Closure, JsCast};
 

@@ -456,10 +456,15 @@ impl ApiError {
     }
 }
 
-/// Something that happened: a rule's transition or a device event. Kept,
-/// shown in the dashboard, published on MQTT (`automation/event`).
+/// Something that happened: a rule's transition, a device event or an
+/// outlet command. Kept in the store, shown in the dashboard, published on
+/// MQTT (`automation/event`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// The store's id, newest highest (absent until stored); paging cursors
+    /// are built from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     /// Unix seconds.
     pub ts: f64,
     pub device_id: DeviceId,
@@ -468,10 +473,62 @@ pub struct Event {
     /// `triggered`, `restored`, `failed`, `created`, `updated`, `deleted`,
     /// `enabled`, `disabled`; device events: `ats_transfer`, `source_lost`,
     /// `source_restored`, `redundancy_lost`, `redundancy_restored`,
-    /// `pdu_unreachable`, `pdu_recovered`, `pdu_rebooted`.
+    /// `pdu_unreachable`, `pdu_recovered`, `pdu_rebooted`; and
+    /// `outlet_command`.
     #[serde(rename = "type")]
     pub kind: String,
     pub details: String,
+    /// The outlet an event is about, if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlet: Option<u32>,
+    /// Who asked, for outlet commands: `dashboard`, `api`, `mqtt` or `rule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// How an outlet command ended: `ok` or `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+impl Event {
+    /// An event of `kind` now, about nothing more specific than the PDU.
+    pub fn new(ts: f64, device_id: DeviceId, kind: &str, details: impl Into<String>) -> Self {
+        Self {
+            id: None,
+            ts,
+            device_id,
+            rule: None,
+            kind: kind.to_owned(),
+            details: details.into(),
+            outlet: None,
+            origin: None,
+            outcome: None,
+        }
+    }
+}
+
+/// Which events to read, newest first (`GET /api/events`, the dashboard's
+/// event list). Every field narrows; none = every event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventQuery {
+    pub device_id: Option<String>,
+    /// One event type (`ats_transfer`, `outlet_command`, …).
+    pub kind: Option<String>,
+    pub outlet: Option<u32>,
+    /// Unix seconds, inclusive.
+    pub since: Option<f64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<f64>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+    /// Where the page starts: the `next_cursor` of the page before.
+    pub cursor: Option<String>,
+}
+
+/// One page of events and the cursor of the next (`None`: no more).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    pub next_cursor: Option<String>,
 }
 
 /// The JSON body of every error response: `{"error": "...", "field": "..."}`.

@@ -11,7 +11,7 @@ use server::history::reports::{self, Period, Settings};
 use server::history::sample::Sample;
 use server::history::store::Store;
 use server::history::Writer;
-use server::pdu::sim::SimPdu;
+use server::pdu::sim::SimModel;
 use std::sync::Arc;
 use std::time::{Duration, Instant as Wall};
 use tokio::time::Instant;
@@ -34,7 +34,7 @@ async fn main() {
     let end = 1_790_000_000 - 1_790_000_000 % 86_400;
     let start = end - seconds;
     let sim_start = Instant::now();
-    let mut sims: Vec<SimPdu> = (0..pdus).map(|i| SimPdu::new(i as u64 + 1, sim_start)).collect();
+    let mut sims: Vec<SimModel> = (0..pdus).map(|i| SimModel::new(i as u64 + 1, sim_start)).collect();
     let ids: Vec<DeviceId> = (0..pdus).map(|i| DeviceId::parse(&format!("pdu{i}")).unwrap()).collect();
     let mut shape = None;
     let wall = Wall::now();

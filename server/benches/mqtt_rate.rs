@@ -7,14 +7,14 @@
 
 use app::model::DeviceId;
 use server::mqtt::topics::{Publisher, Topics};
-use server::pdu::sim::SimPdu;
+use server::pdu::sim::SimModel;
 use std::time::{Duration, Instant as Wall};
 use tokio::time::Instant;
 
 fn main() {
     const SECONDS: u64 = 3600;
     let start = Instant::now();
-    let mut sim = SimPdu::new(1, start);
+    let mut sim = SimModel::new(1, start);
     let id = DeviceId::parse("pdu44001").unwrap();
     let mut publisher = Publisher::new(Topics::new("pdu", "pdu44001"), Duration::from_secs(60));
     let (mut messages, mut bytes, mut status) = (0usize, 0usize, 0usize);

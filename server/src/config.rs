@@ -194,6 +194,8 @@ pub struct Config {
     pub history_db: PathBuf,
     /// Raw samples older than this are deleted (rollups are kept).
     pub retention_days: u32,
+    /// Events older than this are deleted (`BRIDGE_EVENTS_RETENTION_DAYS`, at least 90).
+    pub events_retention_days: u32,
     /// Price of a kWh for reports (`BRIDGE_PRICE_PER_KWH`), and its currency.
     pub price_per_kwh: Option<f64>,
     pub currency: String,
@@ -204,6 +206,9 @@ pub struct Config {
     /// binary (for front-end work).
     pub site_root: Option<PathBuf>,
 }
+
+/// Events are kept at least this long (and by default exactly this long).
+pub const MIN_EVENTS_RETENTION_DAYS: u32 = 90;
 
 fn invalid(name: &'static str, value: &str, allowed: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { name, value: value.to_owned(), allowed: allowed.into() }
@@ -449,6 +454,8 @@ impl Config {
         };
         let history_db = raw.get("BRIDGE_HISTORY_DB").map(PathBuf::from).unwrap_or_else(|| data_dir.join("history.db"));
         let retention_days = number(raw, "HISTORY_RETENTION_DAYS", 60, 1, 3650)?;
+        let events_retention_days =
+            number(raw, "BRIDGE_EVENTS_RETENTION_DAYS", MIN_EVENTS_RETENTION_DAYS, MIN_EVENTS_RETENTION_DAYS, 3650)?;
         let price_per_kwh = match raw.get("BRIDGE_PRICE_PER_KWH") {
             Some(_) => Some(number(raw, "BRIDGE_PRICE_PER_KWH", 0.0, 0.0, 1_000.0)?),
             None => None,
@@ -468,6 +475,7 @@ impl Config {
             time_zone,
             history_db,
             retention_days,
+            events_retention_days,
             price_per_kwh,
             currency,
             demo_history_days,

@@ -1,29 +1,37 @@
 //! pdu-bridge: polls CyberPower switched ATS PDUs, corrects and names their
 //! readings, and serves a live dashboard and a JSON API.
 //!
-//! One folder or file per subsystem, each owning its data: `config`
-//! (settings), `pdu` (device readings, scaling, corrections, the simulated
-//! PDU), `poller` (cadence and connection state), `snmp` (codec, MIB map,
-//! client, simulator agent), `service` (the one path
-//! for every state-changing action), `web` (HTTP, the dashboard, the stream).
+//! One folder or file per subsystem, each owning its data; ARCHITECTURE.md
+//! draws them and the channels between their tasks. Leaves first: `clock`
+//! (unix time), `config` (settings), `pdu` (device readings, scaling,
+//! corrections, the simulated PDU), `snmp` (codec, MIB map, client,
+//! simulator agent), `device` (one PDU at run time), `queue` and `bus`
+//! (fan-out), `events`, `bridge` (devices and the one outlet command path),
+//! `poller`, `history`, `rules`, `mqtt`, and `web` (HTTP, the dashboard, the
+//! stream, and the one service layer both the API and the dashboard call).
 
+pub mod bridge;
+pub mod bus;
+pub mod clock;
 pub mod config;
+pub mod device;
 pub mod events;
 mod fsutil;
 pub mod history;
 pub mod mqtt;
 pub mod pdu;
 pub mod poller;
+pub mod queue;
 pub mod rules;
-pub mod service;
 pub mod snmp;
 pub mod web;
 
-use config::Config;
-use service::Bridge;
+use bridge::Bridge;
+use config::{Config, DeviceKind};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How long pollers get to finish after shutdown begins.
@@ -36,33 +44,47 @@ pub async fn serve(config: &Config, listener: TcpListener, shutdown: Cancellatio
     serve_bridge(bridge, config, listener, shutdown).await
 }
 
-/// As [`serve`], with a bridge the caller keeps (tests inject faults into it).
-pub async fn serve_bridge(
-    bridge: Arc<Bridge>,
-    config: &Config,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let mut tasks = bridge.spawn_pollers(&shutdown);
+/// Every task of a running bridge, and the services the web calls.
+pub struct Running {
+    pub services: web::Services,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Start everything but the web server: history and events (if the store
+/// opens), rules, MQTT, and last the pollers, so every consumer is
+/// subscribed before the first snapshot.
+pub async fn start(config: &Config, bridge: Arc<Bridge>, shutdown: &CancellationToken) -> Running {
+    let mut tasks = Vec::new();
     let automation = rules::Automation::new(config, &bridge);
-    tasks.extend(automation.spawn(&shutdown));
-    let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, &shutdown);
-    tasks.extend(mqtt_tasks);
-    let report_settings = history::reports::Settings::from_config(config);
+    let reports = history::reports::Settings::from_config(config);
     // History is not essential to switching outlets: without it the bridge runs.
     let history = match history::store::Store::open(&config.history_db).await {
         Ok(store) => {
             let store = Arc::new(store);
-            let demo: Vec<_> = config.devices.iter().filter(|d| d.is_simulated()).map(|d| d.id.clone()).collect();
+            let snapshots = bridge.bus().durable("history", history::queue_capacity(bridge.devices().len()), None);
+            let demo: Vec<_> = config
+                .devices
+                .iter()
+                .filter_map(|d| match d.kind {
+                    DeviceKind::Simulated { seed } => Some((d.id.clone(), seed)),
+                    DeviceKind::Snmp { .. } => None,
+                })
+                .collect();
             let writer = history::serve(
                 store.clone(),
-                bridge.clone(),
+                snapshots,
+                bridge.devices().to_vec(),
                 (demo, config.demo_history_days),
-                report_settings.clone(),
+                reports.clone(),
                 shutdown.clone(),
             );
             tasks.push(tokio::spawn(writer));
             tasks.push(tokio::spawn(history::retention(store.clone(), config.retention_days, shutdown.clone())));
+            let settings = events::WriterSettings {
+                retention_days: config.events_retention_days,
+                import: Some(config.data_dir.join("events.jsonl")),
+            };
+            tasks.push(tokio::spawn(events::run(store.clone(), bridge.events().clone(), settings, shutdown.clone())));
             Some(store)
         }
         Err(e) => {
@@ -70,15 +92,22 @@ pub async fn serve_bridge(
             None
         }
     };
-    let state = web::AppState {
-        bridge,
-        automation,
-        history,
-        reports: report_settings,
-        mqtt,
-        shutdown: shutdown.clone(),
-        site_root: config.site_root.clone(),
-    };
+    tasks.extend(automation.spawn(shutdown));
+    let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, shutdown);
+    tasks.extend(mqtt_tasks);
+    tasks.extend(poller::spawn(&bridge, shutdown));
+    Running { services: web::Services { bridge, automation, history, reports, mqtt }, tasks }
+}
+
+/// As [`serve`], with a bridge the caller keeps (tests inject faults into it).
+pub async fn serve_bridge(
+    bridge: Arc<Bridge>,
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let Running { services, tasks } = start(config, bridge, &shutdown).await;
+    let state = web::AppState { services, shutdown: shutdown.clone(), site_root: config.site_root.clone() };
     let served = web::run(listener, web::router(state), shutdown.clone()).await;
     // However the server stopped, stop the pollers and MQTT too (MQTT says
     // `offline` on its way out).

@@ -9,11 +9,14 @@
 //! first good poll brings it straight back; meanwhile attempts back off
 //! ([`backoff`]).
 
+use crate::bridge::Bridge;
+use crate::clock::unix_ms;
+use crate::device::Device;
 use crate::pdu::{correct, scale, RawIdentity, SourceError};
-use crate::service::{unix_ms, Bridge, Device};
 use app::model::Connection;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +46,11 @@ struct PollState {
     failing_since_ms: Option<u64>,
 }
 
+/// One poller per PDU of `bridge`, stopped by `shutdown`.
+pub fn spawn(bridge: &Arc<Bridge>, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+    bridge.devices().iter().map(|d| tokio::spawn(run(bridge.clone(), d.clone(), shutdown.clone()))).collect()
+}
+
 pub async fn run(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: CancellationToken) {
     let mut ticker = tokio::time::interval(device.config.poll_interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -64,7 +72,7 @@ pub async fn run(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: Cancellatio
                 }
                 state.failures = 0;
                 state.failing_since_ms = None;
-                *device.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                device.set_last_error(None);
                 bridge.publish(&device, snapshot);
             }
             Err(reason) => {
@@ -75,7 +83,7 @@ pub async fn run(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: Cancellatio
                 } else {
                     tracing::debug!(device = %device.id(), %reason, failures = state.failures, "poll failed");
                 }
-                *device.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.clone());
+                device.set_last_error(Some(reason.clone()));
                 let pause = backoff(state.failures);
                 if let Some(previous) = device.latest() {
                     let mut snapshot = (*previous).clone();

@@ -223,7 +223,7 @@ async fn responses_are_gzipped_on_request_but_the_live_stream_is_not() {
     assert_eq!((page.status(), encoding(&page)), (StatusCode::OK, Some("gzip".to_owned())));
     let plain = get("/api/status", false).await.unwrap();
     assert_eq!(encoding(&plain), None, "only when asked");
-    let stream = get(app::live::STREAM_PATH, true).await.unwrap();
+    let stream = get(app::wire::STREAM_PATH, true).await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     assert_eq!(encoding(&stream), None);

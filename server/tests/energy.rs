@@ -6,7 +6,7 @@ use server::history::reports::{self, Period, Settings};
 use server::history::sample::Sample;
 use server::history::store::Store;
 use server::history::Writer;
-use server::pdu::sim::SimPdu;
+use server::pdu::sim::SimModel;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -42,7 +42,7 @@ fn sample(base: &Sample, watts: i64, units: i64) -> Sample {
 
 fn base() -> Sample {
     let now = tokio::time::Instant::now();
-    Sample::from_snapshot(&SimPdu::new(1, now).snapshot(&app::model::DeviceId::parse("pdu44001").unwrap(), now))
+    Sample::from_snapshot(&SimModel::new(1, now).snapshot(&app::model::DeviceId::parse("pdu44001").unwrap(), now))
 }
 
 /// 1.2 kW for an hour; the PDU resets its counters half-way. Counting goes
@@ -131,7 +131,7 @@ async fn weekly_and_monthly_reports_are_made_for_completed_periods_with_catch_up
     let (store, _dir) = store().await;
     let settings = berlin();
     // Data from Wednesday 14 October to Tuesday 10 November 2026.
-    let device = steady(&store, at("2026-10-14T08:00:00Z"), at("2026-11-10T12:00:00Z")).await;
+    steady(&store, at("2026-10-14T08:00:00Z"), at("2026-11-10T12:00:00Z")).await;
     let names = |_: &str| BTreeMap::from([(3u32, "NAS <main>".to_owned())]);
 
     // The bridge was down until 27 November: every missed period is made now.
@@ -144,7 +144,7 @@ async fn weekly_and_monthly_reports_are_made_for_completed_periods_with_catch_up
     assert!(again.is_empty(), "made once: {again:?}");
 
     // Monday 00:00 to Monday 00:00 local; this week has the 25-hour Sunday.
-    let week = reports::fetch(&store, device, "week-2026-10-19").await.unwrap();
+    let week = reports::fetch(&store, "pdu44001", "week-2026-10-19").await.unwrap();
     assert_eq!((week.start, week.end), (at("2026-10-18T22:00:00Z"), at("2026-10-25T23:00:00Z")));
     assert_eq!((week.first_day.as_str(), week.last_day.as_str()), ("2026-10-19", "2026-10-25"));
     assert_eq!(week.days.len(), 7);
@@ -154,11 +154,11 @@ async fn weekly_and_monthly_reports_are_made_for_completed_periods_with_catch_up
     assert_eq!(week.totals.sources["a"], 67.6);
     assert_eq!(week.totals.outlets[&3], 27.04);
     // The first week began on Wednesday at 10:00 local: compared with nothing.
-    let first = reports::fetch(&store, device, "week-2026-10-12").await.unwrap();
+    let first = reports::fetch(&store, "pdu44001", "week-2026-10-12").await.unwrap();
     assert_eq!(first.previous_kwh, None);
-    let next = reports::fetch(&store, device, "week-2026-10-26").await.unwrap();
+    let next = reports::fetch(&store, "pdu44001", "week-2026-10-26").await.unwrap();
     assert_eq!((next.totals.kwh, next.previous_kwh, next.change_percent), (67.2, Some(67.6), Some(-0.6)));
-    let month = reports::fetch(&store, device, "month-2026-10").await.unwrap();
+    let month = reports::fetch(&store, "pdu44001", "month-2026-10").await.unwrap();
     assert_eq!((month.days.len(), month.days[0].date.as_str()), (31, "2026-10-01"));
     assert_eq!(month.days[0].totals.kwh, 0.0);
     assert_eq!(month.start, at("2026-09-30T22:00:00Z"));
@@ -175,8 +175,8 @@ async fn weekly_and_monthly_reports_are_made_for_completed_periods_with_catch_up
 
     assert_eq!(Period::parse("week-2026-10-20"), None, "not a Monday");
     assert_eq!(Period::parse("month-2026-13"), None);
-    let err = reports::fetch(&store, device, "week-2026-11-23").await.unwrap_err();
-    assert_eq!(err.status_code(), 404);
+    let err = reports::fetch(&store, "pdu44001", "week-2026-11-23").await.unwrap_err();
+    assert!(matches!(err, server::history::HistoryError::NoSuchReport(_)), "{err}");
 }
 
 #[tokio::test]
@@ -185,10 +185,17 @@ async fn the_energy_and_report_api() {
     use axum::http::StatusCode;
     let bridge = Started::new(&[("BRIDGE_TIMEZONE", "Europe/Berlin"), ("BRIDGE_PRICE_PER_KWH", "0.25")]).await;
     let store = bridge.history.clone();
-    let now = server::service::unix_secs() as i64;
-    steady(&store, now - 20 * 86_400, now).await;
+    let now = server::clock::unix_secs() as i64;
+    // Slots on the 15-minute grid up to the current one, so "today" has energy
+    // even in the first minutes of a local day.
+    let from = now - 20 * 86_400;
+    steady(&store, from - from.rem_euclid(SLOT), now + 1).await;
     let settings = Settings::from_config(&bridge.config);
-    reports::generate_due(&store, &settings, now, &|id| reports::outlet_names(&bridge.bridge, id)).await.unwrap();
+    reports::generate_due(&store, &settings, now, &|id| {
+        bridge.bridge.device(Some(id)).map(|d| reports::outlet_names(d)).unwrap_or_default()
+    })
+    .await
+    .unwrap();
     let router = bridge.router();
 
     let (code, energy) = call(&router, "GET", "/api/energy", None).await;
@@ -239,9 +246,9 @@ async fn the_demo_fill_gives_a_simulated_pdu_history_once() {
     let (store, _dir) = store().await;
     let id = app::model::DeviceId::parse("pdu44001").unwrap();
     let end = at("2026-11-27T12:00:00Z");
-    let n = server::history::demo_fill(&store, &id, 2, end, 60).await.unwrap();
+    let n = server::history::demo_fill(&store, &id, 7, 2, end, 60).await.unwrap();
     assert_eq!(n as i64, (2 * 86_400 - 7_200) / 60 + 7_200);
-    assert_eq!(server::history::demo_fill(&store, &id, 2, end, 60).await.unwrap(), 0, "never over real history");
+    assert_eq!(server::history::demo_fill(&store, &id, 7, 2, end, 60).await.unwrap(), 0, "never over real history");
     let device = store.device("pdu44001").await.unwrap();
     let shape = store.latest(device).await.unwrap().unwrap().1.shape;
     let h = server::history::query::query(&store, "pdu44001", shape, &["total.power".into()], end - 7 * 86_400, end)

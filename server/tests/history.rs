@@ -3,13 +3,13 @@
 use server::history::sample::Sample;
 use server::history::store::{Store, Table};
 use server::history::Writer;
-use server::pdu::sim::SimPdu;
+use server::pdu::sim::SimModel;
 use sqlx::Row;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A sample of the simulated PDU `t` seconds after its start.
-fn sample(sim: &mut SimPdu, start: tokio::time::Instant, t: u64) -> Sample {
+fn sample(sim: &mut SimModel, start: tokio::time::Instant, t: u64) -> Sample {
     let id = app::model::DeviceId::parse("pdu44001").unwrap();
     Sample::from_snapshot(&sim.snapshot(&id, start + Duration::from_secs(t)))
 }
@@ -24,7 +24,7 @@ async fn rollups_recomputed_from_raw_equal_the_incremental_ones_with_gaps_duplic
     let (store, _dir) = store().await;
     let mut writer = Writer::new(store.clone());
     let start = tokio::time::Instant::now();
-    let mut sim = SimPdu::new(3, start);
+    let mut sim = SimModel::new(3, start);
     let base = 1_795_000_000 - 1_795_000_000 % 900; // a quarter-hour boundary
     for t in 0..(40 * 60) {
         if (5 * 60..8 * 60).contains(&t) {
@@ -110,7 +110,7 @@ async fn every_range_query_uses_the_primary_key() {
 async fn retention_never_deletes_raw_rows_that_are_not_rolled_up() {
     let (store, _dir) = store().await;
     let start = tokio::time::Instant::now();
-    let mut sim = SimPdu::new(4, start);
+    let mut sim = SimModel::new(4, start);
     let device = store.device("pdu44001").await.unwrap();
     let rows: Vec<_> = (0..600).map(|t| (device, 60_000 + t, sample(&mut sim, start, t as u64).encode())).collect();
     store.insert(&rows).await.unwrap();

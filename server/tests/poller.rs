@@ -2,8 +2,8 @@
 
 use crate::util::config;
 use app::model::{Connection, OutletState, PduSnapshot, Redundancy, Source};
+use server::bridge::Bridge;
 use server::pdu::sim::{Faults, SimulatedPdu};
-use server::service::Bridge;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -30,9 +30,9 @@ impl Polled {
         let bridge = Arc::new(Bridge::new(&config));
         let sim = bridge.devices()[0].simulator().unwrap().clone();
         prepare(&sim);
-        let rx = bridge.subscribe();
+        let rx = bridge.bus().live();
         let shutdown = CancellationToken::new();
-        bridge.spawn_pollers(&shutdown);
+        server::poller::spawn(&bridge, &shutdown);
         Self { bridge, sim, rx, shutdown, _dir: dir }
     }
 

@@ -4,9 +4,9 @@
 use crate::util::{call, config, Started};
 use app::model::{OutletState, Source};
 use axum::http::StatusCode;
+use server::bridge::Bridge;
 use server::pdu::sim::{Faults, SimulatedPdu};
 use server::rules::Automation;
-use server::service::Bridge;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -34,10 +34,11 @@ impl Rig {
         let bridge = Arc::new(Bridge::new(&config));
         let sim = bridge.devices()[0].simulator().unwrap().clone();
         let shutdown = CancellationToken::new();
-        bridge.spawn_pollers(&shutdown);
+        // Rules subscribe before the pollers start, or the first snapshots go by.
         let automation = Automation::new(&config, &bridge);
         let rules_shutdown = CancellationToken::new();
         automation.spawn(&rules_shutdown);
+        server::poller::spawn(&bridge, &shutdown);
         Self { bridge, automation, sim, config, shutdown, rules_shutdown, _dir: dir }
     }
 
@@ -50,7 +51,7 @@ impl Rig {
     }
 
     fn events(&self) -> Vec<String> {
-        self.automation.events.recent(None, 100).into_iter().rev().map(|e| e.kind).collect()
+        self.bridge.events().recent(100).into_iter().rev().map(|e| e.kind).collect()
     }
 }
 
@@ -231,10 +232,8 @@ async fn a_refused_command_is_reported_retried_and_never_counted_as_success() {
         r#"{"name":"always","condition":"time_after","threshold":"00:00","outlet":6,"action":"off","delay":0}"#;
     let (code, r) = call(&router, "POST", "/api/rules", Some(always)).await;
     assert_eq!(code, StatusCode::CREATED, "{r}");
-    bridge
-        .wait_for(|_| bridge.automation.events.recent(None, 50).iter().filter(|e| e.kind == "failed").count() >= 2)
-        .await;
-    let failed: Vec<_> = bridge.automation.events.recent(None, 50).into_iter().filter(|e| e.kind == "failed").collect();
+    bridge.wait_for(|_| bridge.bridge.events().recent(50).iter().filter(|e| e.kind == "failed").count() >= 2).await;
+    let failed: Vec<_> = bridge.bridge.events().recent(50).into_iter().filter(|e| e.kind == "failed").collect();
     assert!(failed[0].details.contains("noAccess") && failed[0].details.contains("retrying"), "{failed:?}");
     let status = &bridge.automation.engines[0].list()[0];
     assert_eq!(status.run_count, 0, "a failed command is not a run");
@@ -250,7 +249,6 @@ async fn two_rules_on_one_outlet_the_later_one_wins_and_the_log_says_so() {
     assert_eq!(rig.outlet(2), OutletState::Off, "the first fired");
     wait(5).await;
     assert_eq!(rig.outlet(2), OutletState::On, "the later one wins");
-    let second =
-        rig.automation.events.recent(None, 50).into_iter().find(|e| e.rule.as_deref() == Some("second")).unwrap();
+    let second = rig.bridge.events().recent(50).into_iter().find(|e| e.rule.as_deref() == Some("second")).unwrap();
     assert!(second.details.contains("also switched by first") && second.details.contains("wins"), "{}", second.details);
 }

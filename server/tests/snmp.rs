@@ -154,7 +154,7 @@ async fn an_agent_that_times_out_above_n_varbinds_is_still_polled_completely() {
         assert!(s.outlets.iter().all(|o| o.power.is_some() && o.energy_kwh.is_some()), "limit {limit}");
         assert!(s.input.voltage.is_some() && s.ats.is_some(), "limit {limit}");
         match &bridge.bridge.devices()[0].source {
-            server::pdu::PduSource::Snmp(snmp) => assert!(snmp.client().max_varbinds() <= limit, "limit {limit}"),
+            server::device::PduSource::Snmp(snmp) => assert!(snmp.client().max_varbinds() <= limit, "limit {limit}"),
             _ => unreachable!(),
         }
     }
@@ -164,7 +164,7 @@ async fn an_agent_that_times_out_above_n_varbinds_is_still_polled_completely() {
 async fn a_dead_agent_is_unreachable_within_three_polls_and_recovers_by_itself() {
     let agent = agent(Faults::default()).await;
     let bridge = snmp_bridge(&agent, &[]).await;
-    let mut rx = bridge.bridge.subscribe();
+    let mut rx = bridge.bridge.bus().live();
     agent.sim.set_faults(Faults { drop_replies: true, ..Faults::default() });
     let mut misses = 0;
     loop {
@@ -250,7 +250,7 @@ async fn a_pdu_whose_uptime_goes_backwards_is_seen_to_reboot_and_rediscovered() 
     let agent = agent(Faults::default()).await;
     let bridge = snmp_bridge(&agent, &[]).await;
     let snmp = match &bridge.bridge.devices()[0].source {
-        server::pdu::PduSource::Snmp(snmp) => snmp.clone(),
+        server::device::PduSource::Snmp(snmp) => snmp.clone(),
         _ => unreachable!(),
     };
     assert_eq!(snmp.reboots(), 0);

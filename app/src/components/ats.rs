@@ -2,9 +2,9 @@
 //! preferred, and a transfer-switch diagram whose blade follows the active
 //! source (it moves the moment a transfer shows up in a snapshot).
 
-use super::Dashboard;
 use crate::format;
 use crate::model::{Ats, RangeStatus, Redundancy, Source};
+use crate::state::Dashboard;
 use leptos::prelude::*;
 
 fn ats_text(

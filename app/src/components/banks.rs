@@ -1,8 +1,8 @@
 //! Bank cards: what each breaker carries, against its limit.
 
-use super::Dashboard;
 use crate::format;
 use crate::model::{Bank, PduSnapshot};
+use crate::state::Dashboard;
 use leptos::prelude::*;
 
 fn bank(s: &PduSnapshot, number: u32) -> Option<&Bank> {

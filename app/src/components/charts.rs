@@ -7,11 +7,11 @@
 //! and the back button steps through ranges. Charts load after the page is
 //! usable; the server renders their frames and a loading note.
 
-use super::Dashboard;
 use crate::api::load_history;
 use crate::chart::{self, Drawn, Line, TimeAxis, PALETTE};
 use crate::format;
 use crate::history::{History, HistoryKind, RANGES};
+use crate::state::Dashboard;
 use leptos::prelude::*;
 
 const SIZE: (u32, u32) = (720, 230);

@@ -1,9 +1,9 @@
 //! Energy: today, this week and this month (per source and per outlet),
 //! and the weekly and monthly reports to view here, print or download.
 
-use super::Dashboard;
 use crate::api::{load_energy, load_report};
 use crate::history::{EnergySummary, EnergyTotals, Report};
+use crate::state::Dashboard;
 use leptos::prelude::*;
 
 fn kwh(v: f64) -> String {

@@ -1,7 +1,7 @@
 //! The identity strip: which PDU this is.
 
-use super::Dashboard;
 use crate::format;
+use crate::state::Dashboard;
 use leptos::prelude::*;
 
 fn or_dash(value: &Option<String>) -> String {

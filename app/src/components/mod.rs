@@ -1,9 +1,9 @@
 //! The dashboard: one page a rack owner keeps open all day.
 //!
-//! Owns: the page's reactive state ([`Dashboard`]) and every visible piece,
-//! each a small component named after what the user sees. The state starts
-//! from the server's values (so the server-rendered HTML already shows real
-//! readings) and is then fed by the live stream (`crate::live`).
+//! Owns: every visible piece, each a small component named after what the
+//! user sees. They read and change the page's state (`crate::state`), which
+//! starts from the server's values (so the server-rendered HTML already
+//! shows real readings) and is then fed by the live stream (`crate::live`).
 
 mod ats;
 mod banks;
@@ -13,132 +13,10 @@ mod identity;
 mod outlets;
 mod rules;
 
-use crate::api::InitialState;
 use crate::format;
-use crate::live::RulesUpdate;
-use crate::model::{Connection, DeviceId, Event, MqttState, MqttStatus, PduSnapshot};
-use crate::rules::RuleStatus;
+use crate::model::{Connection, DeviceId, MqttState};
+use crate::state::{Dashboard, LinkState};
 use leptos::prelude::*;
-
-/// State of the push channel from the bridge to this page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkState {
-    Connecting,
-    Live,
-    Reconnecting,
-}
-
-/// The page's state; `Copy`, so every closure can hold it.
-#[derive(Clone, Copy)]
-pub struct Dashboard {
-    /// Latest snapshot of every PDU, as pushed by the bridge.
-    pub snapshots: RwSignal<Vec<PduSnapshot>>,
-    /// The PDU the user picked; `None` shows the first.
-    pub selected: RwSignal<Option<DeviceId>>,
-    /// The clock data ages are measured against (server time until the
-    /// browser's clock takes over after hydration).
-    pub now_ms: RwSignal<u64>,
-    pub link: RwSignal<LinkState>,
-    /// The bridge's MQTT link.
-    pub mqtt: RwSignal<MqttStatus>,
-    /// Every PDU's rules with their live state.
-    pub rules: RwSignal<Vec<RulesUpdate>>,
-    /// Recent events, newest first.
-    pub events: RwSignal<Vec<Event>>,
-    /// The PDU on screen.
-    pub current: Memo<Option<PduSnapshot>>,
-    /// The history charts' range (`1h` … `60d`), mirrored in the URL.
-    pub range: RwSignal<String>,
-}
-
-impl Dashboard {
-    pub fn from_initial(initial: InitialState) -> Self {
-        let snapshots = RwSignal::new(initial.snapshots);
-        let selected = RwSignal::new(None::<DeviceId>);
-        let current = Memo::new(move |_| {
-            selected.with(|sel| {
-                snapshots.with(|all| match sel {
-                    Some(id) => all.iter().find(|s| &s.device_id == id).cloned(),
-                    None => all.first().cloned(),
-                })
-            })
-        });
-        Self {
-            snapshots,
-            selected,
-            now_ms: RwSignal::new(initial.now_ms),
-            link: RwSignal::new(LinkState::Connecting),
-            mqtt: RwSignal::new(initial.mqtt),
-            rules: RwSignal::new(initial.rules),
-            events: RwSignal::new(initial.events),
-            current,
-            range: RwSignal::new(if initial.range.is_empty() {
-                crate::history::DEFAULT_RANGE.to_owned()
-            } else {
-                initial.range
-            }),
-        }
-    }
-
-    /// Replace (or add) one PDU's snapshot.
-    pub fn upsert(&self, snapshot: PduSnapshot) {
-        self.snapshots.update(|all| match all.iter_mut().find(|s| s.device_id == snapshot.device_id) {
-            Some(slot) => *slot = snapshot,
-            None => all.push(snapshot),
-        });
-    }
-
-    /// The rules of the PDU on screen.
-    pub fn current_rules(&self) -> Vec<RuleStatus> {
-        let Some(id) = self.read(|s| s.device_id.clone()) else { return Vec::new() };
-        self.rules.with(|all| all.iter().find(|u| u.device_id == id).map(|u| u.rules.clone()).unwrap_or_default())
-    }
-
-    /// Replace one PDU's rules (a pushed update).
-    pub fn set_rules(&self, update: RulesUpdate) {
-        self.rules.update(|all| match all.iter_mut().find(|u| u.device_id == update.device_id) {
-            Some(slot) => *slot = update,
-            None => all.push(update),
-        });
-    }
-
-    /// Apply one rule's new status to the PDU on screen.
-    pub fn upsert_rule(&self, status: RuleStatus) {
-        let Some(device_id) = self.read(|s| s.device_id.clone()) else { return };
-        let mut rules = self.current_rules();
-        match rules.iter_mut().find(|r| r.rule.name == status.rule.name) {
-            Some(slot) => *slot = status,
-            None => rules.push(status),
-        }
-        self.set_rules(RulesUpdate { device_id, rules });
-    }
-
-    pub fn remove_rule(&self, name: &str) {
-        let Some(device_id) = self.read(|s| s.device_id.clone()) else { return };
-        let rules = self.current_rules().into_iter().filter(|r| r.rule.name != name).collect();
-        self.set_rules(RulesUpdate { device_id, rules });
-    }
-
-    pub fn push_event(&self, event: Event) {
-        self.events.update(|all| {
-            all.insert(0, event);
-            all.truncate(crate::api::EVENTS_SHOWN);
-        });
-    }
-
-    /// One value of the PDU on screen, `None` before the first reading.
-    pub fn read<T>(&self, f: impl FnOnce(&PduSnapshot) -> T) -> Option<T> {
-        self.current.with(|s| s.as_ref().map(f))
-    }
-
-    /// A reactive text drawn from the PDU on screen ("—" before any data).
-    pub fn text(
-        self,
-        f: impl Fn(&PduSnapshot) -> String + Copy + Send + Sync + 'static,
-    ) -> impl Fn() -> String + Copy + Send + Sync + 'static {
-        move || self.read(f).unwrap_or_else(|| "—".to_owned())
-    }
-}
 
 /// A signal that changes every minute in the browser (never on the
 /// server): track it to reload data that ages.

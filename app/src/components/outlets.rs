@@ -6,10 +6,10 @@
 //! while the command is under way or the PDU reports one, and afterwards the
 //! state the PDU confirmed.
 
-use super::Dashboard;
 use crate::api::OutletCommand;
 use crate::format;
 use crate::model::{Outlet, OutletAction, OutletState, PduSnapshot};
+use crate::state::Dashboard;
 use leptos::prelude::*;
 
 fn outlet(s: &PduSnapshot, number: u32) -> Option<&Outlet> {

@@ -4,11 +4,11 @@
 //! same code the server runs (`Rule::validate`); enable/disable; delete
 //! behind a confirmation. And the event log.
 
-use super::Dashboard;
 use crate::api::{RuleDelete, RuleEnable, RuleSave};
 use crate::format;
 use crate::model::Event;
 use crate::rules::{parse_hhmm, Condition, FieldError, Outlets, Rule, RuleAction, ScheduleType, Threshold};
+use crate::state::Dashboard;
 use leptos::prelude::*;
 
 const CONDITIONS: [(Condition, &str, &str); 9] = [

@@ -142,12 +142,12 @@ pub fn power_reading(ts: i64, s: &Sample) -> Option<(i64, Slot)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::sim::SimPdu;
+    use crate::pdu::sim::SimModel;
     use app::model::DeviceId;
 
     fn sample() -> Sample {
         let now = tokio::time::Instant::now();
-        Sample::from_snapshot(&SimPdu::new(3, now).snapshot(&DeviceId::parse("t").unwrap(), now))
+        Sample::from_snapshot(&SimModel::new(3, now).snapshot(&DeviceId::parse("t").unwrap(), now))
     }
 
     fn set(s: &mut Sample, metric: &str, v: Option<i64>) {

@@ -17,16 +17,42 @@ pub mod reports;
 pub mod sample;
 pub mod store;
 
-use crate::service::Bridge;
-use app::model::DeviceId;
+use crate::clock::unix_secs;
+use crate::device::Device;
+use app::model::{DeviceId, PduSnapshot};
 use energy::Slot;
 use sample::Sample;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{Store, StoreError, Table};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// What asking history for something can end in, besides an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("history is off (see the log)")]
+    Off,
+    #[error("no reading from PDU {0} yet")]
+    NoReading(String),
+    #[error("{message}")]
+    BadInput { field: &'static str, message: String },
+    #[error("no outlet {0}")]
+    NoSuchOutlet(u32),
+    #[error("{0}")]
+    NoSuchReport(String),
+    #[error("{0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Samples waiting for the writer before they are counted as lost: ten
+/// minutes of one PDU at 1 Hz, more with more PDUs (`/api/health` shows it).
+pub fn queue_capacity(devices: usize) -> usize {
+    600 * devices.max(1)
+}
 
 /// Commit after this many samples …
 pub const BATCH_SAMPLES: usize = 10;
@@ -128,6 +154,15 @@ impl Writer {
         Ok(())
     }
 
+    /// Keep a snapshot: an answered poll is a sample; a stale or unreachable
+    /// snapshot repeats older values, so there is nothing new to keep.
+    pub async fn take(&mut self, snapshot: &PduSnapshot) -> Result<(), StoreError> {
+        if !snapshot.connection.is_online() {
+            return Ok(());
+        }
+        self.add(snapshot.device_id.as_str(), (snapshot.ts_ms / 1000) as i64, &Sample::from_snapshot(snapshot)).await
+    }
+
     /// Queue one sample; commits when the batch is full.
     pub async fn add(&mut self, device_id: &str, ts: i64, sample: &Sample) -> Result<(), StoreError> {
         let device = self.key(device_id).await?;
@@ -221,7 +256,7 @@ pub async fn retention(store: Arc<Store>, days: u32, shutdown: CancellationToken
             _ = shutdown.cancelled() => return,
             _ = hourly.tick() => {}
         }
-        let cutoff = crate::service::unix_secs() as i64 - i64::from(days) * 86_400;
+        let cutoff = unix_secs() as i64 - i64::from(days) * 86_400;
         match store.prune_raw(cutoff, PRUNE_CHUNK).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "history: raw samples past retention deleted"),
@@ -234,7 +269,14 @@ pub async fn retention(store: Arc<Store>, days: u32, shutdown: CancellationToken
 /// whose history is empty (the demo's charts and reports are then not
 /// blank): 1 s steps over the last two hours, `step` seconds before that.
 /// Returns the samples written (0 if the PDU already has history).
-pub async fn demo_fill(store: &Arc<Store>, id: &DeviceId, days: u32, end: i64, step: i64) -> Result<u64, StoreError> {
+pub async fn demo_fill(
+    store: &Arc<Store>,
+    id: &DeviceId,
+    seed: u64,
+    days: u32,
+    end: i64,
+    step: i64,
+) -> Result<u64, StoreError> {
     let device_id = id.as_str();
     let key = store.device(device_id).await?;
     if days == 0 || store.latest(key).await?.is_some() {
@@ -242,7 +284,7 @@ pub async fn demo_fill(store: &Arc<Store>, id: &DeviceId, days: u32, end: i64, s
     }
     let start = end - i64::from(days) * 86_400;
     let origin = tokio::time::Instant::now();
-    let mut sim = crate::pdu::sim::SimPdu::new(7, origin);
+    let mut sim = crate::pdu::sim::SimModel::new(seed, origin);
     let mut writer = Writer::new(store.clone());
     let (mut t, mut written) = (start, 0);
     while t < end {
@@ -256,12 +298,13 @@ pub async fn demo_fill(store: &Arc<Store>, id: &DeviceId, days: u32, end: i64, s
     Ok(written)
 }
 
-/// [`demo_fill`] each of `devices` that has no history yet; returns those
-/// filled (their stored counters are not the live simulation's).
-pub async fn demo_fills(store: &Arc<Store>, devices: &[DeviceId], days: u32) -> Vec<DeviceId> {
+/// [`demo_fill`] each simulated PDU of `devices` (id and seed) that has no
+/// history yet; returns those filled (their stored counters are not the
+/// live simulation's).
+pub async fn demo_fills(store: &Arc<Store>, devices: &[(DeviceId, u64)], days: u32) -> Vec<DeviceId> {
     let mut filled = Vec::new();
-    for id in devices.iter().filter(|_| days > 0) {
-        match demo_fill(store, id, days, crate::service::unix_secs() as i64, 30).await {
+    for (id, seed) in devices.iter().filter(|_| days > 0) {
+        match demo_fill(store, id, *seed, days, unix_secs() as i64, 30).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(device = %id, days, samples = n, "history: simulated history filled (demo)");
@@ -274,12 +317,14 @@ pub async fn demo_fills(store: &Arc<Store>, devices: &[DeviceId], days: u32) -> 
 }
 
 /// Everything history does while the bridge runs: the demo's simulated
-/// history first (`demo` = simulated devices and days), so the first reports
-/// include it; then the writer and the reports, until `shutdown`.
+/// history first (`demo` = simulated devices with their seeds, and days), so
+/// the first reports include it; then the writer over `snapshots` and the
+/// reports, until `shutdown`.
 pub async fn serve(
     store: Arc<Store>,
-    bridge: Arc<Bridge>,
-    demo: (Vec<DeviceId>, u32),
+    snapshots: mpsc::Receiver<Arc<PduSnapshot>>,
+    devices: Vec<Arc<Device>>,
+    demo: (Vec<(DeviceId, u64)>, u32),
     settings: reports::Settings,
     shutdown: CancellationToken,
 ) {
@@ -287,21 +332,26 @@ pub async fn serve(
         fresh = demo_fills(&store, &demo.0, demo.1) => fresh,
         _ = shutdown.cancelled() => return,
     };
-    let reports = tokio::spawn(reports::run(store.clone(), bridge.clone(), settings, shutdown.clone()));
-    run(store, bridge, fresh, shutdown).await;
+    let reports = tokio::spawn(reports::run(store.clone(), devices, settings, shutdown.clone()));
+    run(store, snapshots, fresh, shutdown).await;
     let _ = reports.await;
 }
 
-/// Store every answered poll of every PDU until `shutdown`, then flush.
-/// Energy of the `fresh` devices is counted from their next sample on.
-pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, fresh: Vec<DeviceId>, shutdown: CancellationToken) {
+/// Store every answered poll from `snapshots` until `shutdown`, then write
+/// what is queued and flush. Energy of the `fresh` devices is counted from
+/// their next sample on.
+pub async fn run(
+    store: Arc<Store>,
+    mut snapshots: mpsc::Receiver<Arc<PduSnapshot>>,
+    fresh: Vec<DeviceId>,
+    shutdown: CancellationToken,
+) {
     let mut writer = Writer::new(store.clone());
     for id in &fresh {
         if let Err(e) = writer.start_fresh(id.as_str()).await {
             tracing::error!(error = %e, "history: cannot prepare the writer");
         }
     }
-    let mut snapshots = bridge.subscribe();
     let mut age = tokio::time::interval(BATCH_AGE);
     loop {
         let outcome = tokio::select! {
@@ -311,15 +361,17 @@ pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, fresh: Vec<DeviceId>, s
                 Err(e) => Err(e),
             },
             received = snapshots.recv() => match received {
-                // A stale or unreachable snapshot repeats older values: nothing new to keep.
-                Ok(s) if s.connection.is_online() => {
-                    writer.add(s.device_id.as_str(), (s.ts_ms / 1000) as i64, &Sample::from_snapshot(&s)).await
-                }
-                Ok(_) | Err(RecvError::Lagged(_)) => Ok(()),
-                Err(RecvError::Closed) => break,
+                Some(s) => writer.take(&s).await,
+                None => break,
             },
         };
         if let Err(e) = outcome {
+            tracing::error!(error = %e, "history: cannot write samples");
+        }
+    }
+    // What the pollers handed over before shutdown is kept too.
+    while let Ok(s) = snapshots.try_recv() {
+        if let Err(e) = writer.take(&s).await {
             tracing::error!(error = %e, "history: cannot write samples");
         }
     }

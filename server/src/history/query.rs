@@ -4,10 +4,11 @@
 
 use super::sample::Shape;
 use super::store::{Store, StoreError, Table};
-use crate::service::{unix_secs, Bridge};
+use super::HistoryError;
+use crate::clock::unix_secs;
+use crate::device::Device;
 use app::history::HistoryKind;
 pub use app::history::{range_seconds as named_range, History, Point, Series};
-use app::model::ApiError;
 
 /// The bucket (seconds) for a span, per the contract, and the level it is
 /// read from (`None` = raw samples): ≤ 1 h raw 1 s, ≤ 6 h 10 s, ≤ 24 h
@@ -122,24 +123,23 @@ pub struct Window {
 
 impl Window {
     /// `[start, end)`; a named range ends just after `now`.
-    pub fn resolve(&self, now: i64) -> Result<(i64, i64), ApiError> {
+    pub fn resolve(&self, now: i64) -> Result<(i64, i64), HistoryError> {
+        let bad = |field, message: &str| HistoryError::BadInput { field, message: message.to_owned() };
         match (self.start, self.end, self.range.as_deref()) {
             (Some(start), Some(end), _) if start < end && end - start <= 400 * 86_400 => Ok((start, end)),
-            (Some(_), Some(_), _) => {
-                Err(ApiError::bad_request("start", "start must be before end, at most 400 days apart"))
-            }
+            (Some(_), Some(_), _) => Err(bad("start", "start must be before end, at most 400 days apart")),
             (None, None, range) => {
                 let span = named_range(range.unwrap_or(app::history::DEFAULT_RANGE))
-                    .ok_or_else(|| ApiError::bad_request("range", "one of 1h, 6h, 24h, 7d, 30d, 60d"))?;
+                    .ok_or_else(|| bad("range", "one of 1h, 6h, 24h, 7d, 30d, 60d"))?;
                 Ok((now + 1 - span, now + 1))
             }
-            _ => Err(ApiError::bad_request("start", "give both start and end (unix seconds), or a range")),
+            _ => Err(bad("start", "give both start and end (unix seconds), or a range")),
         }
     }
 }
 
 /// The metrics a kind of history shows (`outlet` narrows outlets to one).
-pub fn metrics(kind: HistoryKind, shape: Shape, outlet: Option<u32>) -> Result<Vec<String>, ApiError> {
+pub fn metrics(kind: HistoryKind, shape: Shape, outlet: Option<u32>) -> Result<Vec<String>, HistoryError> {
     Ok(match kind {
         HistoryKind::Banks => ["total.power".to_owned(), "total.current".to_owned()]
             .into_iter()
@@ -148,7 +148,7 @@ pub fn metrics(kind: HistoryKind, shape: Shape, outlet: Option<u32>) -> Result<V
         HistoryKind::Outlets => {
             let outlets: Vec<u32> = match outlet {
                 Some(n) if n >= 1 && n <= u32::from(shape.outlets) => vec![n],
-                Some(n) => return Err(ApiError::not_found("outlet", format!("no outlet {n}"))),
+                Some(n) => return Err(HistoryError::NoSuchOutlet(n)),
                 None => (1..=u32::from(shape.outlets)).collect(),
             };
             outlets.into_iter().flat_map(|n| ["power", "current"].map(|m| format!("outlet.{n}.{m}"))).collect()
@@ -163,21 +163,17 @@ pub fn metrics(kind: HistoryKind, shape: Shape, outlet: Option<u32>) -> Result<V
 
 /// One kind of history of one PDU, as the API and the dashboard ask for it.
 pub async fn fetch(
-    store: Option<&Store>,
-    bridge: &Bridge,
-    device_id: Option<&str>,
+    store: &Store,
+    device: &Device,
     kind: HistoryKind,
     window: &Window,
     outlet: Option<u32>,
-) -> Result<History, ApiError> {
-    let store = super::reports::require(store)?;
-    let device = bridge.device(device_id)?;
-    let snapshot =
-        device.latest().ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;
+) -> Result<History, HistoryError> {
+    let snapshot = device.latest().ok_or_else(|| HistoryError::NoReading(device.id().to_string()))?;
     let shape = Shape::of(&snapshot);
     let (start, end) = window.resolve(unix_secs() as i64)?;
     let metrics = metrics(kind, shape, outlet)?;
-    query(store, device.id().as_str(), shape, &metrics, start, end).await.map_err(|e| ApiError::Internal(e.to_string()))
+    Ok(query(store, device.id().as_str(), shape, &metrics, start, end).await?)
 }
 
 /// The same data as CSV: `ts,metric,avg,min,max`.

@@ -8,9 +8,10 @@
 
 use super::energy::{Slot, SLOT};
 use super::store::{Store, StoreError, StoredReport};
-use crate::service::{unix_secs, Bridge};
+use super::HistoryError;
+use crate::clock::unix_secs;
+use crate::device::Device;
 use app::history::{EnergyDay, EnergySummary, EnergyTotals, Report, ReportSummary};
-use app::model::ApiError;
 use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
@@ -266,25 +267,22 @@ pub async fn generate_due(
     Ok(made)
 }
 
-/// Outlet names of the PDUs the bridge watches now.
-pub fn outlet_names(bridge: &Bridge, device_id: &str) -> BTreeMap<u32, String> {
-    bridge
-        .device(Some(device_id))
-        .ok()
-        .and_then(|d| d.latest())
-        .map(|s| s.outlets.iter().map(|o| (o.number, o.name.to_string())).collect())
-        .unwrap_or_default()
+/// A PDU's outlet names as it shows them now.
+pub fn outlet_names(device: &Device) -> BTreeMap<u32, String> {
+    device.latest().map(|s| s.outlets.iter().map(|o| (o.number, o.name.to_string())).collect()).unwrap_or_default()
 }
 
-/// Make due reports at start and then every hour until `shutdown`.
-pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, settings: Settings, shutdown: CancellationToken) {
+/// Make due reports at start and then every hour until `shutdown`; outlet
+/// names come from the PDUs in `devices`.
+pub async fn run(store: Arc<Store>, devices: Vec<Arc<Device>>, settings: Settings, shutdown: CancellationToken) {
     let mut hourly = tokio::time::interval(Duration::from_secs(3_600));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = hourly.tick() => {}
         }
-        let names = |id: &str| outlet_names(&bridge, id);
+        let names =
+            |id: &str| devices.iter().find(|d| d.id().as_str() == id).map(|d| outlet_names(d)).unwrap_or_default();
         match generate_due(&store, &settings, unix_secs() as i64, &names).await {
             Ok(made) if !made.is_empty() => tracing::info!(reports = ?made, "energy reports made"),
             Ok(_) => {}
@@ -294,20 +292,14 @@ pub async fn run(store: Arc<Store>, bridge: Arc<Bridge>, settings: Settings, shu
 }
 
 /// Today, this week and this month so far, and the reports there are.
-pub async fn summary(
-    store: &Store,
-    bridge: &Bridge,
-    device_id: Option<&str>,
-    settings: &Settings,
-) -> Result<EnergySummary, ApiError> {
-    let device = bridge.device(device_id)?;
-    let key = store.device(device.id().as_str()).await.map_err(internal)?;
+pub async fn summary(store: &Store, device: &Device, settings: &Settings) -> Result<EnergySummary, HistoryError> {
+    let key = store.device(device.id().as_str()).await?;
     let now = unix_secs() as i64;
     let today = local_date(&settings.zone, now);
     let (week, month) = (Period::containing(today, true).first_day(), today.first_of_month());
     // One read from the earlier of the week's and the month's start.
     let from = day_start(&settings.zone, week.min(month));
-    let slots = store.energy(key, from, now + SLOT).await.map_err(internal)?;
+    let slots = store.energy(key, from, now + SLOT).await?;
     let since =
         |first: Date| totals(within(&slots, day_start(&settings.zone, first), now + SLOT), settings.price_per_kwh);
     Ok(EnergySummary {
@@ -316,47 +308,38 @@ pub async fn summary(
         today: since(today),
         week: since(week),
         month: since(month),
-        outlet_names: outlet_names(bridge, device.id().as_str()),
+        outlet_names: outlet_names(device),
         currency: settings.currency.clone(),
-        reports: list(store, key).await?,
+        reports: list(store, device.id().as_str()).await?,
     })
 }
+
+/// The most days [`daily`] answers for.
+pub const MAX_DAYS: u32 = 400;
 
 /// kWh of each of the last `days` local days, today last (today so far).
 pub async fn daily(
     store: &Store,
-    bridge: &Bridge,
-    device_id: Option<&str>,
+    device_id: &str,
     settings: &Settings,
     days: u32,
-) -> Result<Vec<EnergyDay>, ApiError> {
-    if !(1..=400).contains(&days) {
-        return Err(ApiError::bad_request("days", "a number of days from 1 to 400"));
+) -> Result<Vec<EnergyDay>, HistoryError> {
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(HistoryError::BadInput {
+            field: "days",
+            message: format!("a number of days from 1 to {MAX_DAYS}"),
+        });
     }
-    let key = device_key(store, bridge, device_id).await?;
+    let key = store.device(device_id).await?;
     let today = local_date(&settings.zone, unix_secs() as i64);
     let first = today.checked_sub(i64::from(days - 1).days()).unwrap_or(today);
-    self::days(store, key, settings, first, today).await.map_err(internal)
-}
-
-fn internal(e: StoreError) -> ApiError {
-    ApiError::Internal(e.to_string())
-}
-
-/// The store, or why there is none.
-pub fn require(store: Option<&Store>) -> Result<&Store, ApiError> {
-    store.ok_or_else(|| ApiError::Unavailable("history is off (see the log)".into()))
-}
-
-/// The store's key of the requested (or only) PDU.
-pub async fn device_key(store: &Store, bridge: &Bridge, device_id: Option<&str>) -> Result<i64, ApiError> {
-    let device = bridge.device(device_id)?;
-    store.device(device.id().as_str()).await.map_err(internal)
+    Ok(self::days(store, key, settings, first, today).await?)
 }
 
 /// A device's reports, newest first.
-pub async fn list(store: &Store, device: i64) -> Result<Vec<ReportSummary>, ApiError> {
-    let rows = store.report_ids(device).await.map_err(internal)?;
+pub async fn list(store: &Store, device_id: &str) -> Result<Vec<ReportSummary>, HistoryError> {
+    let key = store.device(device_id).await?;
+    let rows = store.report_ids(key).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, kind, start, end)| {
@@ -366,17 +349,17 @@ pub async fn list(store: &Store, device: i64) -> Result<Vec<ReportSummary>, ApiE
         .collect())
 }
 
-/// One report, or 404 naming the id.
-pub async fn fetch(store: &Store, device: i64, id: &str) -> Result<Report, ApiError> {
+/// One report, or [`HistoryError::NoSuchReport`].
+pub async fn fetch(store: &Store, device_id: &str, id: &str) -> Result<Report, HistoryError> {
     if Period::parse(id).is_none() {
-        return Err(ApiError::not_found(
-            "id",
-            format!("no report {id:?}: ids look like week-2026-11-16 or month-2026-11"),
-        ));
+        return Err(HistoryError::NoSuchReport(format!(
+            "no report {id:?}: ids look like week-2026-11-16 or month-2026-11"
+        )));
     }
-    let body = store.report(device, id).await.map_err(internal)?;
-    let body = body.ok_or_else(|| ApiError::not_found("id", format!("no report {id:?} (not made yet?)")))?;
-    serde_json::from_str(&body).map_err(|e| ApiError::Internal(format!("report {id}: {e}")))
+    let key = store.device(device_id).await?;
+    let body = store.report(key, id).await?;
+    let body = body.ok_or_else(|| HistoryError::NoSuchReport(format!("no report {id:?} (not made yet?)")))?;
+    serde_json::from_str(&body).map_err(|e| HistoryError::Corrupt(format!("report {id}: {e}")))
 }
 
 fn money(v: Option<f64>, currency: &str) -> String {

@@ -200,12 +200,12 @@ impl Sample {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::sim::SimPdu;
+    use crate::pdu::sim::SimModel;
     use app::model::DeviceId;
 
     fn snapshot() -> PduSnapshot {
         let now = tokio::time::Instant::now();
-        SimPdu::new(1, now).snapshot(&DeviceId::parse("t").unwrap(), now)
+        SimModel::new(1, now).snapshot(&DeviceId::parse("t").unwrap(), now)
     }
 
     #[test]

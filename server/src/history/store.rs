@@ -44,6 +44,16 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE reports (device INTEGER NOT NULL, id TEXT NOT NULL, kind TEXT NOT NULL,
                            start INTEGER NOT NULL, end INTEGER NOT NULL, created INTEGER NOT NULL,
                            body TEXT NOT NULL, PRIMARY KEY (device, id)) WITHOUT ROWID;",
+    // Events (rule transitions, device events, outlet commands), newest
+    // highest id; each filter the API offers has an index ending in the id,
+    // so a page is read in id order without sorting.
+    "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, device TEXT NOT NULL,
+                          kind TEXT NOT NULL, rule TEXT, outlet INTEGER, origin TEXT, outcome TEXT,
+                          details TEXT NOT NULL);
+     CREATE INDEX events_device ON events (device, id);
+     CREATE INDEX events_kind ON events (kind, id);
+     CREATE INDEX events_outlet ON events (outlet, id);
+     CREATE INDEX events_ts ON events (ts);",
 ];
 
 /// Rows per INSERT statement (three variables each, well under SQLite's limit).

@@ -206,13 +206,13 @@ pub fn messages(prefix: &str, topics: &Topics, s: &PduSnapshot, dashboard_url: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::sim::SimPdu;
+    use crate::pdu::sim::SimModel;
     use app::model::DeviceId;
     use std::collections::HashSet;
 
     fn payloads() -> Vec<(String, Value)> {
         let now = tokio::time::Instant::now();
-        let mut sim = SimPdu::new(1, now);
+        let mut sim = SimModel::new(1, now);
         let s = sim.snapshot(&DeviceId::parse("rack1").unwrap(), now);
         messages("homeassistant", &Topics::new("pdu", "rack1"), &s, "http://localhost:8080/")
             .into_iter()

@@ -5,7 +5,7 @@
 //! Owns: the MQTT link and what goes over it. One connection per PDU because
 //! an MQTT connection has exactly one last will, and each PDU's
 //! `{base}/{d}/bridge/status` must turn `offline` when the bridge dies.
-//! Commands go through [`Bridge::outlet_command`], the one service path.
+//! Commands go through [`Bridge::outlet_command`], the one command path.
 //! The link reconnects forever with capped backoff, also when the broker is
 //! down at start-up, and republishes availability, discovery and all state on
 //! every connect; polling, history and the dashboard never wait for it.
@@ -16,10 +16,12 @@ pub mod broker;
 pub mod discovery;
 pub mod topics;
 
+use crate::bridge::{Bridge, Origin};
+use crate::clock::unix_secs;
 use crate::config::{MqttConfig, MqttMode, MqttTls};
+use crate::device::Device;
 use crate::rules::Automation;
-use crate::service::{unix_secs, Bridge, Device};
-use app::model::{ApiError, MqttState, MqttStatus, OutletAction};
+use app::model::{MqttState, MqttStatus, OutletAction};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, Publish, QoS,
     TlsConfiguration, Transport,
@@ -169,8 +171,8 @@ impl Link {
 
     async fn run(self, options: MqttOptions, shutdown: CancellationToken) {
         let (client, mut events) = AsyncClient::new(options, QUEUE);
-        let mut snapshots = self.bridge.subscribe();
-        let mut rule_events = self.automation.events.subscribe();
+        let mut snapshots = self.bridge.bus().live();
+        let mut rule_events = self.bridge.events().subscribe();
         let mut publisher = Publisher::new(self.topics.clone(), self.config.refresh);
         let mut connected = false;
         let mut backoff = Duration::from_secs(1);
@@ -250,7 +252,7 @@ impl Link {
     }
 
     fn automation_status(&self) -> Outgoing {
-        let rules = self.automation.engine(Some(self.device.id().as_str())).map(|e| e.list()).unwrap_or_default();
+        let rules = self.automation.engine(self.device.id()).map(|e| e.list()).unwrap_or_default();
         self.topics.automation_status(&serde_json::to_value(rules).unwrap_or_default())
     }
 
@@ -331,17 +333,21 @@ impl Link {
         let (bridge, client, device_id, outlet) =
             (self.bridge.clone(), client.clone(), device_id.to_owned(), outlet.to_owned());
         tokio::spawn(async move {
-            let outcome = match (outlet.parse::<u32>(), payload.parse::<OutletAction>()) {
-                (Err(_), _) => Err(ApiError::bad_request("outlet", format!("unknown outlet {outlet:?}"))),
-                (_, Err(why)) => Err(ApiError::bad_request("command", why)),
-                (Ok(n), Ok(action)) => bridge.outlet_command(Some(&device_id), n, action).await,
-            };
+            let outcome =
+                match (bridge.device(Some(&device_id)), outlet.parse::<u32>(), payload.parse::<OutletAction>()) {
+                    (Err(e), _, _) => Err(e.to_string()),
+                    (_, Err(_), _) => Err(format!("unknown outlet {outlet:?}")),
+                    (_, _, Err(why)) => Err(why),
+                    (Ok(device), Ok(n), Ok(action)) => {
+                        bridge.outlet_command(device, n, action, Origin::Mqtt).await.map_err(|e| e.to_string())
+                    }
+                };
             let body = match &outcome {
                 Ok(r) => json!({"success": true, "command": r.command, "outlet": r.outlet, "state": r.state,
                                 "pending": r.pending, "error": null, "ts": r.ts}),
                 Err(e) => {
                     json!({"success": false, "command": payload.to_ascii_lowercase(), "outlet": outlet.parse::<u32>().ok(),
-                                 "state": null, "error": e.to_string(), "ts": unix_secs()})
+                                 "state": null, "error": e, "ts": unix_secs()})
                 }
             };
             if let Err(e) = client.publish(response_topic, QoS::AtLeastOnce, false, body.to_string()).await {

@@ -225,10 +225,10 @@ impl Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::sim::SimPdu;
+    use crate::pdu::sim::SimModel;
     use app::model::DeviceId;
 
-    fn snapshot(sim: &mut SimPdu, at: Instant) -> PduSnapshot {
+    fn snapshot(sim: &mut SimModel, at: Instant) -> PduSnapshot {
         let mut s = sim.snapshot(&DeviceId::parse("pdu44001").unwrap(), at);
         s.ts_ms = 1;
         s
@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn the_first_snapshot_publishes_the_whole_tree_with_plain_payloads() {
         let start = Instant::now();
-        let mut sim = SimPdu::new(1, start);
+        let mut sim = SimModel::new(1, start);
         let mut p = Publisher::new(Topics::new("pdu", "pdu44001"), Duration::from_secs(60));
         let out = p.messages(&snapshot(&mut sim, start), start);
         let get = |t: &str| find(&out, t).unwrap_or_else(|| panic!("no {t}")).payload.clone();
@@ -266,7 +266,7 @@ mod tests {
     #[test]
     fn unchanged_values_wait_for_the_refresh_but_status_goes_every_poll() {
         let start = Instant::now();
-        let mut sim = SimPdu::new(1, start);
+        let mut sim = SimModel::new(1, start);
         let mut p = Publisher::new(Topics::new("pdu", "d"), Duration::from_secs(60));
         let s = snapshot(&mut sim, start);
         p.messages(&s, start);
@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn an_unreachable_pdu_goes_offline_and_publishes_no_values() {
         let start = Instant::now();
-        let mut sim = SimPdu::new(1, start);
+        let mut sim = SimModel::new(1, start);
         let mut p = Publisher::new(Topics::new("pdu", "d"), Duration::from_secs(60));
         let mut s = snapshot(&mut sim, start);
         p.messages(&s, start);
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn energy_never_goes_down_by_noise_but_a_real_reset_passes() {
         let start = Instant::now();
-        let mut sim = SimPdu::new(1, start);
+        let mut sim = SimModel::new(1, start);
         let mut p = Publisher::new(Topics::new("pdu", "d"), Duration::from_secs(60));
         let mut s = snapshot(&mut sim, start);
         s.outlets[0].energy_kwh = Some(10.3);

@@ -1,22 +1,18 @@
 //! The PDU: what one poll returns in the device's own units ([`RawPoll`],
-//! exactly what the CPS-MIB objects hold), where it comes from
-//! ([`PduSource`]), and how it becomes the model ([`scale`], [`correct`]).
+//! exactly what the CPS-MIB objects hold), the simulated PDU44001 ([`sim`]),
+//! and how readings become the model ([`scale`], [`correct`]).
 //!
 //! Owns: the boundary between "what the device said" and "what the bridge
-//! shows". Does not own: cadence and fan-out (`poller`), command policy
-//! (`service`). The one thing to know: every reading is an `Option` —
-//! an object the device does not answer is absent, never zero — and scaling
-//! happens in exactly one place, so the in-process simulator and the SNMP
-//! path (issue 3) share it.
+//! shows". Does not own: where readings come from at run time (`device`),
+//! cadence and fan-out (`poller`), command policy (`bridge`). The one thing
+//! to know: every reading is an `Option` — an object the device does not
+//! answer is absent, never zero — and scaling happens in exactly one place,
+//! so the in-process simulator and the SNMP path share it.
 
 pub mod correct;
 pub mod scale;
 pub mod sim;
 
-use crate::snmp::SnmpPdu;
-use app::model::{OutletAction, OutletState};
-use sim::SimulatedPdu;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Identity and layout, read at start and every few minutes (MIB units).
@@ -129,43 +125,11 @@ pub enum SourceError {
     Refused(String),
 }
 
-/// Where a PDU's readings come from. An enum rather than a trait object:
-/// there are few kinds and each is known here.
-#[derive(Clone)]
-pub enum PduSource {
-    /// The in-process simulated PDU44001 (`BRIDGE_MOCK_MODE`, demo mode).
-    Simulated(SimulatedPdu),
-    /// A PDU over SNMP v2c.
-    Snmp(Arc<SnmpPdu>),
-}
-
-impl PduSource {
-    pub async fn identity(&self) -> Result<RawIdentity, SourceError> {
-        match self {
-            PduSource::Simulated(sim) => sim.identity().await,
-            PduSource::Snmp(snmp) => snmp.identity().await,
-        }
-    }
-
-    pub async fn poll(&self) -> Result<RawPoll, SourceError> {
-        match self {
-            PduSource::Simulated(sim) => sim.poll().await,
-            PduSource::Snmp(snmp) => snmp.poll().await,
-        }
-    }
-
-    pub async fn outlet_command(&self, outlet: u32, action: OutletAction) -> Result<(), SourceError> {
-        match self {
-            PduSource::Simulated(sim) => sim.outlet_command(outlet, action).await,
-            PduSource::Snmp(snmp) => snmp.outlet_command(outlet, action).await,
-        }
-    }
-
-    /// Read one outlet's relay and pending flag back from the device.
-    pub async fn outlet_state(&self, outlet: u32) -> Result<(OutletState, bool), SourceError> {
-        match self {
-            PduSource::Simulated(sim) => sim.outlet_state(outlet).await,
-            PduSource::Snmp(snmp) => snmp.outlet_state(outlet).await,
-        }
-    }
+/// Per-outlet timings (ePDUOutletConfig columns 4-6), in seconds: what the
+/// simulated PDU keeps and the SNMP agent serves and writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutletConfig {
+    pub on_delay: i64,
+    pub off_delay: i64,
+    pub reboot_duration: i64,
 }

@@ -13,8 +13,7 @@
 //! Time is `tokio::time::Instant`: under a paused Tokio clock, reboots and
 //! delayed commands happen exactly when the test advances time to them.
 
-use super::{correct, scale, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll, SourceError};
-use crate::snmp::mib::OutletConfig;
+use super::{correct, scale, OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll, SourceError};
 use app::model::{DeviceId, PduSnapshot};
 use app::model::{OutletAction, OutletState, Source};
 use std::collections::VecDeque;
@@ -157,7 +156,7 @@ struct Names {
 }
 
 #[derive(Clone, Debug)]
-pub struct SimPdu {
+pub struct SimModel {
     rng: Rng,
     serial: String,
     names: Names,
@@ -186,7 +185,7 @@ fn source_code(source: Option<Source>) -> i64 {
     }
 }
 
-impl SimPdu {
+impl SimModel {
     pub fn new(seed: u64, now: Instant) -> Self {
         let mut rng = Rng::new(seed);
         let outlets = OUTLETS
@@ -552,7 +551,7 @@ fn outlet_watts(o: &SimOutlet, bus_powered: bool) -> f64 {
 /// with injectable faults. Cloning shares the same device.
 #[derive(Clone)]
 pub struct SimulatedPdu {
-    model: Arc<Mutex<SimPdu>>,
+    model: Arc<Mutex<SimModel>>,
     faults: Arc<Mutex<Faults>>,
     /// How long a dropped reply takes to be noticed (the SNMP timeout).
     timeout: Duration,
@@ -561,14 +560,14 @@ pub struct SimulatedPdu {
 impl SimulatedPdu {
     pub fn new(seed: u64, timeout: Duration) -> Self {
         Self {
-            model: Arc::new(Mutex::new(SimPdu::new(seed, Instant::now()))),
+            model: Arc::new(Mutex::new(SimModel::new(seed, Instant::now()))),
             faults: Arc::new(Mutex::new(Faults::default())),
             timeout,
         }
     }
 
     /// Direct access for fault injection and assertions in tests.
-    pub fn model(&self) -> MutexGuard<'_, SimPdu> {
+    pub fn model(&self) -> MutexGuard<'_, SimModel> {
         // A panic while holding the lock leaves a consistent model (every
         // method finishes its update before returning): keep using it.
         self.model.lock().unwrap_or_else(|e| e.into_inner())
@@ -585,7 +584,7 @@ impl SimulatedPdu {
     /// Behave like an agent on the network: slow or silent when told to.
     async fn answer<T>(
         &self,
-        f: impl FnOnce(&mut SimPdu, Instant) -> Result<T, SourceError>,
+        f: impl FnOnce(&mut SimModel, Instant) -> Result<T, SourceError>,
     ) -> Result<T, SourceError> {
         let faults = self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if faults.drop_replies {
@@ -626,7 +625,7 @@ mod tests {
     #[test]
     fn bank_and_total_rows_are_the_sums_of_their_outlets() {
         let start = Instant::now();
-        let mut pdu = SimPdu::new(7, start);
+        let mut pdu = SimModel::new(7, start);
         for secs in [0, 1, 30, 600] {
             let poll = pdu.read(start + Duration::from_secs(secs));
             for row in &poll.load_rows[1..] {
@@ -649,7 +648,7 @@ mod tests {
     #[test]
     fn energy_grows_with_power_and_not_without_it() {
         let start = Instant::now();
-        let mut pdu = SimPdu::new(1, start);
+        let mut pdu = SimModel::new(1, start);
         let before = pdu.outlets.iter().map(|o| o.energy_kwh).collect::<Vec<_>>();
         pdu.read(start + Duration::from_secs(3600));
         let server = 3; // Server-1, ~208 W
@@ -662,7 +661,7 @@ mod tests {
     #[test]
     fn loads_follow_relays() {
         let start = Instant::now();
-        let mut pdu = SimPdu::new(2, start);
+        let mut pdu = SimModel::new(2, start);
         assert!(outlet(&pdu.read(start), 3).active_power.unwrap() > 50);
         pdu.command(3, OutletAction::Off, start).unwrap();
         let poll = pdu.read(start);
@@ -700,8 +699,8 @@ mod tests {
     #[test]
     fn a_failed_source_moves_the_load_to_the_other_and_back_when_restored() {
         let start = Instant::now();
-        let mut pdu = SimPdu::new(5, start);
-        let ats = |p: &mut SimPdu| p.read(start).ats.unwrap();
+        let mut pdu = SimModel::new(5, start);
+        let ats = |p: &mut SimModel| p.read(start).ats.unwrap();
         assert_eq!((ats(&mut pdu).selected_source, ats(&mut pdu).redundancy), (Some(1), Some(2)));
 
         pdu.set_source_failed(Source::A, true, start);
@@ -718,7 +717,7 @@ mod tests {
     #[test]
     fn a_brownout_below_the_window_counts_as_under_voltage() {
         let start = Instant::now();
-        let mut pdu = SimPdu::new(6, start);
+        let mut pdu = SimModel::new(6, start);
         pdu.pin_source_voltage(Source::B, Some(90.0), start);
         let ats = pdu.read(start).ats.unwrap();
         assert_eq!((ats.source_b_voltage, ats.source_b_voltage_status, ats.redundancy), (Some(900), Some(3), Some(1)));
@@ -728,7 +727,7 @@ mod tests {
     #[test]
     fn voltages_drift_but_stay_near_nominal() {
         let start = Instant::now();
-        let mut pdu = SimPdu::new(8, start);
+        let mut pdu = SimModel::new(8, start);
         let mut seen = std::collections::BTreeSet::new();
         for s in 0..3_600 {
             let v = pdu.read(start + Duration::from_secs(s)).ats.unwrap().source_a_voltage.unwrap();
@@ -750,7 +749,7 @@ mod tests {
     #[test]
     fn unknown_outlets_are_refused() {
         let start = Instant::now();
-        let mut pdu = SimPdu::new(1, start);
+        let mut pdu = SimModel::new(1, start);
         assert_eq!(pdu.command(11, OutletAction::On, start), Err(SourceError::NoSuchOutlet(11)));
         assert_eq!(pdu.command(0, OutletAction::On, start), Err(SourceError::NoSuchOutlet(0)));
     }

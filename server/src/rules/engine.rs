@@ -210,7 +210,7 @@ pub fn next_deadline(rule: &Rule, state: &RuleState) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::sim::SimPdu;
+    use crate::pdu::sim::SimModel;
     use app::model::{Connection, DeviceId};
     use app::rules::parse_rules;
 
@@ -218,7 +218,7 @@ mod tests {
 
     fn snapshot(volts_a: f64) -> PduSnapshot {
         let now = Instant::now();
-        let mut sim = SimPdu::new(1, now);
+        let mut sim = SimModel::new(1, now);
         sim.pin_source_voltage(Source::A, Some(volts_a), now);
         sim.snapshot(&DeviceId::parse("t").unwrap(), now)
     }

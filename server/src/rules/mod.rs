@@ -28,25 +28,23 @@ pub fn zone(name: &str) -> Result<TimeZone, String> {
     TimeZone::get(name).map_err(|e| format!("unknown time zone {name:?}: {e}"))
 }
 
+use crate::bridge::Bridge;
 use crate::config::Config;
-use crate::events::EventLog;
-use crate::service::Bridge;
-use app::model::ApiError;
+use app::model::DeviceId;
 use runner::RuleEngine;
 use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Every PDU's rule engine, and the event log they and the device events
-/// write to.
+/// Every PDU's rule engine.
 pub struct Automation {
     pub engines: Vec<Arc<RuleEngine>>,
-    pub events: Arc<EventLog>,
 }
 
 impl Automation {
+    /// An engine per PDU, subscribed to its snapshots: create this before
+    /// the pollers start.
     pub fn new(config: &Config, bridge: &Arc<Bridge>) -> Arc<Self> {
-        let events = Arc::new(EventLog::open(Some(config.data_dir.join("events.jsonl"))));
         let zone = config.zone();
         let engines = bridge
             .devices()
@@ -56,7 +54,6 @@ impl Automation {
                 RuleEngine::new(
                     device.clone(),
                     bridge.clone(),
-                    events.clone(),
                     dc.rules_file.clone(),
                     config.data_dir.join(format!("rules-state-{}.json", dc.id)),
                     zone.clone(),
@@ -64,24 +61,16 @@ impl Automation {
                 )
             })
             .collect();
-        Arc::new(Self { engines, events })
+        Arc::new(Self { engines })
     }
 
     pub fn spawn(&self, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
         self.engines.iter().map(|e| tokio::spawn(e.clone().run(shutdown.clone()))).collect()
     }
 
-    /// `None` picks the only PDU's engine.
-    pub fn engine(&self, device_id: Option<&str>) -> Result<&Arc<RuleEngine>, ApiError> {
-        match device_id {
-            Some(id) => self
-                .engines
-                .iter()
-                .find(|e| e.device().id().as_str() == id)
-                .ok_or_else(|| ApiError::not_found("device_id", format!("no PDU with device id {id:?}"))),
-            None if self.engines.len() == 1 => Ok(&self.engines[0]),
-            None => Err(ApiError::bad_request("device_id", "several PDUs are configured: say which with device_id")),
-        }
+    /// The engine of the PDU `device_id`.
+    pub fn engine(&self, device_id: &DeviceId) -> Option<&Arc<RuleEngine>> {
+        self.engines.iter().find(|e| e.device().id() == device_id)
     }
 }
 
@@ -125,7 +114,7 @@ mod tests {
         )
         .unwrap();
         let now = tokio::time::Instant::now();
-        let s = crate::pdu::sim::SimPdu::new(1, now).snapshot(&app::model::DeviceId::parse("t").unwrap(), now);
+        let s = crate::pdu::sim::SimModel::new(1, now).snapshot(&app::model::DeviceId::parse("t").unwrap(), now);
 
         let berlin = zone("Europe/Berlin").unwrap();
         let mut late = RuleState::default();

@@ -1,19 +1,23 @@
-//! One PDU's rules at run time: evaluates them after every poll and when a
-//! timer is due, carries out decisions through the service path, persists
-//! rule state, follows the rules file, and serves the edit operations of the
-//! HTTP API.
+//! One PDU's rules at run time: evaluates them after every snapshot of its
+//! PDU and when a timer is due, carries out decisions through the bridge's
+//! command path, persists rule state, follows the rules file, and carries
+//! out the edits of the API and the dashboard.
 //!
 //! Owns: the rule set, each rule's state, and the rules and state files.
 //! The one thing to know: decisions are computed under the lock and carried
-//! out after it (commands take time); a command that fails is reported and
-//! retried on the next evaluation, never counted as success, and protected
-//! outlets are never switched off by a rule.
+//! out after it (commands take time), and files are written after the lock
+//! is released, off the runtime threads, one write at a time; a command that
+//! fails is reported and retried on the next evaluation, never counted as
+//! success, and protected outlets are never switched off by a rule. A rules
+//! file that cannot be read is never overwritten by an edit: edits are
+//! refused until it is fixed or replaced explicitly ([`RuleEngine::replace`]).
 
 use super::engine::{self, Decision, Phase, RuleState};
-use crate::events::EventLog;
+use crate::bridge::{Bridge, Origin};
+use crate::clock::{unix_ms, unix_secs};
+use crate::device::Device;
 use crate::fsutil;
-use crate::service::{unix_ms, Bridge, Device};
-use app::model::{ApiError, OutletAction, OutletState, PduSnapshot};
+use app::model::{Event, OutletAction, OutletState, PduSnapshot};
 use app::rules::{parse_rules, Rule, RuleStatus};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
@@ -21,9 +25,25 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// Why an edit of the rules was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("a rule named {0:?} exists already")]
+    Duplicate(String),
+    #[error("no rule named {0:?}")]
+    NoSuchRule(String),
+    /// The rules file on disk is unreadable: nothing is written over it.
+    #[error("{0}; fix the file or replace all rules explicitly (PUT /api/rules), which keeps a backup")]
+    FileInvalid(String),
+    #[error("cannot write {path}: {error}")]
+    Write { path: String, error: String },
+}
 
 /// How often the rules file is checked for changes.
 const FILE_CHECK: Duration = Duration::from_secs(2);
@@ -50,8 +70,10 @@ struct Inner {
 
 pub struct RuleEngine {
     device: Arc<Device>,
+    /// Commands go through the bridge; events are recorded with it.
     bridge: Arc<Bridge>,
-    events: Arc<EventLog>,
+    /// This PDU's snapshots, every one; taken by [`RuleEngine::run`].
+    snapshots: Mutex<Option<mpsc::Receiver<Arc<PduSnapshot>>>>,
     rules_file: PathBuf,
     state_file: PathBuf,
     zone: TimeZone,
@@ -60,7 +82,18 @@ pub struct RuleEngine {
     inner: Mutex<Inner>,
     /// Wakes the runner after an edit.
     changed: Notify,
+    /// Held while files are written, so writes land in the order they were decided.
+    writing: tokio::sync::Mutex<()>,
 }
+
+/// What to write once the lock is released.
+struct Pending {
+    rules: Option<Vec<u8>>,
+    state: Vec<u8>,
+}
+
+/// Snapshots a rule engine may fall behind by before losses are counted.
+const QUEUE: usize = 120;
 
 /// One piece of work decided under the lock, carried out after it.
 struct Work {
@@ -75,29 +108,43 @@ fn describe(commands: &[(u32, OutletAction)]) -> String {
 }
 
 impl RuleEngine {
+    /// The rules of `device`; subscribes to its snapshots at once, so create
+    /// engines before the pollers start.
     pub fn new(
         device: Arc<Device>,
         bridge: Arc<Bridge>,
-        events: Arc<EventLog>,
         rules_file: PathBuf,
         state_file: PathBuf,
         zone: TimeZone,
         protected: Vec<u32>,
     ) -> Arc<Self> {
+        let snapshots = bridge.bus().durable(format!("rules {}", device.id()), QUEUE, Some(device.id().clone()));
         let engine = Arc::new(Self {
             device,
             bridge,
-            events,
+            snapshots: Mutex::new(Some(snapshots)),
             rules_file,
             state_file,
             zone,
             protected,
             inner: Mutex::new(Inner::default()),
             changed: Notify::new(),
+            writing: tokio::sync::Mutex::new(()),
         });
+        // At start, before anything is served: reading here is fine.
         engine.load_state();
-        engine.reload_file();
+        let seen = fsutil::modified(&engine.rules_file);
+        let text = seen.map(|_| std::fs::read_to_string(&engine.rules_file));
+        if let Some(pending) = engine.apply_file(seen, text) {
+            let _ = Self::write_files(&engine.rules_file, &engine.state_file, pending);
+        }
         engine
+    }
+
+    fn event(&self, rule: &str, kind: &str, details: impl Into<String>) {
+        let mut event = Event::new(unix_secs(), self.device.id().clone(), kind, details);
+        event.rule = Some(rule.to_owned());
+        self.bridge.events().record(event);
     }
 
     pub fn device(&self) -> &Arc<Device> {
@@ -133,7 +180,8 @@ impl RuleEngine {
         }
     }
 
-    fn save_state(&self, inner: &mut Inner) {
+    /// The state file's contents for `inner` (bookkeeping updated first).
+    fn state_body(inner: &mut Inner) -> Vec<u8> {
         for rule in &inner.rules {
             let state = inner.states.get(&rule.name).cloned().unwrap_or_default();
             let saved = inner.saved.entry(rule.name.clone()).or_default();
@@ -142,46 +190,101 @@ impl RuleEngine {
         }
         let names: Vec<String> = inner.rules.iter().map(|r| r.name.clone()).collect();
         inner.saved.retain(|name, _| names.contains(name));
-        let body = serde_json::to_vec_pretty(&inner.saved).unwrap_or_default();
-        if let Err(e) = fsutil::write_atomically(&self.state_file, &body) {
-            tracing::error!(path = %self.state_file.display(), error = %e, "cannot save rule state");
-        }
+        serde_json::to_vec_pretty(&inner.saved).unwrap_or_default()
     }
 
-    /// Read the rules file if it changed. An invalid file is refused with a
-    /// clear error and the rules in force stay.
-    pub fn reload_file(&self) {
-        let seen = fsutil::modified(&self.rules_file);
+    /// Write decided contents: blocking, so called off the runtime threads.
+    fn write_files(
+        rules_file: &std::path::Path,
+        state_file: &std::path::Path,
+        pending: Pending,
+    ) -> Result<(), RuleError> {
+        if let Some(body) = pending.rules {
+            fsutil::write_atomically(rules_file, &body)
+                .map_err(|e| RuleError::Write { path: rules_file.display().to_string(), error: e.to_string() })?;
+        }
+        if let Err(e) = fsutil::write_atomically(state_file, &pending.state) {
+            tracing::error!(path = %state_file.display(), error = %e, "cannot save rule state");
+        }
+        Ok(())
+    }
+
+    /// Decide under the lock with `decide`, then write what it returns after
+    /// the lock is released, off the runtime threads, one write at a time.
+    async fn persist<T>(
+        &self,
+        decide: impl FnOnce(&mut Inner) -> Result<(T, Option<Pending>), RuleError>,
+    ) -> Result<T, RuleError> {
+        let _one_writer = self.writing.lock().await;
+        let (value, pending) = {
+            let mut inner = self.inner();
+            decide(&mut inner)?
+        };
+        let Some(pending) = pending else { return Ok(value) };
+        let wrote_rules = pending.rules.is_some();
+        let (rules_file, state_file) = (self.rules_file.clone(), self.state_file.clone());
+        let written = tokio::task::spawn_blocking(move || Self::write_files(&rules_file, &state_file, pending))
+            .await
+            .unwrap_or_else(|e| {
+                Err(RuleError::Write { path: self.rules_file.display().to_string(), error: e.to_string() })
+            });
+        if wrote_rules && written.is_ok() {
+            self.inner().file_seen = fsutil::modified(&self.rules_file);
+        }
+        written.map(|()| value)
+    }
+
+    /// Read the rules file if it changed (off the runtime threads). An
+    /// invalid file is refused with a clear error and the rules in force stay.
+    pub async fn reload_file(&self) {
+        let path = self.rules_file.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let seen = fsutil::modified(&path);
+            (seen, seen.map(|_| std::fs::read_to_string(&path)))
+        })
+        .await;
+        let Ok((seen, text)) = read else { return };
         if seen.is_some() && seen == self.inner().file_seen {
             return;
         }
-        let Some(seen) = seen else { return };
-        let text = match std::fs::read_to_string(&self.rules_file) {
+        if let Some(pending) = self.apply_file(seen, text) {
+            let _ = self.persist(|_| Ok(((), Some(pending)))).await;
+        }
+    }
+
+    /// Take in what the rules file holds; returns the state to write if the
+    /// rules changed.
+    fn apply_file(&self, seen: Option<SystemTime>, text: Option<std::io::Result<String>>) -> Option<Pending> {
+        let (Some(seen), Some(text)) = (seen, text) else { return None };
+        let text = match text {
             Ok(t) => t,
             Err(e) => {
                 self.inner().file_error = Some(format!("{}: {e}", self.rules_file.display()));
-                return;
+                return None;
             }
         };
         let mut inner = self.inner();
         inner.file_seen = Some(seen);
-        match parse_rules(&text, self.outlet_count()) {
+        let pending = match parse_rules(&text, self.outlet_count()) {
             Ok(rules) => {
                 tracing::info!(path = %self.rules_file.display(), rules = rules.len(), "rules loaded");
                 inner.file_error = None;
                 inner.rules = rules;
                 let names: Vec<String> = inner.rules.iter().map(|r| r.name.clone()).collect();
                 inner.states.retain(|name, _| names.contains(name));
-                self.save_state(&mut inner);
+                Some(Pending { rules: None, state: Self::state_body(&mut inner) })
             }
             Err(e) => {
-                let message = format!("{}: {e}; the previous rules stay in force", self.rules_file.display());
+                let message =
+                    format!("{} is invalid: {e}; the previous rules stay in force", self.rules_file.display());
                 tracing::error!("{message}");
                 inner.file_error = Some(message);
+                None
             }
-        }
+        };
         drop(inner);
         self.changed.notify_one();
+        pending
     }
 
     /// Why the rules file was refused, if it was.
@@ -189,14 +292,21 @@ impl RuleEngine {
         self.inner().file_error.clone()
     }
 
-    fn write_file(&self, inner: &mut Inner) -> Result<(), ApiError> {
-        let body = serde_json::to_vec_pretty(&inner.rules).map_err(|e| ApiError::Internal(e.to_string()))?;
-        fsutil::write_atomically(&self.rules_file, &body)
-            .map_err(|e| ApiError::Internal(format!("cannot write {}: {e}", self.rules_file.display())))?;
-        inner.file_seen = fsutil::modified(&self.rules_file);
+    /// The files to write after an edit of `inner.rules`.
+    fn edited(inner: &mut Inner) -> Pending {
         inner.file_error = None;
-        self.save_state(inner);
-        Ok(())
+        Pending {
+            rules: Some(serde_json::to_vec_pretty(&inner.rules).unwrap_or_default()),
+            state: Self::state_body(inner),
+        }
+    }
+
+    /// Edits are refused while the file on disk is unreadable.
+    fn writable(inner: &Inner) -> Result<(), RuleError> {
+        match &inner.file_error {
+            Some(e) => Err(RuleError::FileInvalid(e.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Evaluate every rule against `snapshot` now, and carry out what they decide.
@@ -204,30 +314,34 @@ impl RuleEngine {
         let local = super::local_time(jiff::Timestamp::now(), &self.zone);
         let now = Instant::now();
         let mut work = Vec::new();
-        {
-            let mut inner = self.inner();
-            let Inner { rules, states, saved, .. } = &mut *inner;
-            for rule in rules.iter() {
-                let retry = saved.get_mut(&rule.name).map(|s| std::mem::take(&mut s.retry)).unwrap_or_default();
-                if !retry.is_empty() && snapshot.connection.is_online() {
-                    work.push(Work { rule: rule.name.clone(), kind: "retried", commands: retry, disable: false });
-                } else if !retry.is_empty() {
-                    saved.entry(rule.name.clone()).or_default().retry = retry;
-                }
-                let state = states.entry(rule.name.clone()).or_default();
-                match engine::step(rule, state, snapshot, local, now) {
-                    Some(Decision::Fire { commands, disable }) => {
-                        work.push(Work { rule: rule.name.clone(), kind: "triggered", commands, disable })
+        let decided = self
+            .persist(|inner| {
+                let Inner { rules, states, saved, .. } = &mut *inner;
+                for rule in rules.iter() {
+                    let retry = saved.get_mut(&rule.name).map(|s| std::mem::take(&mut s.retry)).unwrap_or_default();
+                    if !retry.is_empty() && snapshot.connection.is_online() {
+                        work.push(Work { rule: rule.name.clone(), kind: "retried", commands: retry, disable: false });
+                    } else if !retry.is_empty() {
+                        saved.entry(rule.name.clone()).or_default().retry = retry;
                     }
-                    Some(Decision::Restore { commands }) => {
-                        work.push(Work { rule: rule.name.clone(), kind: "restored", commands, disable: false })
+                    let state = states.entry(rule.name.clone()).or_default();
+                    match engine::step(rule, state, snapshot, local, now) {
+                        Some(Decision::Fire { commands, disable }) => {
+                            work.push(Work { rule: rule.name.clone(), kind: "triggered", commands, disable })
+                        }
+                        Some(Decision::Restore { commands }) => {
+                            work.push(Work { rule: rule.name.clone(), kind: "restored", commands, disable: false })
+                        }
+                        None => {}
                     }
-                    None => {}
                 }
-            }
-            if !work.is_empty() {
-                self.save_state(&mut inner);
-            }
+                // Only a decision changes what must survive a restart.
+                let pending = (!work.is_empty()).then(|| Pending { rules: None, state: Self::state_body(inner) });
+                Ok(((), pending))
+            })
+            .await;
+        if let Err(e) = decided {
+            tracing::error!(error = %e, "cannot save rule state");
         }
         for w in work {
             self.carry_out(w).await;
@@ -235,28 +349,17 @@ impl RuleEngine {
     }
 
     async fn carry_out(&self, work: Work) {
-        let id = self.device.id().clone();
         let mut failed = Vec::new();
         let mut done = Vec::new();
         for (n, action) in &work.commands {
             if action.cuts_power() && self.protected.contains(n) {
-                self.events.record(
-                    &id,
-                    Some(&work.rule),
-                    "failed",
-                    format!("outlet {n} is protected: a rule never switches it off"),
-                );
+                self.event(&work.rule, "failed", format!("outlet {n} is protected: a rule never switches it off"));
                 continue;
             }
-            match self.bridge.outlet_command(Some(id.as_str()), *n, *action).await {
+            match self.bridge.outlet_command(&self.device, *n, *action, Origin::Rule(work.rule.clone())).await {
                 Ok(_) => done.push((*n, *action)),
                 Err(e) => {
-                    self.events.record(
-                        &id,
-                        Some(&work.rule),
-                        "failed",
-                        format!("could not {} outlet {n}: {e}; retrying", action.verb()),
-                    );
+                    self.event(&work.rule, "failed", format!("could not {} outlet {n}: {e}; retrying", action.verb()));
                     failed.push((*n, *action));
                 }
             }
@@ -276,25 +379,38 @@ impl RuleEngine {
             if !others.is_empty() {
                 details.push_str(&format!(" (also switched by {}; this rule fired later and wins)", others.join(", ")));
             }
-            self.events.record(&id, Some(&work.rule), work.kind, details);
+            self.event(&work.rule, work.kind, details);
         }
-        let mut inner = self.inner();
-        let saved = inner.saved.entry(work.rule.clone()).or_default();
-        saved.retry = failed;
-        if work.kind == "triggered" && !done.is_empty() {
-            saved.run_count += 1;
-            saved.last_run_ms = Some(unix_ms());
+        let persisted = self
+            .persist(|inner| {
+                let saved = inner.saved.entry(work.rule.clone()).or_default();
+                saved.retry = failed;
+                if work.kind == "triggered" && !done.is_empty() {
+                    saved.run_count += 1;
+                    saved.last_run_ms = Some(unix_ms());
+                }
+                let rule = inner.rules.iter_mut().find(|r| r.name == work.rule).filter(|_| work.disable);
+                let disabled = match rule {
+                    Some(rule) => {
+                        rule.enabled = false;
+                        // A file that cannot be read is never overwritten.
+                        Self::writable(inner).is_ok()
+                    }
+                    None => false,
+                };
+                let pending = if disabled {
+                    Self::edited(inner)
+                } else {
+                    Pending { rules: None, state: Self::state_body(inner) }
+                };
+                Ok((disabled, Some(pending)))
+            })
+            .await;
+        match persisted {
+            Ok(true) => self.event(&work.rule, "disabled", "a one-shot rule disables itself after firing"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, rule = %work.rule, "cannot save rule state"),
         }
-        if work.disable {
-            if let Some(rule) = inner.rules.iter_mut().find(|r| r.name == work.rule) {
-                rule.enabled = false;
-            }
-            let _ = self.write_file(&mut inner);
-            drop(inner);
-            self.events.record(&id, Some(&work.rule), "disabled", "a one-shot rule disables itself after firing");
-            return;
-        }
-        self.save_state(&mut inner);
     }
 
     /// The earliest moment a running delay ends.
@@ -306,30 +422,25 @@ impl RuleEngine {
     /// Evaluate after every snapshot of this PDU and whenever a delay ends;
     /// follow the rules file.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut snapshots = self.bridge.subscribe();
+        let Some(mut snapshots) = self.snapshots.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            tracing::error!(device = %self.device.id(), "rules: a second runner was started; this one does nothing");
+            return;
+        };
         let mut file_check = tokio::time::interval(FILE_CHECK);
-        let mut previous: Option<Arc<PduSnapshot>> = self.device.latest();
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                received = snapshots.recv() => {
-                    let Ok(s) = received else { continue };
-                    if s.device_id != *self.device.id() {
-                        continue;
-                    }
-                    if let Some(before) = &previous {
-                        self.events.device_events(before, &s);
-                    }
-                    previous = Some(s.clone());
-                    self.evaluate(&s).await;
-                }
+                received = snapshots.recv() => match received {
+                    Some(s) => self.evaluate(&s).await,
+                    None => break,
+                },
                 _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)).await }, if deadline.is_some() => {
                     if let Some(s) = self.device.latest() {
                         self.evaluate(&s).await;
                     }
                 }
-                _ = file_check.tick() => self.reload_file(),
+                _ = file_check.tick() => self.reload_file().await,
                 _ = self.changed.notified() => {}
             }
         }
@@ -366,89 +477,147 @@ impl RuleEngine {
             .collect()
     }
 
-    fn invalid(e: app::rules::FieldError) -> ApiError {
-        ApiError::Invalid { field: e.field, message: e.message }
+    fn invalid(e: app::rules::FieldError) -> RuleError {
+        RuleError::Invalid { field: e.field, message: e.message }
     }
 
-    fn fired_note(&self, inner: &Inner, name: &str) -> &'static str {
+    fn fired_note(inner: &Inner, name: &str) -> &'static str {
         match inner.states.get(name).map(|s| &s.phase) {
             Some(Phase::Fired { .. }) => " while fired; nothing was switched back",
             _ => "",
         }
     }
 
-    pub fn create(&self, rule: Rule) -> Result<RuleStatus, ApiError> {
+    pub async fn create(&self, rule: Rule) -> Result<RuleStatus, RuleError> {
         rule.validate(self.outlet_count()).map_err(Self::invalid)?;
-        let mut inner = self.inner();
-        if inner.rules.iter().any(|r| r.name == rule.name) {
-            return Err(ApiError::Conflict(format!("a rule named {:?} exists already", rule.name)));
-        }
         let name = rule.name.clone();
-        inner.rules.push(rule);
-        self.write_file(&mut inner)?;
-        drop(inner);
-        self.events.record(self.device.id(), Some(&name), "created", "rule created");
+        self.persist(|inner| {
+            Self::writable(inner)?;
+            if inner.rules.iter().any(|r| r.name == rule.name) {
+                return Err(RuleError::Duplicate(rule.name.clone()));
+            }
+            inner.rules.push(rule);
+            Ok(((), Some(Self::edited(inner))))
+        })
+        .await?;
+        self.event(&name, "created", "rule created");
         self.changed.notify_one();
         self.status(&name)
     }
 
-    pub fn update(&self, name: &str, rule: Rule) -> Result<RuleStatus, ApiError> {
+    pub async fn update(&self, name: &str, rule: Rule) -> Result<RuleStatus, RuleError> {
         rule.validate(self.outlet_count()).map_err(Self::invalid)?;
-        let mut inner = self.inner();
-        let Some(at) = inner.rules.iter().position(|r| r.name == name) else {
-            return Err(ApiError::not_found("name", format!("no rule named {name:?}")));
-        };
-        if rule.name != name && inner.rules.iter().any(|r| r.name == rule.name) {
-            return Err(ApiError::Conflict(format!("a rule named {:?} exists already", rule.name)));
-        }
-        let note = self.fired_note(&inner, name);
         let new_name = rule.name.clone();
-        inner.rules[at] = rule;
-        if let Some(state) = inner.states.remove(name) {
-            inner.states.insert(new_name.clone(), state);
-        }
-        self.write_file(&mut inner)?;
-        drop(inner);
-        self.events.record(self.device.id(), Some(&new_name), "updated", format!("rule updated{note}"));
+        let note = self
+            .persist(|inner| {
+                Self::writable(inner)?;
+                let at = inner
+                    .rules
+                    .iter()
+                    .position(|r| r.name == name)
+                    .ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))?;
+                if rule.name != name && inner.rules.iter().any(|r| r.name == rule.name) {
+                    return Err(RuleError::Duplicate(rule.name.clone()));
+                }
+                let note = Self::fired_note(inner, name);
+                inner.rules[at] = rule;
+                if let Some(state) = inner.states.remove(name) {
+                    inner.states.insert(new_name.clone(), state);
+                }
+                Ok((note, Some(Self::edited(inner))))
+            })
+            .await?;
+        self.event(&new_name, "updated", format!("rule updated{note}"));
         self.changed.notify_one();
         self.status(&new_name)
     }
 
-    pub fn delete(&self, name: &str) -> Result<(), ApiError> {
-        let mut inner = self.inner();
-        let Some(at) = inner.rules.iter().position(|r| r.name == name) else {
-            return Err(ApiError::not_found("name", format!("no rule named {name:?}")));
-        };
-        let note = self.fired_note(&inner, name);
-        inner.rules.remove(at);
-        inner.states.remove(name);
-        self.write_file(&mut inner)?;
-        drop(inner);
-        self.events.record(self.device.id(), Some(name), "deleted", format!("rule deleted{note}"));
+    pub async fn delete(&self, name: &str) -> Result<(), RuleError> {
+        let note = self
+            .persist(|inner| {
+                Self::writable(inner)?;
+                let at = inner
+                    .rules
+                    .iter()
+                    .position(|r| r.name == name)
+                    .ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))?;
+                let note = Self::fired_note(inner, name);
+                inner.rules.remove(at);
+                inner.states.remove(name);
+                Ok((note, Some(Self::edited(inner))))
+            })
+            .await?;
+        self.event(name, "deleted", format!("rule deleted{note}"));
         Ok(())
     }
 
-    pub fn set_enabled(&self, name: &str, enabled: bool) -> Result<RuleStatus, ApiError> {
-        let mut inner = self.inner();
-        let note = self.fired_note(&inner, name);
-        let rule = inner
-            .rules
-            .iter_mut()
-            .find(|r| r.name == name)
-            .ok_or_else(|| ApiError::not_found("name", format!("no rule named {name:?}")))?;
-        rule.enabled = enabled;
-        self.write_file(&mut inner)?;
-        drop(inner);
+    pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<RuleStatus, RuleError> {
+        let note = self
+            .persist(|inner| {
+                Self::writable(inner)?;
+                let note = Self::fired_note(inner, name);
+                let rule = inner
+                    .rules
+                    .iter_mut()
+                    .find(|r| r.name == name)
+                    .ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))?;
+                rule.enabled = enabled;
+                Ok((note, Some(Self::edited(inner))))
+            })
+            .await?;
         let kind = if enabled { "enabled" } else { "disabled" };
-        self.events.record(self.device.id(), Some(name), kind, format!("rule {kind}{note}"));
+        self.event(name, kind, format!("rule {kind}{note}"));
         self.changed.notify_one();
         self.status(name)
     }
 
-    fn status(&self, name: &str) -> Result<RuleStatus, ApiError> {
-        self.list()
-            .into_iter()
-            .find(|s| s.rule.name == name)
-            .ok_or_else(|| ApiError::not_found("name", format!("no rule named {name:?}")))
+    /// Replace every rule at once, also over a rules file that cannot be
+    /// read; the file it replaces is kept beside it with a timestamp.
+    pub async fn replace(&self, rules: Vec<Rule>) -> Result<Vec<RuleStatus>, RuleError> {
+        let count = self.outlet_count();
+        let mut names = std::collections::HashSet::new();
+        for (i, rule) in rules.iter().enumerate() {
+            rule.validate(count)
+                .map_err(|e| RuleError::Invalid { field: format!("[{i}].{}", e.field), message: e.message })?;
+            if !names.insert(rule.name.clone()) {
+                return Err(RuleError::Duplicate(rule.name.clone()));
+            }
+        }
+        let (from, to) = (self.rules_file.clone(), backup_name(&self.rules_file));
+        let kept = tokio::task::spawn_blocking(move || match std::fs::copy(&from, &to) {
+            Ok(_) => Ok(Some(to)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(RuleError::Write { path: to.display().to_string(), error: e.to_string() }),
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(RuleError::Write { path: self.rules_file.display().to_string(), error: e.to_string() })
+        })?;
+        self.persist(|inner| {
+            let names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
+            inner.rules = rules;
+            inner.states.retain(|name, _| names.contains(name));
+            Ok(((), Some(Self::edited(inner))))
+        })
+        .await?;
+        let details = match kept {
+            Some(path) => format!("all rules replaced; the previous file is kept as {}", path.display()),
+            None => "all rules replaced".to_owned(),
+        };
+        self.event("", "replaced", details);
+        self.changed.notify_one();
+        Ok(self.list())
     }
+
+    fn status(&self, name: &str) -> Result<RuleStatus, RuleError> {
+        self.list().into_iter().find(|s| s.rule.name == name).ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))
+    }
+}
+
+/// `rules.json` → `rules.json.2026-12-01T22-47-34Z.bak`.
+fn backup_name(path: &std::path::Path) -> PathBuf {
+    let stamp = jiff::Timestamp::now().strftime("%Y-%m-%dT%H-%M-%SZ").to_string();
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".{stamp}.bak"));
+    path.with_file_name(name)
 }

@@ -11,7 +11,7 @@
 
 use super::codec::{self, status, Message, Oid, PduKind, VarValue};
 use super::mib;
-use crate::pdu::sim::{IdentityText, SimPdu, SimulatedPdu};
+use crate::pdu::sim::{IdentityText, SimModel, SimulatedPdu};
 use app::model::{OutletAction, Source};
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -73,7 +73,7 @@ pub async fn serve(socket: UdpSocket, sim: SimulatedPdu, communities: Communitie
     }
 }
 
-fn view(pdu: &mut SimPdu, now: Instant) -> BTreeMap<Oid, VarValue> {
+fn view(pdu: &mut SimModel, now: Instant) -> BTreeMap<Oid, VarValue> {
     let raw = pdu.read(now);
     mib::encode_view(&pdu.identity(), &raw, &pdu.outlet_configs())
 }
@@ -112,7 +112,7 @@ fn response(request: &Message, error_status: u32, error_index: u32, varbinds: Ve
 }
 
 /// Answer one request; `None` for PDUs an agent does not answer.
-fn answer(request: &Message, access: Access, pdu: &mut SimPdu, now: Instant) -> Option<Message> {
+fn answer(request: &Message, access: Access, pdu: &mut SimModel, now: Instant) -> Option<Message> {
     match request.kind {
         PduKind::Get => {
             let view = view(pdu, now);
@@ -163,12 +163,12 @@ fn answer(request: &Message, access: Access, pdu: &mut SimPdu, now: Instant) -> 
 enum Write {
     Command(u32, OutletAction),
     OutletName(u32, String),
-    Timings(u32, mib::OutletConfig),
+    Timings(u32, crate::pdu::OutletConfig),
     Preferred(Source),
     Text(IdentityText, String),
 }
 
-fn set(request: &Message, access: Access, pdu: &mut SimPdu, now: Instant) -> Message {
+fn set(request: &Message, access: Access, pdu: &mut SimModel, now: Instant) -> Message {
     if access == Access::ReadOnly {
         return response(request, status::NO_ACCESS, 1, request.varbinds.clone());
     }
@@ -223,7 +223,7 @@ fn validate(
     oid: &Oid,
     value: &VarValue,
     view: &BTreeMap<Oid, VarValue>,
-    configs: &[mib::OutletConfig],
+    configs: &[crate::pdu::OutletConfig],
 ) -> Result<Write, u32> {
     let outlet = |oid: &Oid| -> Option<u32> { oid.last().copied().filter(|n| (1..=configs.len() as u32).contains(n)) };
     if !view.contains_key(oid) {

@@ -10,7 +10,7 @@
 //! comes from the ePDU2 source table, not from ePDUPowerSupply status.
 
 use super::codec::{Oid, VarValue};
-use crate::pdu::{RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll};
+use crate::pdu::{OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll};
 use std::collections::{BTreeMap, HashMap};
 
 /// MIB-II system group.
@@ -299,14 +299,6 @@ pub fn decode_poll(a: &Answers<'_>, layout: &Layout, names: &[(u32, String)]) ->
     }
 }
 
-/// Per-outlet settings the agent serves (ePDUOutletConfig), seconds.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OutletConfig {
-    pub on_delay: i64,
-    pub off_delay: i64,
-    pub reboot_duration: i64,
-}
-
 /// The whole MIB view the simulator agent answers from, in OID order.
 pub fn encode_view(ident: &RawIdentity, raw: &RawPoll, configs: &[OutletConfig]) -> BTreeMap<Oid, VarValue> {
     let mut view = BTreeMap::new();
@@ -395,7 +387,7 @@ pub fn encode_view(ident: &RawIdentity, raw: &RawPoll, configs: &[OutletConfig])
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdu::sim::SimPdu;
+    use crate::pdu::sim::SimModel;
 
     /// What discovery would find in a view (the index columns).
     fn layout_of(view: &BTreeMap<Oid, VarValue>) -> Layout {
@@ -416,7 +408,7 @@ mod tests {
     #[test]
     fn what_the_agent_serves_decodes_back_to_the_same_readings() {
         let now = tokio::time::Instant::now();
-        let mut sim = SimPdu::new(11, now);
+        let mut sim = SimModel::new(11, now);
         let raw = sim.read(now);
         let ident = sim.identity();
         let view = encode_view(&ident, &raw, &sim.outlet_configs());

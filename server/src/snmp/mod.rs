@@ -2,7 +2,7 @@
 //! real PDUs with, and the agent that serves the simulated PDU over UDP.
 //!
 //! Owns: everything that knows about OIDs and BER. The rest of the bridge
-//! sees a PDU only through [`crate::pdu::PduSource`] and [`SnmpPdu`].
+//! sees a PDU only through [`crate::device::PduSource`] and [`SnmpPdu`].
 
 pub mod agent;
 pub mod client;

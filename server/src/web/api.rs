@@ -2,9 +2,10 @@
 
 use super::error::{ApiJson, ApiQuery, HttpError};
 use super::AppState;
-use crate::service::unix_ms;
-use app::live::{RulesUpdate, LOG_EVENT, MQTT_EVENT, RULES_EVENT, SNAPSHOT_EVENT};
+use crate::bridge::Origin;
+use crate::clock::unix_ms;
 use app::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
+use app::wire::{LOG_EVENT, MQTT_EVENT, RULES_EVENT, SNAPSHOT_EVENT};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -32,16 +33,14 @@ struct StatusBody<'a> {
 }
 
 pub async fn status(State(state): State<AppState>, ApiQuery(q): ApiQuery<DeviceQuery>) -> Result<Response, HttpError> {
-    let device = state.bridge.device(q.device_id.as_deref())?;
-    let snapshot =
-        device.latest().ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))?;
+    let snapshot = state.services.status(q.device_id.as_deref())?;
     let body =
         StatusBody { snapshot: &snapshot, ts: snapshot.ts_ms as f64 / 1000.0, data_age_s: snapshot.age_s(unix_ms()) };
     Ok(Json(body).into_response())
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
-    let health = state.bridge.health();
+    let health = state.services.health();
     let code = if health.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(health)).into_response()
 }
@@ -61,7 +60,7 @@ pub async fn outlet_command(
         ApiError::bad_request("outlet", format!("outlet {outlet:?} is not an outlet number (1, 2, …)"))
     })?;
     let action: OutletAction = body.action.parse().map_err(|why| ApiError::bad_request("action", why))?;
-    Ok(Json(state.bridge.outlet_command(q.device_id.as_deref(), outlet, action).await?))
+    Ok(Json(state.services.outlet_command(q.device_id.as_deref(), outlet, action, Origin::Api).await?))
 }
 
 fn snapshot_event(snapshot: &PduSnapshot) -> Option<Event> {
@@ -78,8 +77,8 @@ fn snapshot_event(snapshot: &PduSnapshot) -> Option<Event> {
 /// one as it is published. Ends at shutdown so the server can stop.
 pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // Subscribe before reading the current values so nothing falls between.
-    let receiver = state.bridge.subscribe();
-    let current: Vec<Arc<PduSnapshot>> = state.bridge.snapshots();
+    let receiver = state.services.bridge.bus().live();
+    let current: Vec<Arc<PduSnapshot>> = state.services.bridge.snapshots();
     let live = futures::stream::unfold(receiver, |mut receiver| async move {
         loop {
             match receiver.recv().await {
@@ -91,15 +90,13 @@ pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
         }
     });
     // After each snapshot, that PDU's rules with their live state.
-    let automation = state.automation.clone();
+    let services = state.services.clone();
     let snapshots = futures::stream::iter(current).chain(live).flat_map(move |s| {
-        let rules = automation.engine(Some(s.device_id.as_str())).map(|e| e.list()).ok();
-        let rules = rules.and_then(|rules| {
-            Event::default().event(RULES_EVENT).json_data(RulesUpdate { device_id: s.device_id.clone(), rules }).ok()
-        });
+        let rules = services.rules(Some(s.device_id.as_str())).ok();
+        let rules = rules.and_then(|update| Event::default().event(RULES_EVENT).json_data(update).ok());
         futures::stream::iter([snapshot_event(&s), rules].into_iter().flatten())
     });
-    let log = futures::stream::unfold(state.automation.events.subscribe(), |mut rx| async move {
+    let log = futures::stream::unfold(state.services.bridge.events().subscribe(), |mut rx| async move {
         loop {
             match rx.recv().await {
                 Ok(e) => return Some((e, rx)),
@@ -110,7 +107,7 @@ pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
     })
     .filter_map(|e| async move { Event::default().event(LOG_EVENT).json_data(&e).ok() });
     // The MQTT link's state now, then whenever it changes.
-    let mqtt = futures::stream::unfold((state.mqtt.clone(), true), |(mut rx, first)| async move {
+    let mqtt = futures::stream::unfold((state.services.mqtt.clone(), true), |(mut rx, first)| async move {
         if !first && rx.changed().await.is_err() {
             return None;
         }

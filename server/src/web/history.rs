@@ -35,8 +35,7 @@ pub async fn series(
     let kind = HistoryKind::parse(name)
         .ok_or_else(|| ApiError::not_found("path", format!("no history of {name:?}; banks, outlets or sources")))?;
     let window = Window { range: q.range, start: q.start, end: q.end };
-    let history =
-        query::fetch(state.history.as_deref(), &state.bridge, q.device_id.as_deref(), kind, &window, q.outlet).await?;
+    let history = state.services.history(q.device_id.as_deref(), kind, &window, q.outlet).await?;
     Ok(if as_csv {
         ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], query::csv(&history)).into_response()
     } else {

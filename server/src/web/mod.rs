@@ -1,22 +1,21 @@
 //! HTTP: the dashboard (server-rendered Leptos, then hydrated), the JSON
 //! API, the live stream and the site's static files.
 //!
-//! Owns: routes, request validation at the edge and the error shape. Every
-//! state-changing request goes through [`crate::service::Bridge`]. The one
-//! thing to know: `router(state)` builds everything, so tests call it with
-//! `oneshot` or serve it on port 0 with [`run`].
+//! Owns: routes, request validation at the edge and the error shape. The
+//! handlers and the dashboard's server functions are thin adapters over one
+//! service layer ([`Services`]). The one thing to know: `router(state)`
+//! builds everything, so tests call it with `oneshot` or serve it on port 0
+//! with [`run`].
 
 mod api;
 mod assets;
+mod backend;
 mod error;
 mod history;
 mod reports;
 mod rules;
 
-use crate::rules::Automation;
-use crate::service::{Bridge, BridgeBackend};
 use app::backend::BackendHandle;
-use app::model::MqttStatus;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
@@ -26,10 +25,10 @@ use leptos::prelude::{provide_context, LeptosOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use assets::embedded_site;
+pub use backend::Services;
 pub use error::HttpError;
 
 /// Request bodies are small JSON objects; anything bigger is refused.
@@ -39,15 +38,8 @@ pub const OUTPUT_NAME: &str = "pdu_bridge";
 
 #[derive(Clone)]
 pub struct AppState {
-    pub bridge: Arc<Bridge>,
-    /// Rules and events.
-    pub automation: Arc<Automation>,
-    /// The history store; `None` if it could not be opened.
-    pub history: Option<Arc<crate::history::store::Store>>,
-    /// Where local days begin and what a kWh costs, for energy and reports.
-    pub reports: crate::history::reports::Settings,
-    /// The MQTT link's state, for the dashboard.
-    pub mqtt: watch::Receiver<MqttStatus>,
+    /// What every handler and server function calls.
+    pub services: Services,
     /// Ends live streams so graceful shutdown does not wait on them.
     pub shutdown: CancellationToken,
     /// Serve the site from disk instead of the embedded copy.
@@ -64,13 +56,7 @@ pub fn router(state: AppState) -> Router {
         .site_pkg_dir("pkg")
         .site_root(state.site_root.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "site".into()))
         .build();
-    let backend = BackendHandle(Arc::new(BridgeBackend {
-        bridge: state.bridge.clone(),
-        automation: state.automation.clone(),
-        mqtt: state.mqtt.clone(),
-        history: state.history.clone(),
-        reports: state.reports.clone(),
-    }));
+    let backend = BackendHandle(Arc::new(state.services.clone()));
     let context = move || provide_context(backend.clone());
     let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || app::shell(options.clone()));
     let server_fns = move |req: Request<Body>| leptos_axum::handle_server_fns_with_context(context.clone(), req);
@@ -80,7 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/status", get(api::status))
         .route("/api/health", get(api::health))
         .route("/api/outlets/{outlet}/command", post(api::outlet_command))
-        .route("/api/rules", get(rules::list).post(rules::create))
+        .route("/api/rules", get(rules::list).post(rules::create).put(rules::replace))
         .route("/api/rules/{name}", axum::routing::put(rules::update).delete(rules::delete))
         .route("/api/rules/{name}/enable", post(rules::enable))
         .route("/api/rules/{name}/disable", post(rules::disable))
@@ -90,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/energy/daily", get(reports::daily))
         .route("/api/reports", get(reports::list))
         .route("/api/reports/{id}", get(reports::one))
-        .route(app::live::STREAM_PATH, get(api::stream))
+        .route(app::wire::STREAM_PATH, get(api::stream))
         .route("/fn/{*name}", post(server_fns))
         .fallback(assets::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

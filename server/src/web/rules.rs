@@ -1,23 +1,39 @@
-//! The rules and events API: `GET|POST /api/rules`, `PUT|DELETE
+//! The rules and events API: `GET|POST|PUT /api/rules`, `PUT|DELETE
 //! /api/rules/{name}`, `POST /api/rules/{name}/enable|disable`,
 //! `GET /api/events`. Validation errors name the field (422), bad JSON is 400,
-//! a duplicate name 409, an unknown rule 404.
+//! a duplicate name 409, an unknown rule 404; while the rules file cannot
+//! be read, listing answers 503 and edits 409 (nothing is written over it)
+//! until it is fixed or `PUT /api/rules` replaces every rule.
 
 use super::api::DeviceQuery;
 use super::error::{ApiJson, ApiQuery, HttpError};
 use super::AppState;
-use app::model::{DeviceId, Event};
+use app::model::{ApiError, Event, EventQuery};
 use app::rules::{Rule, RuleStatus};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Json<Vec<RuleStatus>>, HttpError> {
-    Ok(Json(state.automation.engine(q.device_id.as_deref())?.list()))
+    let update = state.services.rules(q.device_id.as_deref())?;
+    match update.file_error {
+        Some(e) => Err(ApiError::Unavailable(format!("{e}; edits are refused until it is fixed")).into()),
+        None => Ok(Json(update.rules)),
+    }
+}
+
+/// `PUT /api/rules`: every rule at once, also over an unreadable file (kept
+/// as a timestamped backup).
+pub async fn replace(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<DeviceQuery>,
+    ApiJson(rules): ApiJson<Vec<Rule>>,
+) -> Result<Json<Vec<RuleStatus>>, HttpError> {
+    Ok(Json(state.services.replace_rules(q.device_id.as_deref(), rules).await?))
 }
 
 pub async fn create(
@@ -25,7 +41,7 @@ pub async fn create(
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<(StatusCode, Json<RuleStatus>), HttpError> {
-    let created = state.automation.engine(q.device_id.as_deref())?.create(rule)?;
+    let created = state.services.save_rule(q.device_id.as_deref(), None, rule).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -35,7 +51,7 @@ pub async fn update(
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    Ok(Json(state.automation.engine(q.device_id.as_deref())?.update(&name, rule)?))
+    Ok(Json(state.services.save_rule(q.device_id.as_deref(), Some(&name), rule).await?))
 }
 
 pub async fn delete(
@@ -43,7 +59,7 @@ pub async fn delete(
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    state.automation.engine(q.device_id.as_deref())?.delete(&name)?;
+    state.services.delete_rule(q.device_id.as_deref(), &name).await?;
     Ok(Json(serde_json::json!({ "deleted": name })))
 }
 
@@ -52,7 +68,7 @@ pub async fn enable(
     name: Path<String>,
     q: ApiQuery<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    set_enabled(state, name, q, true)
+    set_enabled(state, name, q, true).await
 }
 
 pub async fn disable(
@@ -60,32 +76,30 @@ pub async fn disable(
     name: Path<String>,
     q: ApiQuery<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    set_enabled(state, name, q, false)
+    set_enabled(state, name, q, false).await
 }
 
-fn set_enabled(
+async fn set_enabled(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     enabled: bool,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    Ok(Json(state.automation.engine(q.device_id.as_deref())?.set_enabled(&name, enabled)?))
+    Ok(Json(state.services.set_rule_enabled(q.device_id.as_deref(), &name, enabled).await?))
 }
 
-#[derive(Deserialize)]
-pub struct EventsQuery {
-    device_id: Option<String>,
-    limit: Option<usize>,
-}
+/// The header that carries the next page's cursor (the body stays a plain
+/// array, as scripts written for the Python bridge expect).
+pub const NEXT_CURSOR: &str = "x-next-cursor";
 
-/// Newest first; `limit` defaults to 100, at most 1000.
-pub async fn events(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<EventsQuery>,
-) -> Result<Json<Vec<Event>>, HttpError> {
-    let device = match q.device_id.as_deref() {
-        Some(id) => Some(state.bridge.device(Some(id))?.id().clone()),
-        None => None::<DeviceId>,
-    };
-    Ok(Json(state.automation.events.recent(device.as_ref(), q.limit.unwrap_or(100).min(1000))))
+/// Newest first, filtered by `device_id`, `kind`, `outlet`, `since` and
+/// `until` (unix seconds); `limit` per page (default 100, at most 1000);
+/// the next page's `cursor` is in the `X-Next-Cursor` header.
+pub async fn events(State(state): State<AppState>, ApiQuery(q): ApiQuery<EventQuery>) -> Result<Response, HttpError> {
+    let page = state.services.events(q).await?;
+    let mut response = Json::<Vec<Event>>(page.events).into_response();
+    if let Some(cursor) = page.next_cursor.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(HeaderName::from_static(NEXT_CURSOR), cursor);
+    }
+    Ok(response)
 }

@@ -7,9 +7,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use server::bridge::Bridge;
 use server::config::{Config, RawSettings};
-use server::service::Bridge;
-use server::web::{self, AppState};
+use server::web::{self, AppState, Services};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,9 +28,11 @@ pub fn config(pairs: &[(&str, &str)]) -> (Config, tempfile::TempDir) {
     (Config::validate(&raw).expect("valid test configuration"), dir)
 }
 
-/// A bridge with its pollers running and a first snapshot published.
+/// A bridge with everything running (history, events, rules, pollers; MQTT
+/// as configured) and a first snapshot published.
 pub struct Started {
     pub bridge: Arc<Bridge>,
+    pub services: Services,
     pub automation: Arc<server::rules::Automation>,
     pub history: Arc<server::history::store::Store>,
     pub shutdown: CancellationToken,
@@ -40,31 +42,22 @@ pub struct Started {
 
 impl Started {
     pub async fn new(pairs: &[(&str, &str)]) -> Self {
-        let (config, dir) = config(pairs);
+        let mut with_mqtt_off = vec![("MQTT_BROKER", "none")];
+        with_mqtt_off.extend_from_slice(pairs);
+        let (config, dir) = config(&with_mqtt_off);
         let bridge = Arc::new(Bridge::new(&config));
         let shutdown = CancellationToken::new();
-        bridge.spawn_pollers(&shutdown);
-        let automation = server::rules::Automation::new(&config, &bridge);
-        automation.spawn(&shutdown);
-        let history = Arc::new(server::history::store::Store::open(&config.history_db).await.unwrap());
-        tokio::spawn(server::history::run(history.clone(), bridge.clone(), Vec::new(), shutdown.clone()));
-        let started = Self { bridge, automation, history, shutdown, config, _dir: dir };
+        let running = server::start(&config, bridge.clone(), &shutdown).await;
+        let services = running.services;
+        let history = services.history.clone().expect("the history store opens");
+        let automation = services.automation.clone();
+        let started = Self { bridge, services, automation, history, shutdown, config, _dir: dir };
         started.wait_for(|b| b.snapshots().len() == 1).await;
         started
     }
 
     pub fn router(&self) -> Router {
-        let mqtt = tokio::sync::watch::channel(app::model::MqttStatus::default()).1;
-        let automation = self.automation.clone();
-        web::router(AppState {
-            bridge: self.bridge.clone(),
-            automation,
-            history: Some(self.history.clone()),
-            reports: server::history::reports::Settings::from_config(&self.config),
-            mqtt,
-            shutdown: self.shutdown.clone(),
-            site_root: None,
-        })
+        web::router(AppState { services: self.services.clone(), shutdown: self.shutdown.clone(), site_root: None })
     }
 
     /// Wait (at most 10 s) until the bridge satisfies `done`.

@@ -1,0 +1,268 @@
+//! The bridge: the PDUs it watches, the channels their snapshots and events
+//! travel on, and the one path for every outlet command.
+//!
+//! Owns: the device list and command policy. The dashboard, the JSON API,
+//! MQTT and rules all switch outlets through [`Bridge::outlet_command`], so
+//! validation, refusal of commands to an unreachable PDU, one command at a
+//! time per PDU, the read-back of the confirmed state and the event that
+//! records it live in exactly one place. Callers resolve the device first
+//! ([`Bridge::device`]); errors here are the bridge's own and become HTTP
+//! answers only in `web`.
+
+use crate::bus::Bus;
+use crate::clock::{unix_ms, unix_secs};
+use crate::config::Config;
+use crate::device::Device;
+use crate::events::EventSink;
+use crate::pdu::SourceError;
+use crate::queue::QueueHealth;
+use app::model::{Connection, DeviceId, Event, OutletAction, OutletCommandResult, PduSnapshot};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every PDU and the channels between tasks.
+pub struct Bridge {
+    devices: Vec<Arc<Device>>,
+    /// Every snapshot of every PDU, in poll order.
+    bus: Bus,
+    /// Rule, device and command events.
+    events: Arc<EventSink>,
+}
+
+/// Who asked for an outlet command (kept with its event).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Dashboard,
+    Api,
+    Mqtt,
+    Rule(String),
+}
+
+impl Origin {
+    fn label(&self) -> &'static str {
+        match self {
+            Origin::Dashboard => "dashboard",
+            Origin::Api => "api",
+            Origin::Mqtt => "mqtt",
+            Origin::Rule(_) => "rule",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeviceError {
+    #[error("no PDU with device id {0:?}")]
+    Unknown(String),
+    #[error("several PDUs are configured: say which with device_id")]
+    Ambiguous,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    #[error("no reading from PDU {0} yet; nothing was switched")]
+    NoReading(DeviceId),
+    #[error("PDU {device} has no outlet {outlet}{}", .count.map(|n| format!(" (it has outlets 1 to {n})")).unwrap_or_default())]
+    NoSuchOutlet { device: DeviceId, outlet: u32, count: Option<usize> },
+    #[error("PDU {0} is unreachable; nothing was switched")]
+    Unreachable(DeviceId),
+    #[error("PDU {device} did not answer within {secs:.1} s; {meaning}")]
+    Timeout { device: DeviceId, secs: f64, meaning: &'static str },
+    #[error("PDU {device} refused the command for outlet {outlet}: {why}")]
+    Refused { device: DeviceId, outlet: u32, why: String },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeviceHealth {
+    pub device_id: DeviceId,
+    /// online, stale, unreachable or no data.
+    pub state: &'static str,
+    pub data_age_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Health {
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+    pub devices: Vec<DeviceHealth>,
+    /// The durable queues (history, rules, events): fill and losses.
+    pub queues: Vec<QueueHealth>,
+}
+
+impl Bridge {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            devices: config.devices.iter().map(Device::new).collect(),
+            bus: Bus::default(),
+            events: Arc::new(EventSink::default()),
+        }
+    }
+
+    pub fn devices(&self) -> &[Arc<Device>] {
+        &self.devices
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    pub fn events(&self) -> &Arc<EventSink> {
+        &self.events
+    }
+
+    /// The latest snapshot of every PDU that has one, in configuration order.
+    pub fn snapshots(&self) -> Vec<Arc<PduSnapshot>> {
+        self.devices.iter().filter_map(|d| d.latest()).collect()
+    }
+
+    /// `None` picks the only PDU; with several, the caller must say which.
+    pub fn device(&self, device_id: Option<&str>) -> Result<&Arc<Device>, DeviceError> {
+        match device_id {
+            Some(id) => {
+                self.devices.iter().find(|d| d.id().as_str() == id).ok_or_else(|| DeviceError::Unknown(id.to_owned()))
+            }
+            None if self.devices.len() == 1 => Ok(&self.devices[0]),
+            None => Err(DeviceError::Ambiguous),
+        }
+    }
+
+    /// A new snapshot of `device`: the device events it implies are
+    /// recorded once, here, then everyone gets it.
+    pub(crate) fn publish(&self, device: &Device, snapshot: PduSnapshot) {
+        let snapshot = Arc::new(snapshot);
+        if let Some(before) = device.set_latest(snapshot.clone()) {
+            for event in crate::events::derive(&before, &snapshot, unix_secs()) {
+                self.events.record(event);
+            }
+        }
+        self.bus.publish(snapshot);
+    }
+
+    /// Switch an outlet and answer with the state read back from the PDU.
+    /// Nothing reaches the PDU unless the outlet and the PDU's reachability
+    /// check out; commands to one PDU are carried out one at a time. Every
+    /// command that reached the PDU, or failed there, is an event.
+    pub async fn outlet_command(
+        &self,
+        device: &Device,
+        outlet: u32,
+        action: OutletAction,
+        origin: Origin,
+    ) -> Result<OutletCommandResult, CommandError> {
+        let id = device.id();
+        let snapshot = device.latest().ok_or_else(|| CommandError::NoReading(id.clone()))?;
+        if snapshot.outlet(outlet).is_none() {
+            return Err(CommandError::NoSuchOutlet { device: id.clone(), outlet, count: Some(snapshot.outlets.len()) });
+        }
+        if let Connection::Unreachable { .. } = snapshot.connection {
+            return Err(CommandError::Unreachable(id.clone()));
+        }
+        let result = {
+            let _one_at_a_time = device.commands.lock().await;
+            self.carry_out(device, outlet, action).await
+        };
+        // Whatever happened, the dashboard should see the outcome soon.
+        device.poke.notify_one();
+        let mut event = Event::new(unix_secs(), id.clone(), "outlet_command", "");
+        event.outlet = Some(outlet);
+        event.origin = Some(origin.label().to_owned());
+        if let Origin::Rule(name) = &origin {
+            event.rule = Some(name.clone());
+        }
+        match &result {
+            Ok(r) => {
+                tracing::info!(device = %id, outlet, %action, state = r.state.label(), pending = r.pending, origin = origin.label(), "outlet command carried out");
+                event.outcome = Some("ok".into());
+                let pending = if r.pending { " (pending)" } else { "" };
+                event.details = format!("{} outlet {outlet}: now {}{pending}", action.verb(), r.state.label());
+            }
+            Err(e) => {
+                tracing::warn!(device = %id, outlet, %action, error = %e, origin = origin.label(), "outlet command failed");
+                event.outcome = Some("failed".into());
+                event.details = format!("{} outlet {outlet}: {e}", action.verb());
+            }
+        }
+        self.events.record(event);
+        result
+    }
+
+    async fn carry_out(
+        &self,
+        device: &Device,
+        outlet: u32,
+        action: OutletAction,
+    ) -> Result<OutletCommandResult, CommandError> {
+        let id = device.id();
+        let deadline = device.config.poll_deadline();
+        let error = |meaning: &'static str| {
+            move |e: SourceError| match e {
+                SourceError::Timeout(d) => CommandError::Timeout { device: id.clone(), secs: d.as_secs_f64(), meaning },
+                SourceError::NoSuchOutlet(n) => {
+                    CommandError::NoSuchOutlet { device: id.clone(), outlet: n, count: None }
+                }
+                SourceError::Refused(why) => CommandError::Refused { device: id.clone(), outlet, why },
+            }
+        };
+        let within = |d: Duration| move |_| SourceError::Timeout(d);
+        tokio::time::timeout(deadline, device.source.outlet_command(outlet, action))
+            .await
+            .map_err(within(deadline))
+            .and_then(|r| r)
+            .map_err(error("the command's outcome is unknown: check the outlet"))?;
+        let (state, pending) = tokio::time::timeout(deadline, device.source.outlet_state(outlet))
+            .await
+            .map_err(within(deadline))
+            .and_then(|r| r)
+            .map_err(error("the command was sent but its result could not be read back"))?;
+        Ok(OutletCommandResult {
+            success: true,
+            device_id: id.clone(),
+            outlet,
+            command: action,
+            state,
+            pending,
+            error: None,
+            ts: unix_secs(),
+        })
+    }
+
+    pub fn health(&self) -> Health {
+        let now = unix_ms();
+        let mut reasons = Vec::new();
+        let devices = self
+            .devices
+            .iter()
+            .map(|d| {
+                let id = d.id().clone();
+                let Some(s) = d.latest() else {
+                    let why = d.last_error();
+                    reasons.push(format!("{id}: no reading yet{}", why.map(|w| format!(" ({w})")).unwrap_or_default()));
+                    return DeviceHealth { device_id: id, state: "no data", data_age_s: None };
+                };
+                let age = s.age_s(now);
+                let state = match &s.connection {
+                    Connection::Online => "online",
+                    Connection::Stale { reason, .. } => {
+                        reasons.push(format!("{id}: last poll failed ({reason})"));
+                        "stale"
+                    }
+                    Connection::Unreachable { reason, .. } => {
+                        reasons.push(format!("{id}: PDU unreachable ({reason})"));
+                        "unreachable"
+                    }
+                };
+                let limit = (3 * d.config.poll_interval + d.config.poll_deadline()).as_secs_f64();
+                if state == "online" && age > limit {
+                    reasons.push(format!("{id}: data is {age:.1} s old (limit {limit:.1} s)"));
+                }
+                DeviceHealth { device_id: id, state, data_age_s: Some(age) }
+            })
+            .collect();
+        let mut queues = self.bus.health();
+        queues.push(self.events.health());
+        for q in queues.iter().filter(|q| q.losing()) {
+            reasons.push(format!("{}: {} items lost so far (the consumer fell behind)", q.name, q.lost));
+        }
+        Health { status: if reasons.is_empty() { "ok" } else { "degraded" }, reasons, devices, queues }
+    }
+}

@@ -1,0 +1,140 @@
+//! One PDU at run time: its validated settings, where its readings come
+//! from ([`PduSource`]: the simulated PDU44001 or SNMP), and its latest
+//! snapshot for anyone who arrives late.
+//!
+//! Owns: the per-device handle every task shares. Does not own: the cadence
+//! (`poller`), fan-out (`bus`) or command policy (`bridge`). The one thing
+//! to know: the latest snapshot is a `watch` value — reading it never waits
+//! for a poll, and a reader always sees a whole snapshot.
+
+use crate::config::{DeviceConfig, DeviceKind};
+use crate::pdu::sim::SimulatedPdu;
+use crate::pdu::{RawIdentity, RawPoll, SourceError};
+use crate::snmp::client::SnmpClient;
+use crate::snmp::SnmpPdu;
+use app::model::{DeviceId, OutletAction, OutletState, PduSnapshot};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{watch, Notify};
+
+/// Where a PDU's readings come from. An enum rather than a trait object:
+/// there are few kinds and each is known here.
+#[derive(Clone)]
+pub enum PduSource {
+    /// The in-process simulated PDU44001 (`BRIDGE_MOCK_MODE`, demo mode).
+    Simulated(SimulatedPdu),
+    /// A PDU over SNMP v2c.
+    Snmp(Arc<SnmpPdu>),
+}
+
+impl PduSource {
+    /// The source `config` describes.
+    pub fn for_config(config: &DeviceConfig) -> Self {
+        match &config.kind {
+            DeviceKind::Simulated { seed } => PduSource::Simulated(SimulatedPdu::new(*seed, config.poll_deadline())),
+            DeviceKind::Snmp { host, port, community_read, community_write } => {
+                // An IPv6 literal needs brackets before the port.
+                let target = if host.contains(':') && !host.starts_with('[') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                };
+                let client = SnmpClient::new(
+                    target,
+                    community_read.expose(),
+                    community_write.expose(),
+                    config.snmp_timeout,
+                    config.snmp_retries,
+                    config.max_varbinds,
+                );
+                PduSource::Snmp(Arc::new(SnmpPdu::new(client)))
+            }
+        }
+    }
+
+    pub async fn identity(&self) -> Result<RawIdentity, SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.identity().await,
+            PduSource::Snmp(snmp) => snmp.identity().await,
+        }
+    }
+
+    pub async fn poll(&self) -> Result<RawPoll, SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.poll().await,
+            PduSource::Snmp(snmp) => snmp.poll().await,
+        }
+    }
+
+    pub async fn outlet_command(&self, outlet: u32, action: OutletAction) -> Result<(), SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.outlet_command(outlet, action).await,
+            PduSource::Snmp(snmp) => snmp.outlet_command(outlet, action).await,
+        }
+    }
+
+    /// Read one outlet's relay and pending flag back from the device.
+    pub async fn outlet_state(&self, outlet: u32) -> Result<(OutletState, bool), SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.outlet_state(outlet).await,
+            PduSource::Snmp(snmp) => snmp.outlet_state(outlet).await,
+        }
+    }
+}
+
+/// One PDU at run time.
+pub struct Device {
+    pub config: DeviceConfig,
+    /// Where readings come from and commands go.
+    pub source: PduSource,
+    /// The latest snapshot, for anyone who arrives late (SSR, `/api/status`).
+    latest: watch::Sender<Option<Arc<PduSnapshot>>>,
+    /// Wakes the poller for an immediate poll (after a command).
+    pub(crate) poke: Notify,
+    /// Why the last poll failed, for health before any data exists.
+    last_error: Mutex<Option<String>>,
+    /// Commands to this PDU's outlets are carried out one at a time, so each
+    /// answer's read-back belongs to its own command.
+    pub(crate) commands: tokio::sync::Mutex<()>,
+}
+
+impl Device {
+    pub fn new(config: &DeviceConfig) -> Arc<Self> {
+        Arc::new(Self {
+            config: config.clone(),
+            source: PduSource::for_config(config),
+            latest: watch::channel(None).0,
+            poke: Notify::new(),
+            last_error: Mutex::new(None),
+            commands: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn id(&self) -> &DeviceId {
+        &self.config.id
+    }
+
+    pub fn latest(&self) -> Option<Arc<PduSnapshot>> {
+        self.latest.borrow().clone()
+    }
+
+    /// Replace the latest snapshot; returns the one it replaces.
+    pub(crate) fn set_latest(&self, snapshot: Arc<PduSnapshot>) -> Option<Arc<PduSnapshot>> {
+        self.latest.send_replace(Some(snapshot))
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_last_error(&self, error: Option<String>) {
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    /// The simulated device behind this PDU, if it is one (fault injection).
+    pub fn simulator(&self) -> Option<&SimulatedPdu> {
+        match &self.source {
+            PduSource::Simulated(sim) => Some(sim),
+            PduSource::Snmp(_) => None,
+        }
+    }
+}

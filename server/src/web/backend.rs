@@ -1,0 +1,322 @@
+//! The one service layer over the bridge, rules, events and history: the
+//! JSON API's handlers and the dashboard's server functions (through
+//! [`app::backend::Backend`]) are thin adapters over these methods.
+//!
+//! Owns: resolving the device once, at the edge, and turning each
+//! subsystem's own errors into [`ApiError`] — the only place that happens.
+
+use crate::bridge::{Bridge, CommandError, DeviceError, Health, Origin};
+use crate::device::Device;
+use crate::events::store::{self as event_store, Filter, MAX_PAGE};
+use crate::history::query::{self, Window};
+use crate::history::reports::{self, Settings};
+use crate::history::store::{Store, StoreError};
+use crate::history::HistoryError;
+use crate::rules::runner::{RuleEngine, RuleError};
+use crate::rules::Automation;
+use app::history::{EnergyDay, EnergySummary, History, HistoryKind, Report, ReportSummary};
+use app::model::{ApiError, Event, EventPage, EventQuery, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
+use app::rules::{Rule, RuleStatus};
+use app::wire::RulesUpdate;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// How long a read of stored events waits for the ones just recorded.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Everything a request may need; cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub bridge: Arc<Bridge>,
+    pub automation: Arc<Automation>,
+    /// The history store; `None` if it could not be opened.
+    pub history: Option<Arc<Store>>,
+    /// Where local days begin and what a kWh costs, for energy and reports.
+    pub reports: Settings,
+    /// The MQTT link's state, for the dashboard.
+    pub mqtt: watch::Receiver<MqttStatus>,
+}
+
+impl From<DeviceError> for ApiError {
+    fn from(e: DeviceError) -> Self {
+        match e {
+            DeviceError::Unknown(_) => ApiError::not_found("device_id", e.to_string()),
+            DeviceError::Ambiguous => ApiError::bad_request("device_id", e.to_string()),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::NoSuchOutlet { .. } => ApiError::not_found("outlet", e.to_string()),
+            CommandError::NoReading(_) | CommandError::Unreachable(_) | CommandError::Timeout { .. } => {
+                ApiError::Unavailable(e.to_string())
+            }
+            CommandError::Refused { .. } => ApiError::DeviceRefused(e.to_string()),
+        }
+    }
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> Self {
+        match e {
+            RuleError::Invalid { field, message } => ApiError::Invalid { field, message },
+            RuleError::Duplicate(_) => ApiError::Conflict(e.to_string()),
+            RuleError::NoSuchRule(_) => ApiError::not_found("name", e.to_string()),
+            RuleError::FileInvalid(_) => ApiError::Conflict(e.to_string()),
+            RuleError::Write { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<HistoryError> for ApiError {
+    fn from(e: HistoryError) -> Self {
+        match e {
+            HistoryError::Off | HistoryError::NoReading(_) => ApiError::Unavailable(e.to_string()),
+            HistoryError::BadInput { field, message } => ApiError::bad_request(field, message),
+            HistoryError::NoSuchOutlet(_) => ApiError::not_found("outlet", e.to_string()),
+            HistoryError::NoSuchReport(_) => ApiError::not_found("id", e.to_string()),
+            HistoryError::Corrupt(_) | HistoryError::Store(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+impl Services {
+    pub fn device(&self, device_id: Option<&str>) -> Result<&Arc<Device>, ApiError> {
+        Ok(self.bridge.device(device_id)?)
+    }
+
+    fn store(&self) -> Result<&Store, ApiError> {
+        Ok(self.history.as_deref().ok_or(HistoryError::Off)?)
+    }
+
+    fn engine(&self, device_id: Option<&str>) -> Result<&Arc<RuleEngine>, ApiError> {
+        let device = self.device(device_id)?;
+        self.automation
+            .engine(device.id())
+            .ok_or_else(|| ApiError::Internal(format!("PDU {} has no rule engine", device.id())))
+    }
+
+    pub fn status(&self, device_id: Option<&str>) -> Result<Arc<PduSnapshot>, ApiError> {
+        let device = self.device(device_id)?;
+        device.latest().ok_or_else(|| ApiError::Unavailable(format!("no reading from PDU {} yet", device.id())))
+    }
+
+    pub fn health(&self) -> Health {
+        self.bridge.health()
+    }
+
+    pub async fn outlet_command(
+        &self,
+        device_id: Option<&str>,
+        outlet: u32,
+        action: OutletAction,
+        origin: Origin,
+    ) -> Result<OutletCommandResult, ApiError> {
+        let device = self.device(device_id)?;
+        Ok(self.bridge.outlet_command(device, outlet, action, origin).await?)
+    }
+
+    pub fn rules(&self, device_id: Option<&str>) -> Result<RulesUpdate, ApiError> {
+        let engine = self.engine(device_id)?;
+        Ok(RulesUpdate {
+            device_id: engine.device().id().clone(),
+            rules: engine.list(),
+            file_error: engine.file_error(),
+        })
+    }
+
+    /// Create (`original` = `None`) or replace a rule.
+    pub async fn save_rule(
+        &self,
+        device_id: Option<&str>,
+        original: Option<&str>,
+        rule: Rule,
+    ) -> Result<RuleStatus, ApiError> {
+        let engine = self.engine(device_id)?;
+        Ok(match original {
+            Some(name) => engine.update(name, rule).await?,
+            None => engine.create(rule).await?,
+        })
+    }
+
+    pub async fn delete_rule(&self, device_id: Option<&str>, name: &str) -> Result<(), ApiError> {
+        Ok(self.engine(device_id)?.delete(name).await?)
+    }
+
+    pub async fn set_rule_enabled(
+        &self,
+        device_id: Option<&str>,
+        name: &str,
+        enabled: bool,
+    ) -> Result<RuleStatus, ApiError> {
+        Ok(self.engine(device_id)?.set_enabled(name, enabled).await?)
+    }
+
+    pub async fn replace_rules(&self, device_id: Option<&str>, rules: Vec<Rule>) -> Result<Vec<RuleStatus>, ApiError> {
+        Ok(self.engine(device_id)?.replace(rules).await?)
+    }
+
+    pub fn recent_events(&self, limit: usize) -> Vec<Event> {
+        self.bridge.events().recent(limit)
+    }
+
+    pub async fn events(&self, q: EventQuery) -> Result<EventPage, ApiError> {
+        let device_id = match q.device_id.as_deref() {
+            Some(id) => Some(self.device(Some(id))?.id().to_string()),
+            None => None,
+        };
+        let millis = |field: &str, v: Option<f64>| match v {
+            Some(s) if s.is_finite() && (0.0..=1e11).contains(&s) => Ok(Some((s * 1000.0).round() as i64)),
+            Some(_) => Err(ApiError::bad_request(field, "unix seconds from 0 to 100000000000")),
+            None => Ok(None),
+        };
+        let limit = q.limit.unwrap_or(100);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::bad_request("limit", format!("a page size from 1 to {MAX_PAGE}")));
+        }
+        let before_id = match q.cursor.as_deref() {
+            Some(c) => Some(
+                c.parse::<i64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ApiError::bad_request("cursor", "the next_cursor of an earlier page"))?,
+            ),
+            None => None,
+        };
+        let filter = Filter {
+            device_id,
+            kind: q.kind,
+            outlet: q.outlet,
+            since_ms: millis("since", q.since)?,
+            until_ms: millis("until", q.until)?,
+            before_id,
+            limit,
+        };
+        let store = self.store()?;
+        self.bridge.events().settled(SETTLE).await;
+        let page = event_store::query(store, &filter).await.map_err(store_error)?;
+        Ok(EventPage { events: page.events, next_cursor: page.next_before_id.map(|id| id.to_string()) })
+    }
+
+    pub async fn history(
+        &self,
+        device_id: Option<&str>,
+        kind: HistoryKind,
+        window: &Window,
+        outlet: Option<u32>,
+    ) -> Result<History, ApiError> {
+        let device = self.device(device_id)?;
+        Ok(query::fetch(self.store()?, device, kind, window, outlet).await?)
+    }
+
+    pub async fn energy(&self, device_id: Option<&str>) -> Result<EnergySummary, ApiError> {
+        let device = self.device(device_id)?;
+        Ok(reports::summary(self.store()?, device, &self.reports).await?)
+    }
+
+    pub async fn daily(&self, device_id: Option<&str>, days: u32) -> Result<Vec<EnergyDay>, ApiError> {
+        let device = self.device(device_id)?;
+        Ok(reports::daily(self.store()?, device.id().as_str(), &self.reports, days).await?)
+    }
+
+    pub async fn reports(&self, device_id: Option<&str>) -> Result<Vec<ReportSummary>, ApiError> {
+        let device = self.device(device_id)?;
+        Ok(reports::list(self.store()?, device.id().as_str()).await?)
+    }
+
+    pub async fn report(&self, device_id: Option<&str>, id: &str) -> Result<Report, ApiError> {
+        let device = self.device(device_id)?;
+        Ok(reports::fetch(self.store()?, device.id().as_str(), id).await?)
+    }
+}
+
+/// The dashboard's server functions: each one call of the service layer.
+impl app::backend::Backend for Services {
+    fn snapshots(&self) -> Vec<PduSnapshot> {
+        self.bridge.snapshots().iter().map(|s| (**s).clone()).collect()
+    }
+
+    fn mqtt(&self) -> MqttStatus {
+        self.mqtt.borrow().clone()
+    }
+
+    fn rules(&self, device_id: Option<&str>) -> Result<RulesUpdate, ApiError> {
+        Services::rules(self, device_id)
+    }
+
+    fn save_rule(
+        &self,
+        device_id: Option<String>,
+        original: Option<String>,
+        rule: Rule,
+    ) -> BoxFuture<'static, Result<RuleStatus, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.save_rule(device_id.as_deref(), original.as_deref(), rule).await })
+    }
+
+    fn delete_rule(&self, device_id: Option<String>, name: String) -> BoxFuture<'static, Result<(), ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.delete_rule(device_id.as_deref(), &name).await })
+    }
+
+    fn set_rule_enabled(
+        &self,
+        device_id: Option<String>,
+        name: String,
+        enabled: bool,
+    ) -> BoxFuture<'static, Result<RuleStatus, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.set_rule_enabled(device_id.as_deref(), &name, enabled).await })
+    }
+
+    fn recent_events(&self, limit: usize) -> Vec<Event> {
+        Services::recent_events(self, limit)
+    }
+
+    fn events(&self, query: EventQuery) -> BoxFuture<'static, Result<EventPage, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { Services::events(&this, query).await })
+    }
+
+    fn history(
+        &self,
+        device_id: Option<String>,
+        kind: HistoryKind,
+        range: String,
+    ) -> BoxFuture<'static, Result<History, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let window = Window { range: Some(range), start: None, end: None };
+            Services::history(&this, device_id.as_deref(), kind, &window, None).await
+        })
+    }
+
+    fn energy(&self, device_id: Option<String>) -> BoxFuture<'static, Result<EnergySummary, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { Services::energy(&this, device_id.as_deref()).await })
+    }
+
+    fn report(&self, device_id: Option<String>, id: String) -> BoxFuture<'static, Result<Report, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { Services::report(&this, device_id.as_deref(), &id).await })
+    }
+
+    fn outlet_command(
+        &self,
+        device_id: Option<String>,
+        outlet: u32,
+        action: OutletAction,
+    ) -> BoxFuture<'static, Result<OutletCommandResult, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            Services::outlet_command(&this, device_id.as_deref(), outlet, action, Origin::Dashboard).await
+        })
+    }
+}
