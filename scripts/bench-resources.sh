@@ -5,36 +5,61 @@
 #   scripts/bench-resources.sh [seconds]     (default 60; needs a release build:
 #                                             scripts/run.sh builds one)
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 seconds="${1:-60}"
+[[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die 2 "usage: scripts/bench-resources.sh [seconds] (got '$seconds')"
+for tool in curl getconf; do
+  command -v "$tool" >/dev/null || die 127 "$tool is not on the PATH"
+done
 bin="$CARGO_TARGET_DIR/release/pdu-bridge"
-[ -x "$bin" ] || { echo "no release binary at $bin: run scripts/run.sh once (or cargo build --release -p server)" >&2; exit 1; }
+[ -x "$bin" ] || die 1 "no release binary at $bin: run scripts/run.sh once (or cargo build --release -p server)"
+
+step "start" "the bridge on 127.0.0.1:18181 with a simulated PDU and one live stream"
 port=18181
 data="$(mktemp -d)"
 BRIDGE_WEB_PORT=$port BRIDGE_DATA_DIR="$data" BRIDGE_LOG_LEVEL=warn "$bin" &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; kill $stream 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.2; done
+stream=""
+cleanup() {
+  kill "$pid" 2>/dev/null || true
+  if [ -n "$stream" ]; then kill "$stream" 2>/dev/null || true; fi
+  rm -rf "$data"
+}
+at_exit cleanup
+healthy=""
+for _ in $(seq 50); do
+  if curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; then healthy=1; break; fi
+  kill -0 "$pid" 2>/dev/null || die 1 "the bridge exited before it answered (its output is above)"
+  sleep 0.2
+done
+[ -n "$healthy" ] || die 1 "the bridge did not answer http://127.0.0.1:$port/api/health within 10 s"
 curl -sN "http://127.0.0.1:$port/api/stream" >/dev/null &
 stream=$!
 sleep 5   # warm-up: first polls, first page render
 
+step "measure" "CPU and resident memory of pid $pid over $seconds s"
+alive() { kill -0 "$pid" 2>/dev/null || die 1 "the bridge (pid $pid) exited during the measurement"; }
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 hz=$(getconf CLK_TCK)
+alive
 start_ticks=$(ticks)
 start_ns=$(date +%s%N)
 max_rss=0 sum_rss=0 samples=0
 for _ in $(seq "$seconds"); do
   sleep 1
+  alive
   r=$(rss_kb); sum_rss=$((sum_rss + r)); samples=$((samples + 1))
-  [ "$r" -gt "$max_rss" ] && max_rss=$r
+  if [ "$r" -gt "$max_rss" ]; then max_rss=$r; fi
 done
+alive
 end_ticks=$(ticks)
 elapsed_ns=$(( $(date +%s%N) - start_ns ))
-polls=$(curl -s "http://127.0.0.1:$port/api/status" >/dev/null && echo ok)
 awk -v t=$((end_ticks - start_ticks)) -v hz="$hz" -v ns="$elapsed_ns" -v max="$max_rss" -v sum="$sum_rss" -v n="$samples" 'BEGIN {
   cpu_s = t / hz; wall = ns / 1e9;
   printf "window: %.1f s\nCPU: %.2f s (%.2f %% of one core)\nRSS: mean %.1f MiB, max %.1f MiB\n", wall, cpu_s, 100 * cpu_s / wall, sum / n / 1024, max / 1024
 }'
-[ "$polls" = ok ]
+
+step "status" "the bridge still answers /api/status"
+curl -sf "http://127.0.0.1:$port/api/status" >/dev/null || die 1 "the bridge did not answer /api/status after the window"

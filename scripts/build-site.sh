@@ -6,36 +6,48 @@
 #   scripts/build-site.sh            debug WASM (tests, development)
 #   scripts/build-site.sh --release  size-optimised WASM (the run command)
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 profile=dev out=debug
-if [ "${1:-}" = "--release" ]; then profile=wasm-release out=wasm-release; fi
+case "${1:-}" in
+  "") ;;
+  --release) profile=wasm-release out=wasm-release ;;
+  *) die 2 "unknown argument '$1' (usage: scripts/build-site.sh [--release])" ;;
+esac
 
 ensure_wasm_toolchain
-log "building the WASM front end ($profile)"
+
+step "wasm build" "the WASM front end (cargo build -p frontend, profile $profile)"
 cargo build -p frontend --lib --target wasm32-unknown-unknown --profile "$profile"
 
+step "wasm-bindgen" "the JS glue for the WASM into $SITE_DIR/pkg"
+wasm="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$out/frontend.wasm"
+[ -f "$wasm" ] || die 1 "cargo build finished but $wasm is missing"
 next="$SITE_DIR.next"
 rm -rf "$next"
 mkdir -p "$next/pkg"
-wasm-bindgen --target web --no-typescript --out-dir "$next/pkg" --out-name pdu_bridge \
-  "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$out/frontend.wasm"
+wasm-bindgen --target web --no-typescript --out-dir "$next/pkg" --out-name pdu_bridge "$wasm"
 
 if [ "$profile" = wasm-release ]; then
   # binaryen from npm (v132); Debian's older wasm-opt produces WASM that fails
   # to hydrate, so it is never used.
   wasm_opt="$ROOT/end2end/node_modules/.bin/wasm-opt"
   if [ -x "$wasm_opt" ]; then
-    log "optimising the WASM with wasm-opt"
+    step "wasm-opt" "optimising the WASM for size (binaryen from end2end/node_modules)"
     "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
       --enable-reference-types --enable-multivalue --enable-mutable-globals \
       -o "$next/pkg/pdu_bridge_bg.wasm" "$next/pkg/pdu_bridge_bg.wasm"
+  else
+    log "no $wasm_opt (npm packages not installed): the WASM is not size-optimised"
   fi
 fi
 
+step "site" "the stylesheet and public/ beside the WASM, then $SITE_DIR replaced"
 cp style/main.css "$next/pkg/pdu_bridge.css"
 cp -R public/. "$next/"
 rm -rf "$SITE_DIR"
 mv "$next" "$SITE_DIR"
-log "site ready in $SITE_DIR ($(du -sh "$SITE_DIR/pkg/pdu_bridge_bg.wasm" | cut -f1) of WASM)"
+size="$(du -sh "$SITE_DIR/pkg/pdu_bridge_bg.wasm" | cut -f1)"
+log "site ready in $SITE_DIR ($size of WASM)"

@@ -2,14 +2,31 @@
 # Shell-level MQTT test with Mosquitto's own command-line clients against
 # the bridge's embedded broker: what a user does on a fresh install.
 #   scripts/mqtt-shell-test.sh PATH/TO/pdu-bridge
-set -uo pipefail
-bin="$1"
+set -uo pipefail   # not -e: every check runs and is counted
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+step "mqtt shell" "mosquitto_sub / mosquitto_pub against the bridge's embedded broker"
+bin="${1:-}"
+[ -x "$bin" ] || die 2 "usage: scripts/mqtt-shell-test.sh PATH/TO/pdu-bridge (got '${bin}', not an executable)"
+for tool in mosquitto_sub mosquitto_pub curl python3; do
+  command -v "$tool" >/dev/null || die 127 "$tool is not on the PATH (Debian packages: mosquitto-clients curl python3)"
+done
+
 web=$((20000 + RANDOM % 10000)); mqtt=$((web + 1))
 data="$(mktemp -d)"
+log "starting $bin: web 127.0.0.1:$web, embedded broker 127.0.0.1:$mqtt"
 BRIDGE_WEB_PORT=$web MQTT_PORT=$mqtt BRIDGE_DATA_DIR="$data" BRIDGE_LOG_LEVEL=warn "$bin" &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$web/api/health" >/dev/null && break; sleep 0.1; done
+stop_bridge() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$data"; }
+at_exit stop_bridge
+healthy=""
+for _ in $(seq 100); do
+  if curl -sf "http://127.0.0.1:$web/api/health" >/dev/null; then healthy=1; break; fi
+  kill -0 "$pid" 2>/dev/null || die 1 "the bridge exited before it answered (its output is above)"
+  sleep 0.1
+done
+[ -n "$healthy" ] || die 1 "the bridge did not answer http://127.0.0.1:$web/api/health within 10 s"
 
 passed=0 failed=0
 check() { # name, expected, actual
@@ -39,4 +56,5 @@ check "command response" "True off" "$(python3 -c 'import json,sys; r=json.load(
 check "outlet state topic" "off" "$(sub -t pdu/pdu44001/outlet/7/state -C 1)"
 
 echo "mqtt shell: $passed passed, $failed failed"
+_REPORTED=1  # the counted line says it
 [ "$failed" = 0 ]

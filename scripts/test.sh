@@ -1,47 +1,139 @@
 #!/usr/bin/env bash
-# Run every test: unit and integration (cargo), then end-to-end in headless
-# Chromium (Playwright) against the real binary with the site embedded.
-# Installs what it needs on a fresh Debian machine with rustup, idempotently.
+# Run every test: the set-up test (scripts/test-setup.sh), unit and integration
+# (cargo; MQTT interoperability against our own Mosquitto, SNMP against our
+# simulator agent and net-snmp's tools, and against the independent snmpsim
+# peer of ../shared/peers when that folder is there), an MQTT shell test, then
+# end-to-end in headless Chromium (Playwright) against the real binary with
+# the site embedded. Installs what it needs on a fresh Debian machine with
+# rustup, idempotently. A clone on its own (no ../shared) passes too: the
+# snmpsim suite is then skipped, and the summary says so.
+#
+#   PDU_BRIDGE_NO_PEERS=1 bash scripts/test.sh   as if ../shared/peers were absent
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/pdu-bridge-test.XXXXXX")"
+cleanup_work() { rm -rf "$work"; }
+at_exit cleanup_work
+
+ran=()      # the suites that ran, in order
+skipped=()  # "name (why)"
+counted=()  # the "label: N passed, M failed" lines of the suites that count
+totals=(0 0 0)  # passed, failed, skipped
+
+# count LABEL PASSED FAILED [SKIPPED]: one suite's numbers, for the summary.
+count() {
+  local line="$1: $2 passed, $3 failed"
+  if [ "${4:-0}" != 0 ]; then line+=", $4 skipped"; fi
+  counted+=("$line")
+  totals=($((totals[0] + $2)) $((totals[1] + $3)) $((totals[2] + ${4:-0})))
+}
+
+# logged FILE COMMAND...: run COMMAND, its output shown and kept in FILE; a
+# failure names COMMAND (not tee).
+logged() {
+  local file="$1" rc=0
+  shift
+  "$@" 2>&1 | tee "$file" || rc=$?
+  [ "$rc" = 0 ] || die "$rc" "$*"
+}
+
+# counts_from FILE PREFIX LABEL: the numbers of the last "PREFIX: N passed,
+# M failed" line in FILE, counted as LABEL.
+counts_from() {
+  local line
+  line="$(grep -E "^$2: [0-9]+ passed, [0-9]+ failed" "$1" | tail -n 1 || true)"
+  [ -n "$line" ] || die 1 "no '$2: N passed, M failed' line in the output"
+  # shellcheck disable=SC2046 # two numbers
+  count "$3" $(sed -E 's/^[^:]*: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$line")
+}
+
+ensure_test_packages
+
+step "set-up test" "the set-up steps on a bare sandbox with stubbed installs, and shellcheck (scripts/test-setup.sh)"
+logged "$work/setup.log" bash scripts/test-setup.sh
+counts_from "$work/setup.log" setup set-up
+ran+=("set-up")
 
 ensure_wasm_toolchain
 ensure_chromium
 ensure_node_modules
-# net-snmp's tools for the SNMP interoperability tests; openssl makes the
-# MQTT TLS test's certificates.
-apt_install snmp openssl
 
-# Third-party peers (snmpsim on udp 11161, Mosquitto) from ../shared/peers.
+# MQTT interoperability: our own Mosquitto, always.
+start_test_mosquitto
+at_exit stop_test_mosquitto
+
+# The independent peers (snmpsim on udp 11161, written from the vendor MIB by
+# someone else) when ../shared/peers sits beside the clone; CI always has it.
 peers="$ROOT/../shared/peers"
-[ -d "$peers" ] || { echo "missing $peers: the shared folder must sit beside the project" >&2; exit 1; }
-log "starting the test peers"
-bash "$peers/start-peers.sh"
+if [ "${PDU_BRIDGE_NO_PEERS:-}" = 1 ]; then
+  why="PDU_BRIDGE_NO_PEERS=1"
+elif [ -f "$peers/start-peers.sh" ]; then
+  why=""
+else
+  why="no ../shared/peers"
+fi
+if [ -z "$why" ]; then
+  step "shared peers" "snmpsim serving a simulated PDU44001 on udp 127.0.0.1:11161 (../shared/peers/start-peers.sh)"
+  bash "$peers/start-peers.sh"
+  export PDU_BRIDGE_PEERS=1
+else
+  log "the snmpsim peer suite is skipped: $why"
+  unset PDU_BRIDGE_PEERS
+fi
 
+step "site" "the WASM front end, debug build (scripts/build-site.sh)"
 bash scripts/build-site.sh
 
-log "unit and integration tests"
-cargo test -p app -p server
+step "unit and integration tests" "cargo test -p app -p server"
+logged "$work/cargo.log" cargo test -p app -p server
+read -r passed failed ignored < <(awk '/^test result:/ { p += $4; f += $6; i += $8 } END { print p + 0, f + 0, i + 0 }' "$work/cargo.log")
+count cargo "$passed" "$failed" "$ignored"
+ran+=("cargo (unit+integration; Mosquitto interop on 127.0.0.1:$TEST_MQTT_PORT/$TEST_MQTT_AUTH_PORT)")
+# The snmpsim suite is part of the cargo run, gated by PDU_BRIDGE_PEERS.
+if [ -z "$why" ]; then ran+=("snmpsim-peers"); else skipped+=("snmpsim-peers ($why)"); fi
 
-log "building the bridge with the site embedded"
+step "bridge binary" "cargo build -p server, the site embedded"
 cargo build -p server
 bin="$CARGO_TARGET_DIR/debug/pdu-bridge"
 
-log "MQTT from the shell (mosquitto_sub / mosquitto_pub)"
-bash scripts/mqtt-shell-test.sh "$bin"
+step "mqtt shell" "Mosquitto's clients against the bridge's embedded broker (scripts/mqtt-shell-test.sh)"
+logged "$work/mqtt-shell.log" bash scripts/mqtt-shell-test.sh "$bin"
+counts_from "$work/mqtt-shell.log" "mqtt shell" mqtt-shell
+ran+=("mqtt-shell")
 
-log "end-to-end tests in Chromium"
+step "end-to-end tests" "Playwright in Debian's Chromium against the built bridge"
 mkdir -p docs/screenshots
 rm -f end2end/test-results/results.json
-set +e
-(cd end2end && PDU_BRIDGE_BIN="$bin" npx playwright test)
-e2e=$?
-set -e
+e2e=0
+(cd end2end && PDU_BRIDGE_BIN="$bin" npx playwright test) || e2e=$?
+ran+=("e2e")
 if [ -f end2end/test-results/results.json ]; then
-  node -e '
+  read -r passed failed e2e_skipped < <(node -e '
     const s = require("./end2end/test-results/results.json").stats;
-    console.log(`end-to-end: ${s.expected} passed, ${s.unexpected} failed` + (s.skipped ? `, ${s.skipped} skipped` : ""));
-  '
+    console.log(s.expected, s.unexpected, s.skipped);
+  ')
+  count end-to-end "$passed" "$failed" "$e2e_skipped"
+else
+  counted+=("end-to-end: no results (playwright exited $e2e)")
+  totals[1]=$((totals[1] + 1))
 fi
-exit "$e2e"
+
+# Our Mosquitto is stopped before the summary, so the counted line stays last.
+stop_test_mosquitto
+step "summary"
+joined() { local out="" x; for x in "$@"; do out+="${out:+, }$x"; done; printf '%s' "${out:-none}"; }
+printf 'suites ran: %s\n' "$(joined "${ran[@]}")"
+printf 'suites skipped: %s\n' "$(joined "${skipped[@]}")"
+printf '%s\n' "${counted[@]}"
+if [ "$e2e" != 0 ]; then
+  printf "%s: step '%s' failed (exit %d): npx playwright test\n" "$_SCRIPT" "end-to-end tests" "$e2e"
+fi
+line="total: ${totals[0]} passed, ${totals[1]} failed"
+if [ "${totals[2]}" != 0 ]; then line+=", ${totals[2]} skipped"; fi
+printf '%s\n' "$line"
+_REPORTED=1  # the lines above say what failed, if anything
+if [ "$e2e" != 0 ]; then exit "$e2e"; fi
+[ "${totals[1]}" = 0 ]

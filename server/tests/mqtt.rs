@@ -1,6 +1,8 @@
-//! MQTT against the embedded broker and against Mosquitto (`shared/peers`:
-//! anonymous on 11883, password on 11884), with a real MQTT client. Each test
-//! uses its own topic base so bridges running in parallel never meet.
+//! MQTT against the embedded broker and against Mosquitto (our own, started by
+//! `scripts/test.sh` from `scripts/mosquitto/test-brokers.conf`: anonymous on
+//! 12883, password on 12884, or the ports in `PDU_BRIDGE_TEST_MQTT_PORT` /
+//! `PDU_BRIDGE_TEST_MQTT_AUTH_PORT`), with a real MQTT client. Each test uses
+//! its own topic base so bridges running in parallel never meet.
 
 use crate::util::{http, serve, Served};
 use app::model::OutletState;
@@ -13,6 +15,23 @@ use tokio::time::Instant;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The test Mosquitto's anonymous listener.
+fn mosquitto_port() -> u16 {
+    env_port("PDU_BRIDGE_TEST_MQTT_PORT", 12883)
+}
+
+/// The test Mosquitto's password listener (user `pdu-bridge`, password `peer-secret`).
+fn mosquitto_auth_port() -> u16 {
+    env_port("PDU_BRIDGE_TEST_MQTT_AUTH_PORT", 12884)
+}
+
+fn env_port(name: &str, default: u16) -> u16 {
+    match std::env::var(name) {
+        Ok(v) => v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a port")),
+        Err(_) => default,
+    }
 }
 
 /// A test subscriber: every message as (topic, payload, retain flag), kept.
@@ -125,23 +144,26 @@ async fn retained_state_arrives_from_the_embedded_broker() {
 
 #[tokio::test]
 async fn retained_state_arrives_through_mosquitto() {
+    let port = mosquitto_port();
     let served =
-        serve(&[("MQTT_BROKER", "127.0.0.1"), ("MQTT_PORT", "11883"), ("BRIDGE_MQTT_BASE", "t-mosquitto")]).await;
-    retained_state_arrives(11883, "t-mosquitto", &served).await;
+        serve(&[("MQTT_BROKER", "127.0.0.1"), ("MQTT_PORT", &port.to_string()), ("BRIDGE_MQTT_BASE", "t-mosquitto")])
+            .await;
+    retained_state_arrives(port, "t-mosquitto", &served).await;
 }
 
 #[tokio::test]
 async fn commands_switch_outlets_answer_and_bad_ones_switch_nothing() {
+    let port = mosquitto_port();
     let served = serve(&[
         ("MQTT_BROKER", "127.0.0.1"),
-        ("MQTT_PORT", "11883"),
+        ("MQTT_PORT", &port.to_string()),
         ("BRIDGE_MQTT_BASE", "t-command"),
         ("BRIDGE_HA_DISCOVERY", "false"),
     ])
     .await;
     wait_healthy(&served).await;
     let mut sub =
-        Sub::connect(11883, "test-t-command", &["t-command/+/bridge/status", "t-command/+/outlet/+/command/response"])
+        Sub::connect(port, "test-t-command", &["t-command/+/bridge/status", "t-command/+/outlet/+/command/response"])
             .await;
     sub.wait("t-command/pdu44001/bridge/status", |p, _| p == "online", 10).await;
 
@@ -175,17 +197,18 @@ async fn commands_switch_outlets_answer_and_bad_ones_switch_nothing() {
 
 #[tokio::test]
 async fn a_retained_off_on_a_command_topic_switches_nothing_at_start_up() {
-    let sub = Sub::connect(11883, "test-t-retained", &[]).await;
+    let port = mosquitto_port();
+    let sub = Sub::connect(port, "test-t-retained", &[]).await;
     sub.publish("t-retained/pdu44001/outlet/2/command", "off", true).await;
     let served = serve(&[
         ("MQTT_BROKER", "127.0.0.1"),
-        ("MQTT_PORT", "11883"),
+        ("MQTT_PORT", &port.to_string()),
         ("BRIDGE_MQTT_BASE", "t-retained"),
         ("BRIDGE_HA_DISCOVERY", "false"),
     ])
     .await;
     wait_healthy(&served).await;
-    let mut watch = Sub::connect(11883, "test-t-retained-watch", &["t-retained/pdu44001/bridge/status"]).await;
+    let mut watch = Sub::connect(port, "test-t-retained-watch", &["t-retained/pdu44001/bridge/status"]).await;
     watch.wait("t-retained/pdu44001/bridge/status", |p, _| p == "online", 10).await;
     // The retained command was delivered on subscribe; give it time to (not) act.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -195,9 +218,10 @@ async fn a_retained_off_on_a_command_topic_switches_nothing_at_start_up() {
 
 #[tokio::test]
 async fn a_wrong_password_is_a_clear_error_and_the_bridge_keeps_running() {
+    let port = mosquitto_auth_port();
     let served = serve(&[
         ("MQTT_BROKER", "127.0.0.1"),
-        ("MQTT_PORT", "11884"),
+        ("MQTT_PORT", &port.to_string()),
         ("MQTT_USERNAME", "pdu-bridge"),
         ("MQTT_PASSWORD", "not-the-password"),
         ("BRIDGE_MQTT_BASE", "t-password"),
@@ -223,7 +247,7 @@ async fn a_wrong_password_is_a_clear_error_and_the_bridge_keeps_running() {
     // And the right password connects.
     let ok = serve(&[
         ("MQTT_BROKER", "127.0.0.1"),
-        ("MQTT_PORT", "11884"),
+        ("MQTT_PORT", &port.to_string()),
         ("MQTT_USERNAME", "pdu-bridge"),
         ("MQTT_PASSWORD", "peer-secret"),
         ("BRIDGE_MQTT_BASE", "t-password-ok"),
@@ -231,7 +255,7 @@ async fn a_wrong_password_is_a_clear_error_and_the_bridge_keeps_running() {
     ])
     .await;
     wait_healthy(&ok).await;
-    let mut options = MqttOptions::new("test-t-password", "127.0.0.1", 11884);
+    let mut options = MqttOptions::new("test-t-password", "127.0.0.1", port);
     options.set_credentials("pdu-bridge", "peer-secret");
     let (client, mut events) = AsyncClient::new(options, 16);
     client.subscribe("t-password-ok/pw-ok/bridge/status", QoS::AtLeastOnce).await.unwrap();
@@ -354,6 +378,7 @@ async fn state_appears_when_the_broker_comes_up_late_and_again_after_it_restarts
 
 #[tokio::test]
 async fn a_killed_bridge_goes_offline_by_its_last_will_and_a_stopped_one_says_so() {
+    let port = mosquitto_port();
     for signal in ["-KILL", "-TERM"] {
         let base = if signal == "-KILL" { "t-lwt-kill" } else { "t-lwt-term" };
         let data = tempfile::tempdir().unwrap();
@@ -362,7 +387,7 @@ async fn a_killed_bridge_goes_offline_by_its_last_will_and_a_stopped_one_says_so
             .env("BRIDGE_WEB_PORT", "0")
             .env("BRIDGE_DATA_DIR", data.path())
             .env("MQTT_BROKER", "127.0.0.1")
-            .env("MQTT_PORT", "11883")
+            .env("MQTT_PORT", port.to_string())
             .env("BRIDGE_MQTT_BASE", base)
             .env("BRIDGE_HA_DISCOVERY", "false")
             .stdout(Stdio::null())
@@ -370,7 +395,7 @@ async fn a_killed_bridge_goes_offline_by_its_last_will_and_a_stopped_one_says_so
             .spawn()
             .unwrap();
         let topic = format!("{base}/pdu44001/bridge/status");
-        let mut sub = Sub::connect(11883, &format!("test-{base}"), &[&topic]).await;
+        let mut sub = Sub::connect(port, &format!("test-{base}"), &[&topic]).await;
         sub.wait(&topic, |p, _| p == "online", 15).await;
         let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
         assert!(status.success());
