@@ -256,3 +256,52 @@ test('screenshots of the dashboard on a laptop and a phone', async ({ page, requ
     await page.screenshot({ path: `../docs/screenshots/dashboard-${name}.png`, fullPage: true });
   }
 });
+
+test('the event list narrows to a kind and pages back through older events', async ({ page, request }) => {
+  // 60 commands from the API: more than one page of outlet commands.
+  for (let i = 0; i < 30; i++) {
+    await request.post('/api/outlets/8/command', { data: { action: 'off' } });
+    await request.post('/api/outlets/8/command', { data: { action: 'on' } });
+  }
+  await openLive(page);
+  const events = page.getByTestId('events');
+  await expect(events.locator('li').first()).toContainText('(from api)');
+
+  await page.getByTestId('event-kind').selectOption('outlet_command');
+  await expect(events.locator('li')).toHaveCount(50);
+  const kinds = await events.locator('.event-kind').allTextContents();
+  expect(new Set(kinds)).toEqual(new Set(['outlet command']));
+
+  await page.getByTestId('older-events').click();
+  await expect.poll(() => events.locator('li').count()).toBeGreaterThanOrEqual(60);
+  const texts = await events.locator('.event-text').allTextContents();
+  expect(new Set(texts).size, 'no event shown twice').toBeGreaterThan(1);
+  const ids = await page.evaluate(async () => {
+    const r = await fetch('/api/events?kind=outlet_command&limit=1000');
+    return (await r.json()).length as number;
+  });
+  expect(await events.locator('li').count()).toBeLessThanOrEqual(ids);
+
+  await page.getByTestId('event-kind').selectOption('ats_transfer');
+  await expect(events.locator('li')).toHaveCount(0);
+  await expect(page.getByText('Nothing has happened yet.')).toBeVisible();
+});
+
+test('time until the outlet buttons respond after navigation', async ({ page }) => {
+  // Clicks before the WASM has hydrated the page are lost; measure how long
+  // after navigation a click on an outlet button first opens its dialog.
+  const start = Date.now();
+  await page.goto('/', { waitUntil: 'commit' });
+  const off = page.getByTestId('outlet-2').getByRole('button', { name: 'Off', exact: true });
+  const dialog = page.getByRole('alertdialog');
+  let responded = 0;
+  for (let i = 0; i < 400 && !responded; i++) {
+    await off.click({ timeout: 5_000 });
+    if (await dialog.isVisible()) responded = Date.now() - start;
+    else await page.waitForTimeout(25);
+  }
+  expect(responded, 'the buttons respond').toBeGreaterThan(0);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  console.log(`time until the outlet buttons respond after navigation: ${responded} ms`);
+  test.info().annotations.push({ type: 'interactive-ms', description: String(responded) });
+});

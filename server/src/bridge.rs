@@ -141,7 +141,7 @@ impl Bridge {
     /// Switch an outlet and answer with the state read back from the PDU.
     /// Nothing reaches the PDU unless the outlet and the PDU's reachability
     /// check out; commands to one PDU are carried out one at a time. Every
-    /// command that reached the PDU, or failed there, is an event.
+    /// command is an event with who asked and how it ended.
     pub async fn outlet_command(
         &self,
         device: &Device,
@@ -150,19 +150,7 @@ impl Bridge {
         origin: Origin,
     ) -> Result<OutletCommandResult, CommandError> {
         let id = device.id();
-        let snapshot = device.latest().ok_or_else(|| CommandError::NoReading(id.clone()))?;
-        if snapshot.outlet(outlet).is_none() {
-            return Err(CommandError::NoSuchOutlet { device: id.clone(), outlet, count: Some(snapshot.outlets.len()) });
-        }
-        if let Connection::Unreachable { .. } = snapshot.connection {
-            return Err(CommandError::Unreachable(id.clone()));
-        }
-        let result = {
-            let _one_at_a_time = device.commands.lock().await;
-            self.carry_out(device, outlet, action).await
-        };
-        // Whatever happened, the dashboard should see the outcome soon.
-        device.poke.notify_one();
+        let result = self.checked_command(device, outlet, action).await;
         let mut event = Event::new(unix_secs(), id.clone(), "outlet_command", "");
         event.outlet = Some(outlet);
         event.origin = Some(origin.label().to_owned());
@@ -183,6 +171,29 @@ impl Bridge {
             }
         }
         self.events.record(event);
+        result
+    }
+
+    async fn checked_command(
+        &self,
+        device: &Device,
+        outlet: u32,
+        action: OutletAction,
+    ) -> Result<OutletCommandResult, CommandError> {
+        let id = device.id();
+        let snapshot = device.latest().ok_or_else(|| CommandError::NoReading(id.clone()))?;
+        if snapshot.outlet(outlet).is_none() {
+            return Err(CommandError::NoSuchOutlet { device: id.clone(), outlet, count: Some(snapshot.outlets.len()) });
+        }
+        if let Connection::Unreachable { .. } = snapshot.connection {
+            return Err(CommandError::Unreachable(id.clone()));
+        }
+        let result = {
+            let _one_at_a_time = device.commands.lock().await;
+            self.carry_out(device, outlet, action).await
+        };
+        // Whatever happened, the dashboard should see the outcome soon.
+        device.poke.notify_one();
         result
     }
 

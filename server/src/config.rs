@@ -112,7 +112,7 @@ pub enum ConfigError {
 pub enum DeviceKind {
     /// The simulated PDU44001, in-process.
     Simulated { seed: u64 },
-    /// A real PDU over SNMP v2c (issue 3).
+    /// A real PDU over SNMP v2c.
     Snmp { host: String, port: u16, community_read: Secret, community_write: Secret },
 }
 

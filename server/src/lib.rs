@@ -80,11 +80,9 @@ pub async fn start(config: &Config, bridge: Arc<Bridge>, shutdown: &Cancellation
             );
             tasks.push(tokio::spawn(writer));
             tasks.push(tokio::spawn(history::retention(store.clone(), config.retention_days, shutdown.clone())));
-            let settings = events::WriterSettings {
-                retention_days: config.events_retention_days,
-                import: Some(config.data_dir.join("events.jsonl")),
-            };
-            tasks.push(tokio::spawn(events::run(store.clone(), bridge.events().clone(), settings, shutdown.clone())));
+            events::prepare(&store, bridge.events(), Some(config.data_dir.join("events.jsonl"))).await;
+            let (sink, days) = (bridge.events().clone(), config.events_retention_days);
+            tasks.push(tokio::spawn(events::run(store.clone(), sink, days, shutdown.clone())));
             Some(store)
         }
         Err(e) => {

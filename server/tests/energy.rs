@@ -8,12 +8,8 @@ use server::history::store::Store;
 use server::history::Writer;
 use server::pdu::sim::SimModel;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-async fn store() -> (Arc<Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (Arc::new(Store::open(&dir.path().join("history.db")).await.unwrap()), dir)
-}
+use crate::util::store;
 
 fn berlin() -> Settings {
     Settings {

@@ -5,7 +5,6 @@ use server::history::store::{Store, Table};
 use server::history::Writer;
 use server::pdu::sim::SimModel;
 use sqlx::Row;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A sample of the simulated PDU `t` seconds after its start.
@@ -14,10 +13,7 @@ fn sample(sim: &mut SimModel, start: tokio::time::Instant, t: u64) -> Sample {
     Sample::from_snapshot(&sim.snapshot(&id, start + Duration::from_secs(t)))
 }
 
-async fn store() -> (Arc<Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    (Arc::new(Store::open(&dir.path().join("history.db")).await.unwrap()), dir)
-}
+use crate::util::store;
 
 #[tokio::test]
 async fn rollups_recomputed_from_raw_equal_the_incremental_ones_with_gaps_duplicates_and_late_samples() {

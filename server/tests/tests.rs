@@ -4,6 +4,7 @@ mod util;
 
 mod api;
 mod energy;
+mod events;
 mod history;
 mod hostile;
 mod mqtt;

@@ -4,9 +4,9 @@
 //! same code the server runs (`Rule::validate`); enable/disable; delete
 //! behind a confirmation. And the event log.
 
-use crate::api::{RuleDelete, RuleEnable, RuleSave};
+use crate::api::{load_events, RuleDelete, RuleEnable, RuleSave};
 use crate::format;
-use crate::model::Event;
+use crate::model::{Event, EventQuery};
 use crate::rules::{parse_hhmm, Condition, FieldError, Outlets, Rule, RuleAction, ScheduleType, Threshold};
 use crate::state::Dashboard;
 use leptos::prelude::*;
@@ -254,6 +254,11 @@ pub fn RulesPanel() -> impl IntoView {
                 </button>
             </div>
             <p class="toast" role="status" aria-live="polite" data-testid="rule-message">{shown_message}</p>
+            {move || dash.rules_file_error().map(|e| view! {
+                <p class="error banner" role="alert" data-testid="rules-file-error">
+                    {format!("The rules file cannot be used: {e}. Edits are refused until it is fixed; nothing is written over it.")}
+                </p>
+            })}
             {form}
             <Show when=empty>
                 <p class="muted">"No rules yet. Rules switch outlets on brownouts, ATS transfers, load or the clock."</p>
@@ -528,28 +533,115 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
     }
 }
 
+/// The event kinds the list can be narrowed to: (value, label).
+const EVENT_KINDS: [(&str, &str); 11] = [
+    ("", "All events"),
+    ("outlet_command", "Outlet commands"),
+    ("ats_transfer", "ATS transfers"),
+    ("source_lost", "Source lost"),
+    ("source_restored", "Source restored"),
+    ("redundancy_lost", "Redundancy lost"),
+    ("pdu_unreachable", "PDU unreachable"),
+    ("pdu_recovered", "PDU recovered"),
+    ("pdu_rebooted", "PDU rebooted"),
+    ("triggered", "Rules triggered"),
+    ("failed", "Rule failures"),
+];
+
+/// Events newest first: the live ones, then older pages from the store
+/// ("Show older"); a kind chosen narrows both.
 #[component]
 pub fn EventList() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let events = move || dash.events.get();
+    let kind = RwSignal::new(String::new());
+    // Older pages read from the store, and where the next one starts.
+    let older = RwSignal::new(Vec::<Event>::new());
+    let cursor = RwSignal::new(None::<String>);
+    let exhausted = RwSignal::new(false);
+    let loading = RwSignal::new(false);
+    let failure = RwSignal::new(None::<String>);
+    let shown = Memo::new(move |_| {
+        let kind = kind.get();
+        let live: Vec<Event> = dash.events.get().into_iter().filter(|e| kind.is_empty() || e.kind == kind).collect();
+        let seen: Vec<i64> = live.iter().filter_map(|e| e.id).collect();
+        let mut all = live;
+        all.extend(older.get().into_iter().filter(|e| e.id.is_none_or(|id| !seen.contains(&id))));
+        all
+    });
+    // One page older than what is shown.
+    let load = move |reset: bool| {
+        let device_id = dash.read(|s| s.device_id.to_string());
+        let kind = kind.get_untracked();
+        let before = if reset {
+            None
+        } else {
+            cursor.get_untracked().or_else(|| shown.get_untracked().last().and_then(|e| e.id).map(|id| id.to_string()))
+        };
+        let query = EventQuery {
+            device_id,
+            kind: (!kind.is_empty()).then_some(kind),
+            limit: Some(crate::wire::EVENTS_SHOWN as u32),
+            cursor: before,
+            ..Default::default()
+        };
+        loading.set(true);
+        leptos::task::spawn_local(async move {
+            match load_events(query).await {
+                Ok(page) => {
+                    exhausted.set(page.next_cursor.is_none());
+                    cursor.set(page.next_cursor);
+                    if reset {
+                        older.set(page.events);
+                    } else {
+                        older.update(|all| all.extend(page.events));
+                    }
+                    failure.set(None);
+                }
+                Err(e) => failure.set(Some(e.to_string())),
+            }
+            loading.set(false);
+        });
+    };
+    let choose = move |ev| {
+        kind.set(event_target_value(&ev));
+        older.set(Vec::new());
+        cursor.set(None);
+        exhausted.set(false);
+        load(true);
+    };
     let line = move |e: Event| {
         let now = dash.now_ms.get() as f64 / 1000.0;
         let who = e.rule.clone().map(|r| format!("rule “{r}”: ")).unwrap_or_default();
+        let by = e.origin.clone().filter(|o| o != "rule").map(|o| format!(" (from {o})")).unwrap_or_default();
         view! {
             <li class=format!("event event-{}", e.kind)>
                 <span class="event-kind">{e.kind.replace('_', " ")}</span>
-                <span class="event-text">{format!("{who}{}", e.details)}</span>
+                <span class="event-text">{format!("{who}{}{by}", e.details)}</span>
                 <span class="muted event-age">{format!("{} ago", format::age((now - e.ts).max(0.0)))}</span>
             </li>
         }
     };
     view! {
         <section class="card events" aria-labelledby="events-title">
-            <h2 id="events-title">"Events"</h2>
-            <Show when=move || dash.events.with(Vec::is_empty)>
+            <div class="card-head">
+                <h2 id="events-title">"Events"</h2>
+                <label class="event-filter">
+                    <span class="muted">"Show"</span>
+                    <select data-testid="event-kind" on:change=choose prop:value=move || kind.get()>
+                        {EVENT_KINDS.map(|(value, label)| view! { <option value=value>{label}</option> })}
+                    </select>
+                </label>
+            </div>
+            <Show when=move || shown.with(Vec::is_empty) && !loading.get()>
                 <p class="muted">"Nothing has happened yet."</p>
             </Show>
-            <ul class="event-list" data-testid="events">{move || events().into_iter().map(line).collect_view()}</ul>
+            <ul class="event-list" data-testid="events">{move || shown.get().into_iter().map(line).collect_view()}</ul>
+            <p class="error" role="alert">{move || failure.get()}</p>
+            <Show when=move || !exhausted.get() && !shown.with(Vec::is_empty)>
+                <button type="button" data-testid="older-events" disabled=move || loading.get() on:click=move |_| load(false)>
+                    "Show older events"
+                </button>
+            </Show>
         </section>
     }
 }

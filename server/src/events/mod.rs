@@ -18,7 +18,7 @@ use crate::queue::{self, Durable, QueueHealth};
 use app::model::{Connection, Event, PduSnapshot, RangeStatus, Redundancy};
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -43,6 +43,9 @@ pub struct EventSink {
     /// the store waits until what was recorded before it asked is stored.
     queued: AtomicU64,
     stored: watch::Sender<u64>,
+    /// The id the next event gets (0: no store, events have no id), so the
+    /// page can page back from any event it shows.
+    next_id: AtomicI64,
 }
 
 impl Default for EventSink {
@@ -55,6 +58,7 @@ impl Default for EventSink {
             recent: Mutex::new(VecDeque::new()),
             queued: AtomicU64::new(0),
             stored: watch::channel(0).0,
+            next_id: AtomicI64::new(0),
         }
     }
 }
@@ -65,7 +69,9 @@ impl EventSink {
         self.live.subscribe()
     }
 
-    pub fn record(&self, event: Event) {
+    pub fn record(&self, mut event: Event) {
+        let id = self.next_id.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n > 0).then_some(n + 1));
+        event.id = id.ok();
         tracing::info!(
             device = %event.device_id,
             rule = event.rule.as_deref().unwrap_or("-"),
@@ -165,34 +171,39 @@ pub fn derive(before: &PduSnapshot, after: &PduSnapshot, ts: f64) -> Vec<Event> 
     out
 }
 
-/// What the writer does besides writing.
-pub struct WriterSettings {
-    /// Events older than this many days are deleted, hourly.
-    pub retention_days: u32,
-    /// A Python-bridge-era `events.jsonl` to import once, if it exists.
-    pub import: Option<PathBuf>,
-}
-
-/// The one writer of events: imports the old events file once, fills the
-/// recent list from the store, then stores every recorded event (a batch
-/// of whatever has arrived) until `shutdown`, writing what is queued before
-/// it stops. While the store refuses writes, events wait in memory.
-pub async fn run(store: Arc<Store>, sink: Arc<EventSink>, settings: WriterSettings, shutdown: CancellationToken) {
-    let Some(mut rx) = sink.claim() else {
-        tracing::error!("events: a second writer was started; this one does nothing");
-        return;
-    };
-    if let Some(path) = settings.import {
-        match store::import_jsonl(&store, path).await {
+/// Make the store ready for events before anything is recorded: import
+/// an old `events.jsonl` once (if `import` exists), number new events after
+/// the stored ones, and put the newest stored ones in the recent list.
+pub async fn prepare(store: &Store, sink: &EventSink, import: Option<PathBuf>) {
+    if let Some(path) = import {
+        match store::import_jsonl(store, path).await {
             Ok(None) => {}
             Ok(Some(report)) => tracing::info!("{report}"),
             Err(e) => tracing::error!(error = %e, "events: the old events file could not be imported; it stays"),
         }
     }
-    match store::query(&store, &store::Filter { limit: RECENT as u32, ..Default::default() }).await {
+    match store::max_id(store).await {
+        Ok(max) => {
+            // Only if nothing was numbered yet: ids never go backwards.
+            let _ = sink.next_id.compare_exchange(0, max + 1, Ordering::SeqCst, Ordering::SeqCst);
+        }
+        Err(e) => tracing::error!(error = %e, "events: cannot read the stored events; new ones get no id"),
+    }
+    match store::query(store, &store::Filter { limit: RECENT as u32, ..Default::default() }).await {
         Ok(page) => sink.backfill(page.events),
         Err(e) => tracing::error!(error = %e, "events: cannot read the stored events"),
     }
+}
+
+/// The one writer of events: stores every recorded event (a batch of
+/// whatever has arrived) until `shutdown`, writing what is queued before it
+/// stops; deletes events older than `retention_days`, hourly. While the store
+/// refuses writes, events wait in memory.
+pub async fn run(store: Arc<Store>, sink: Arc<EventSink>, retention_days: u32, shutdown: CancellationToken) {
+    let Some(mut rx) = sink.claim() else {
+        tracing::error!("events: a second writer was started; this one does nothing");
+        return;
+    };
     let mut unwritten: Vec<Event> = Vec::new();
     let mut hourly = tokio::time::interval(Duration::from_secs(3_600));
     let mut retry = tokio::time::interval(Duration::from_secs(5));
@@ -210,7 +221,7 @@ pub async fn run(store: Arc<Store>, sink: Arc<EventSink>, settings: WriterSettin
             },
             _ = retry.tick(), if !unwritten.is_empty() => {}
             _ = hourly.tick() => {
-                let cutoff = unix_ms() as i64 - i64::from(settings.retention_days) * 86_400_000;
+                let cutoff = unix_ms() as i64 - i64::from(retention_days) * 86_400_000;
                 match store::prune(&store, cutoff).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(events = n, "events past retention deleted"),

@@ -112,13 +112,20 @@ fn decode(row: &sqlx::sqlite::SqliteRow) -> Option<Event> {
     })
 }
 
-/// Store `events` in one transaction.
+/// The newest event's id (0 when there are none).
+pub async fn max_id(store: &Store) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM events").fetch_one(store.pool()).await?.unwrap_or(0))
+}
+
+/// Store `events` in one transaction, with their ids where they have one.
 pub async fn insert(store: &Store, events: &[Event]) -> Result<(), StoreError> {
     let mut tx = store.pool().begin().await?;
     for e in events {
         sqlx::query(
-            "INSERT INTO events (ts, device, kind, rule, outlet, origin, outcome, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (id, ts, device, kind, rule, outlet, origin, outcome, details)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(e.id)
         .bind((e.ts * 1000.0).round() as i64)
         .bind(e.device_id.as_str())
         .bind(&e.kind)

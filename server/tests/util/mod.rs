@@ -155,3 +155,9 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
     (status, body.to_owned())
 }
+
+/// An empty history store in a temporary folder.
+pub async fn store() -> (Arc<server::history::store::Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Arc::new(server::history::store::Store::open(&dir.path().join("history.db")).await.unwrap()), dir)
+}
