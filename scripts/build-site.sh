@@ -44,10 +44,25 @@ if [ "$profile" = wasm-release ]; then
   fi
 fi
 
-step "site" "the stylesheet and public/ beside the WASM, then $SITE_DIR replaced"
+step "content hash" "pkg/ files named after their content, so browsers may cache them for a year"
 cp style/main.css "$next/pkg/pdu_bridge.css"
+hash="$(cat "$next/pkg/pdu_bridge.js" "$next/pkg/pdu_bridge_bg.wasm" "$next/pkg/pdu_bridge.css" | sha256sum | cut -c1-16)"
+[ "${#hash}" = 16 ] || die 1 "sha256sum gave no hash"
+name="pdu_bridge.$hash"
+mv "$next/pkg/pdu_bridge.js" "$next/pkg/$name.js"
+mv "$next/pkg/pdu_bridge_bg.wasm" "$next/pkg/${name}_bg.wasm"
+mv "$next/pkg/pdu_bridge.css" "$next/pkg/$name.css"
+
+step "precompress" "brotli and gzip copies of the site's files (scripts/precompress.mjs)"
+command -v node >/dev/null || die 127 "node is needed to precompress the site (apt-get install nodejs)"
+best=""
+if [ "$profile" = wasm-release ]; then best="--best"; fi
 cp -R public/. "$next/"
+node scripts/precompress.mjs "$next" $best
+
+step "site" "$SITE_DIR replaced"
 rm -rf "$SITE_DIR"
 mv "$next" "$SITE_DIR"
-size="$(du -sh "$SITE_DIR/pkg/pdu_bridge_bg.wasm" | cut -f1)"
-log "site ready in $SITE_DIR ($size of WASM)"
+size="$(du -sh "$SITE_DIR/pkg/${name}_bg.wasm" | cut -f1)"
+br="$(du -sh "$SITE_DIR/pkg/${name}_bg.wasm.br" | cut -f1)"
+log "site ready in $SITE_DIR ($size of WASM, $br with brotli; pkg/$name.*)"

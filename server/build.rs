@@ -34,6 +34,12 @@ fn main() {
         writeln!(code, "    ({name:?}, include_bytes!({:?})),", abs.display().to_string()).unwrap();
     }
     code.push_str("];\n");
+    // The content-hashed name of the WASM glue (`pkg/pdu_bridge.HASH.js`), if built.
+    let output = files
+        .iter()
+        .find_map(|(name, _)| name.strip_prefix("pkg/")?.strip_suffix(".js").filter(|n| n.starts_with("pdu_bridge")))
+        .unwrap_or("pdu_bridge");
+    writeln!(code, "/// The site's output name: its JS, WASM and CSS are `pkg/NAME.js`, `pkg/NAME_bg.wasm`, `pkg/NAME.css`.\npub const SITE_OUTPUT_NAME: &str = {output:?};").unwrap();
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("site_assets.rs");
     std::fs::write(out, code).unwrap();
 }

@@ -164,12 +164,13 @@ async fn the_server_rendered_page_already_shows_real_values() {
     let bridge = Started::new(&[]).await;
     let (code, html) = call_text(&bridge.router(), "GET", "/", None, "text/html").await;
     assert_eq!(code, StatusCode::OK);
+    let name = server::web::site_output_name();
     for needle in [
         "Server-1",
         "Power inputs",
         "Demo mode",
-        "/pkg/pdu_bridge.js",
-        "/pkg/pdu_bridge.css",
+        &format!("/pkg/{name}.js"),
+        &format!("/pkg/{name}.css"),
         "Transfer switch: the load is fed from source A",
     ] {
         assert!(html.contains(needle), "missing {needle:?}");
@@ -180,6 +181,48 @@ async fn the_server_rendered_page_already_shows_real_values() {
     // The outlet tiles carry the snapshot's own formatted power readings.
     let power = app::format::reading(snapshot.outlet(4).unwrap().power, 0, "W");
     assert!(power.ends_with(" W") && power != "0 W");
+}
+
+/// The site's files have content-hashed names, are cached for a year and
+/// come precompressed in the encoding the browser takes best.
+#[tokio::test]
+async fn site_files_are_hashed_cached_and_sent_precompressed() {
+    use tower::ServiceExt;
+    let bridge = Started::new(&[]).await;
+    if !server::web::embedded_site() {
+        eprintln!("skipped: no site built into this binary (scripts/build-site.sh)");
+        return;
+    }
+    let name = server::web::site_output_name();
+    assert!(name.len() == "pdu_bridge.".len() + 16, "a content hash in {name}");
+    let get = |path: String, accept: &'static str| {
+        let router = bridge.router();
+        async move {
+            let request = axum::http::Request::get(path)
+                .header("accept-encoding", accept)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = router.oneshot(request).await.unwrap();
+            let header = |h: &str| response.headers().get(h).map(|v| v.to_str().unwrap().to_owned());
+            let answer =
+                (response.status(), header("content-encoding"), header("cache-control"), header("content-type"));
+            let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+            (answer, body.len())
+        }
+    };
+    let wasm = format!("/pkg/{name}_bg.wasm");
+    let ((code, encoding, cache, kind), br) = get(wasm.clone(), "gzip, deflate, br").await;
+    assert_eq!((code, encoding.as_deref(), kind.as_deref()), (StatusCode::OK, Some("br"), Some("application/wasm")));
+    assert_eq!(cache.as_deref(), Some("public, max-age=31536000, immutable"));
+    let ((_, encoding, _, _), gz) = get(wasm.clone(), "gzip").await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    let ((_, encoding, _, _), raw) = get(wasm.clone(), "identity").await;
+    assert_eq!(encoding, None);
+    assert!(br < gz && gz < raw, "brotli {br} < gzip {gz} < raw {raw}");
+    let ((_, encoding, _, _), _) = get(wasm, "br;q=0, gzip").await;
+    assert_eq!(encoding.as_deref(), Some("gzip"), "a refused encoding is not sent");
+    let ((code, _, cache, _), _) = get("/favicon.svg".into(), "br").await;
+    assert_eq!((code, cache.as_deref()), (StatusCode::OK, Some("no-cache")), "unhashed files are revalidated");
 }
 
 #[tokio::test]

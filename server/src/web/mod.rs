@@ -28,13 +28,16 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use assets::embedded_site;
+
+/// The content-hashed name of the built-in site's files (`pkg/NAME.js`, …).
+pub fn site_output_name() -> String {
+    assets::output_name(None)
+}
 pub use backend::Services;
 pub use error::HttpError;
 
 /// Request bodies are small JSON objects; anything bigger is refused.
 const MAX_BODY_BYTES: usize = 16 * 1024;
-/// The site's file names, shared with `scripts/build-site.sh`.
-pub const OUTPUT_NAME: &str = "pdu_bridge";
 
 #[derive(Clone)]
 pub struct AppState {
@@ -52,7 +55,7 @@ pub fn router(state: AppState) -> Router {
     let _ = any_spawner::Executor::init_tokio();
 
     let options = LeptosOptions::builder()
-        .output_name(OUTPUT_NAME)
+        .output_name(assets::output_name(state.site_root.as_deref()))
         .site_pkg_dir("pkg")
         .site_root(state.site_root.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "site".into()))
         .build();
