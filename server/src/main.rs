@@ -22,12 +22,27 @@ OPTIONS:
     -h, --help         show this help
     -V, --version      show the version
 
+COMMANDS:
+    simulate           serve simulated PDUs over SNMP (pdu-bridge simulate --help)";
+
+const SIMULATE_USAGE: &str = "\
+pdu-bridge simulate — simulated PDU44001s as SNMP v2c agents
+
+USAGE:
     pdu-bridge simulate [--bind ADDR] [--port PORT] [--count N] [--seed N]
                         [--read-community C] [--write-community C]
 
-Serves N simulated PDU44001s over SNMP v2c on UDP, one port each from PORT
-(default 127.0.0.1, port 11161, 1 PDU, communities public/private), until
-Ctrl-C. The bridge polls them exactly like hardware.";
+Serves N simulated PDU44001s over SNMP v2c on UDP, one port each from PORT,
+until Ctrl-C. The bridge polls them exactly like hardware.
+
+OPTIONS:
+    --bind ADDR              address to listen on (default 127.0.0.1)
+    --port PORT              the first PDU's UDP port (default 11161)
+    --count N                how many PDUs, 1 to 1000 (default 1)
+    --seed N                 the first PDU's simulation seed (default 1)
+    --read-community C       read-only community (default public)
+    --write-community C      read-write community (default private)
+    -h, --help               show this help";
 
 fn settings(args: &[String]) -> Result<RawSettings, String> {
     let mut env_file = Vec::new();
@@ -163,7 +178,12 @@ fn init_logging(level: tracing::Level) {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("simulate") && !args.iter().any(|a| a == "-h" || a == "--help") {
+    let wants_help = args.iter().any(|a| a == "-h" || a == "--help");
+    if args.first().map(String::as_str) == Some("simulate") && wants_help {
+        println!("{SIMULATE_USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.first().map(String::as_str) == Some("simulate") {
         let parsed = match simulate_args(&args[1..]) {
             Ok(p) => p,
             Err(message) => {
@@ -180,7 +200,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    if args.iter().any(|a| a == "-h" || a == "--help") {
+    if wants_help {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }

@@ -85,4 +85,9 @@ fn the_simulate_subcommand_serves_several_pdus_over_snmp() {
     let out = bridge().args(["simulate", "--count", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--count"));
+
+    // Its own help, not the bridge's.
+    let help = bridge().args(["simulate", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success() && text.contains("--read-community") && !text.contains("--env-file"), "{text}");
 }

@@ -60,8 +60,8 @@ impl Topics {
         self.of("outlet/+/command")
     }
 
-    /// `automation/status`: every rule with its live state (retained). Until
-    /// the rules engine (issue 6) exists there are none: `[]`.
+    /// `automation/status`: every rule with its live state (retained); `[]`
+    /// when the PDU has no rules.
     pub fn automation_status(&self, rules: &serde_json::Value) -> Outgoing {
         Outgoing::retained(self.of("automation/status"), rules.to_string())
     }

@@ -1,6 +1,6 @@
-//! The simulated PDU44001: one model of the device that the in-process mock
-//! (`BRIDGE_MOCK_MODE`, demo mode) reads directly and that the SNMP agent
-//! (issue 3) will serve over UDP.
+//! The simulated PDU44001: one model of the device ([`SimModel`]) that the
+//! in-process mock (`BRIDGE_MOCK_MODE`, demo mode) reads directly through
+//! [`SimulatedPdu`] and that the SNMP agent (`snmp::agent`) serves over UDP.
 //!
 //! Owns: the device's physics — drifting source voltages and frequencies,
 //! loads that follow their relays, bank and total sums that equal their

@@ -40,8 +40,8 @@ struct Known {
 pub struct SnmpPdu {
     client: SnmpClient,
     known: Mutex<Known>,
-    /// Reboots seen (sysUpTime went backwards). The event log of issue 6
-    /// will record them; until then they are logged and counted.
+    /// Reboots seen (sysUpTime went backwards), logged and counted here; the
+    /// `pdu_rebooted` event comes from the snapshots (`events::derive`).
     reboots: AtomicU64,
 }
 
