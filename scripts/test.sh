@@ -104,6 +104,11 @@ logged "$work/mqtt-shell.log" bash scripts/mqtt-shell-test.sh "$bin"
 counts_from "$work/mqtt-shell.log" "mqtt shell" mqtt-shell
 ran+=("mqtt-shell")
 
+step "container stack" "docker/: image, compose, Telegraf and the Mosquitto ACL, run with real Mosquitto and the bridge (docker/test-stack.sh)"
+logged "$work/stack.log" bash docker/test-stack.sh "$bin"
+counts_from "$work/stack.log" stack stack
+ran+=("stack")
+
 step "end-to-end tests" "Playwright in Debian's Chromium against the built bridge"
 mkdir -p docs/screenshots
 rm -f end2end/test-results/results.json
