@@ -26,7 +26,7 @@ CHROMIUM="${PDU_BRIDGE_CHROMIUM:-/usr/bin/chromium}"
 # interoperability), openssl (the MQTT TLS test's certificates), Mosquitto and
 # its clients (MQTT interoperability, the MQTT shell test), shellcheck (the
 # set-up test), curl and python3 (the MQTT shell test).
-TEST_PACKAGES=(snmp openssl mosquitto mosquitto-clients shellcheck curl python3)
+TEST_PACKAGES=(snmp openssl mosquitto mosquitto-clients shellcheck curl python3 systemd)
 # Our own Mosquitto for the tests (scripts/mosquitto/test-brokers.conf), on
 # loopback ports clear of the shared peers' brokers (11883 / 11884).
 # server/tests/mqtt.rs reads the ports from these variables and logs in with

@@ -239,7 +239,7 @@ new_sandbox
 echo snmp >"$SB/state/dpkg"
 in_sandbox 'source scripts/lib.sh; ensure_test_packages'
 expect_exit "test packages: succeed" 0
-expect_apt "test packages: one apt-get install of the missing ones" openssl mosquitto mosquitto-clients shellcheck curl python3
+expect_apt "test packages: one apt-get install of the missing ones" openssl mosquitto mosquitto-clients shellcheck curl python3 systemd
 
 step "failures" "a failing or missing installer stops the script and names the step"
 new_sandbox
@@ -284,10 +284,10 @@ expect_exit "bench-resources.sh on a bare machine: non-zero exit" nonzero
 expect_said "bench-resources.sh on a bare machine: says what is missing" "bench-resources.sh: step 'start' failed (exit 127): curl is not on the PATH"
 
 if command -v shellcheck >/dev/null; then
-  step "shellcheck" "scripts/*.sh"
+  step "shellcheck" "scripts/*.sh, docker/*.sh, deploy/*.sh"
   rc=0
-  out="$(cd "$ROOT" && shellcheck -x scripts/*.sh 2>&1)" || rc=$?
-  if [ "$rc" = 0 ]; then ok "shellcheck: scripts/*.sh are clean"
+  out="$(cd "$ROOT" && shellcheck -x scripts/*.sh docker/*.sh docker/mosquitto/*.sh deploy/*.sh 2>&1)" || rc=$?
+  if [ "$rc" = 0 ]; then ok "shellcheck: the project's shell scripts are clean"
   else failed=$((failed + 1)); printf '  FAIL shellcheck: scripts/*.sh\n%s\n' "$out"; fi
 else
   log "shellcheck is not installed: not run (scripts/test.sh installs it)"

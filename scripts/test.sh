@@ -109,6 +109,11 @@ logged "$work/stack.log" bash docker/test-stack.sh "$bin"
 counts_from "$work/stack.log" stack stack
 ran+=("stack")
 
+step "systemd unit" "deploy/systemd/pdu-bridge.service through systemd-analyze verify and security (deploy/test-systemd.sh)"
+logged "$work/systemd.log" bash deploy/test-systemd.sh "$bin"
+counts_from "$work/systemd.log" systemd systemd
+ran+=("systemd")
+
 step "end-to-end tests" "Playwright in Debian's Chromium against the built bridge"
 mkdir -p docs/screenshots
 rm -f end2end/test-results/results.json

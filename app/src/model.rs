@@ -267,6 +267,18 @@ pub struct PduSnapshot {
     pub connection: Connection,
     /// When the values were read, unix milliseconds.
     pub ts_ms: u64,
+    /// When this poll was due (its scheduled tick), unix milliseconds.
+    /// History keys a sample by this second, so each tick is one sample
+    /// however long its poll took; `None` for snapshots made outside the
+    /// poller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tick_ms: Option<u64>,
+    /// Parts of the PDU this poll could not read over a lossy link
+    /// (`outlet.3`, `bank.1`, `total`, `input`, `ats`, `uptime`): their values
+    /// are carried over from the poll before, or absent. Empty when the poll
+    /// read everything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stale: Vec<String>,
     pub poll_interval_ms: u64,
     pub identity: Identity,
     pub uptime_s: Option<u64>,
@@ -375,6 +387,11 @@ pub struct OutletCommandResult {
     pub error: Option<String>,
     /// Unix seconds.
     pub ts: f64,
+    /// A later command to the same outlet was received while this one was
+    /// carried out or waiting: `state` is what this command left, read back
+    /// before the later one ran, and the outlet may not stay so.
+    #[serde(default)]
+    pub superseded: bool,
 }
 
 /// How the bridge's MQTT link is doing, for the dashboard header.
@@ -398,8 +415,10 @@ pub struct MqttStatus {
     pub error: Option<String>,
 }
 
-/// Every error the bridge reports to a user or a script.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+/// Every error the bridge reports to a user or a script. On the wire it is
+/// always the JSON error shape, `{"error", "field"?}`, plus the HTTP
+/// `status` (the server functions use it to rebuild the same error).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     /// Input that can never succeed; `field` names what is wrong.
     #[error("{message}")]
@@ -418,6 +437,10 @@ pub enum ApiError {
     /// The PDU answered but refused or failed the request.
     #[error("{0}")]
     DeviceRefused(String),
+    /// The request may not be made from where it came (403): another site,
+    /// another host name; `field` names what gave it away.
+    #[error("{message}")]
+    Forbidden { field: Option<String>, message: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -439,13 +462,16 @@ impl ApiError {
             ApiError::Conflict(_) => 409,
             ApiError::Unavailable(_) => 503,
             ApiError::DeviceRefused(_) => 502,
+            ApiError::Forbidden { .. } => 403,
             ApiError::Internal(_) => 500,
         }
     }
 
     pub fn field(&self) -> Option<&str> {
         match self {
-            ApiError::BadRequest { field, .. } | ApiError::NotFound { field, .. } => field.as_deref(),
+            ApiError::BadRequest { field, .. }
+            | ApiError::NotFound { field, .. }
+            | ApiError::Forbidden { field, .. } => field.as_deref(),
             ApiError::Invalid { field, .. } => Some(field),
             _ => None,
         }
@@ -531,6 +557,42 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
 }
 
+/// [`ApiError`] as it travels: the error shape and its status.
+#[derive(Serialize, Deserialize)]
+struct WireError {
+    error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    status: u16,
+}
+
+impl Serialize for ApiError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let ErrorBody { error, field } = self.body();
+        WireError { error, field, status: self.status_code() }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ApiError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let WireError { error, field, status } = WireError::deserialize(deserializer)?;
+        Ok(match status {
+            400 => ApiError::BadRequest { field, message: error },
+            404 => ApiError::NotFound { field, message: error },
+            422 => {
+                let field = field.unwrap_or_default();
+                let message = error.strip_prefix(&format!("{field}: ")).map(str::to_owned).unwrap_or(error);
+                ApiError::Invalid { field, message }
+            }
+            409 => ApiError::Conflict(error),
+            503 => ApiError::Unavailable(error),
+            502 => ApiError::DeviceRefused(error),
+            403 => ApiError::Forbidden { field, message: error },
+            _ => ApiError::Internal(error),
+        })
+    }
+}
+
 /// The JSON body of every error response: `{"error": "...", "field": "..."}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -542,6 +604,27 @@ pub struct ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_api_error_travels_as_the_error_shape_and_comes_back_whole() {
+        let errors = [
+            ApiError::bad_request("days", "a number of days from 1 to 400"),
+            ApiError::not_found("outlet", "no outlet 99"),
+            ApiError::Invalid { field: "outlet".into(), message: "outlet 9 is listed twice".into() },
+            ApiError::Conflict("a rule named \"x\" exists already".into()),
+            ApiError::Unavailable("PDU x is unreachable".into()),
+            ApiError::DeviceRefused("refused".into()),
+            ApiError::Forbidden { field: Some("origin".into()), message: "another site".into() },
+            ApiError::Internal("disk".into()),
+        ];
+        for e in errors {
+            let json = serde_json::to_value(&e).unwrap();
+            assert_eq!(json["error"], e.to_string(), "{json}");
+            assert_eq!(json["field"].as_str(), e.field(), "{json}");
+            assert_eq!(json["status"], e.status_code());
+            assert_eq!(serde_json::from_value::<ApiError>(json).unwrap(), e);
+        }
+    }
 
     #[test]
     fn device_ids_allow_only_topic_safe_characters() {
@@ -567,6 +650,8 @@ mod tests {
             simulated: true,
             connection: Connection::Stale { since_ms: 5, reason: "timeout".into() },
             ts_ms: 10,
+            tick_ms: Some(9),
+            stale: vec!["outlet.3".into()],
             poll_interval_ms: 1000,
             identity: Identity::default(),
             uptime_s: None,

@@ -245,6 +245,10 @@ impl Rule {
             let range = outlet_count.map(|c| format!("1 to {c}")).unwrap_or_else(|| "1 or more".into());
             return Err(error("outlet", format!("outlet {bad} does not exist (outlets are {range})")));
         }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(twice) = outlets.iter().find(|&&n| !seen.insert(n)) {
+            return Err(error("outlet", format!("outlet {twice} is listed more than once; list each outlet once")));
+        }
         for (field, value) in [("delay", self.delay), ("restore_delay", self.restore_delay)] {
             if !(0.0..=86_400.0).contains(&value) {
                 return Err(error(field, "seconds from 0 to 86400"));
@@ -321,6 +325,18 @@ mod tests {
         assert_eq!(field(time), "threshold");
         let msg = Rule { outlet: Outlets::One(12), ..base() }.validate(Some(10)).unwrap_err().to_string();
         assert_eq!(msg, "outlet: outlet 12 does not exist (outlets are 1 to 10)");
+    }
+
+    #[test]
+    fn a_rule_listing_an_outlet_twice_is_refused() {
+        let base = || parse_rules(PYTHON_RULES, Some(10)).unwrap()[0].clone();
+        for count in [Some(10), None] {
+            let e = Rule { outlet: Outlets::Many(vec![9, 9, 9]), ..base() }.validate(count).unwrap_err();
+            assert_eq!(e.to_string(), "outlet: outlet 9 is listed more than once; list each outlet once");
+            let e = Rule { outlet: Outlets::Many(vec![1, 5, 2, 5]), ..base() }.validate(count).unwrap_err();
+            assert_eq!(e.field, "outlet");
+        }
+        assert!(Rule { outlet: Outlets::Many(vec![1, 5, 2]), ..base() }.validate(Some(10)).is_ok());
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct Health {
     pub devices: Vec<DeviceHealth>,
     /// The durable queues (history, rules, events): fill and losses.
     pub queues: Vec<QueueHealth>,
+    /// Each subsystem's state (filled in by `health::report`).
+    pub subsystems: Vec<crate::health::Subsystem>,
 }
 
 impl Bridge {
@@ -162,7 +164,8 @@ impl Bridge {
                 tracing::info!(device = %id, outlet, %action, state = r.state.label(), pending = r.pending, origin = origin.label(), "outlet command carried out");
                 event.outcome = Some("ok".into());
                 let pending = if r.pending { " (pending)" } else { "" };
-                event.details = format!("{} outlet {outlet}: now {}{pending}", action.verb(), r.state.label());
+                let later = if r.superseded { "; a later command followed" } else { "" };
+                event.details = format!("{} outlet {outlet}: now {}{pending}{later}", action.verb(), r.state.label());
             }
             Err(e) => {
                 tracing::warn!(device = %id, outlet, %action, error = %e, origin = origin.label(), "outlet command failed");
@@ -188,13 +191,24 @@ impl Bridge {
         if let Connection::Unreachable { .. } = snapshot.connection {
             return Err(CommandError::Unreachable(id.clone()));
         }
+        let count = |f: fn(&mut u64) -> u64| {
+            let mut counts = device.command_counts.lock().unwrap_or_else(|e| e.into_inner());
+            f(counts.entry(outlet).or_default())
+        };
+        let mine = count(|n| {
+            *n += 1;
+            *n
+        });
         let result = {
             let _one_at_a_time = device.commands.lock().await;
             self.carry_out(device, outlet, action).await
         };
         // Whatever happened, the dashboard should see the outcome soon.
         device.poke.notify_one();
-        result
+        result.map(|mut r| {
+            r.superseded = count(|n| *n) > mine;
+            r
+        })
     }
 
     async fn carry_out(
@@ -234,6 +248,7 @@ impl Bridge {
             pending,
             error: None,
             ts: unix_secs(),
+            superseded: false,
         })
     }
 
@@ -274,6 +289,12 @@ impl Bridge {
         for q in queues.iter().filter(|q| q.losing()) {
             reasons.push(format!("{}: {} items lost so far (the consumer fell behind)", q.name, q.lost));
         }
-        Health { status: if reasons.is_empty() { "ok" } else { "degraded" }, reasons, devices, queues }
+        Health {
+            status: if reasons.is_empty() { "ok" } else { "degraded" },
+            reasons,
+            devices,
+            queues,
+            subsystems: Vec::new(),
+        }
     }
 }

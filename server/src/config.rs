@@ -205,6 +205,9 @@ pub struct Config {
     /// Serve the site from this folder instead of the copy built into the
     /// binary (for front-end work).
     pub site_root: Option<PathBuf>,
+    /// Host names the dashboard answers to besides `localhost`, this
+    /// machine's name and IP literals (`BRIDGE_ALLOWED_HOSTS`).
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Events are kept at least this long (and by default exactly this long).
@@ -465,6 +468,26 @@ impl Config {
             return Err(invalid("BRIDGE_CURRENCY", &currency, "a short currency sign or code such as EUR or $"));
         }
         let demo_history_days = number(raw, "BRIDGE_DEMO_HISTORY_DAYS", 0, 0, 60)?;
+        let allowed_hosts = match raw.get("BRIDGE_ALLOWED_HOSTS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|n| n.trim().to_ascii_lowercase())
+                .filter(|n| !n.is_empty())
+                .map(|n| {
+                    let fine = n.len() <= 253 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+                    if fine {
+                        Ok(n)
+                    } else {
+                        Err(invalid(
+                            "BRIDGE_ALLOWED_HOSTS",
+                            list,
+                            "host names separated by commas, such as pdu.example.net",
+                        ))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+        };
         Ok(Config {
             devices: vec![device],
             demo,
@@ -480,6 +503,7 @@ impl Config {
             currency,
             demo_history_days,
             site_root,
+            allowed_hosts,
         })
     }
 }

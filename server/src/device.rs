@@ -95,6 +95,9 @@ pub struct Device {
     /// Commands to this PDU's outlets are carried out one at a time, so each
     /// answer's read-back belongs to its own command.
     pub(crate) commands: tokio::sync::Mutex<()>,
+    /// How many commands each outlet has been sent (by number), so an answer
+    /// can say that a later command superseded it.
+    pub(crate) command_counts: Mutex<std::collections::HashMap<u32, u64>>,
 }
 
 impl Device {
@@ -106,6 +109,7 @@ impl Device {
             poke: Notify::new(),
             last_error: Mutex::new(None),
             commands: tokio::sync::Mutex::new(()),
+            command_counts: Mutex::new(std::collections::HashMap::new()),
         })
     }
 

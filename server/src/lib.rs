@@ -12,13 +12,16 @@
 
 pub mod bridge;
 pub mod bus;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod device;
 pub mod events;
 mod fsutil;
+pub mod health;
 pub mod history;
 pub mod mqtt;
+pub mod notify;
 pub mod pdu;
 pub mod poller;
 pub mod queue;
@@ -58,9 +61,18 @@ pub async fn start(config: &Config, bridge: Arc<Bridge>, shutdown: &Cancellation
     let automation = rules::Automation::new(config, &bridge);
     let reports = history::reports::Settings::from_config(config);
     // History is not essential to switching outlets: without it the bridge runs.
-    let history = match history::store::Store::open(&config.history_db).await {
-        Ok(store) => {
-            let store = Arc::new(store);
+    let mut history_note = None;
+    let history = match history::store::Store::open_checked(&config.history_db).await {
+        Ok(opened) => {
+            let store = Arc::new(opened.store);
+            if let Some((moved, why)) = &opened.replaced {
+                let note = format!(
+                    "the history store was damaged ({why}); it was moved to {} and a new one started",
+                    moved.display()
+                );
+                tracing::error!("{note}");
+                history_note = Some(note);
+            }
             let snapshots = bridge.bus().durable("history", history::queue_capacity(bridge.devices().len()), None);
             let demo: Vec<_> = config
                 .devices
@@ -81,12 +93,21 @@ pub async fn start(config: &Config, bridge: Arc<Bridge>, shutdown: &Cancellation
             tasks.push(tokio::spawn(writer));
             tasks.push(tokio::spawn(history::retention(store.clone(), config.retention_days, shutdown.clone())));
             events::prepare(&store, bridge.events(), Some(config.data_dir.join("events.jsonl"))).await;
+            if let Some(note) = &history_note {
+                // An alarm everyone sees: the dashboard's events and MQTT.
+                for device in bridge.devices() {
+                    let event =
+                        app::model::Event::new(clock::unix_secs(), device.id().clone(), "history_replaced", note);
+                    bridge.events().record(event);
+                }
+            }
             let (sink, days) = (bridge.events().clone(), config.events_retention_days);
             tasks.push(tokio::spawn(events::run(store.clone(), sink, days, shutdown.clone())));
             Some(store)
         }
         Err(e) => {
             tracing::error!(path = %config.history_db.display(), error = %e, "history is off");
+            history_note = Some(format!("{}: {e}", config.history_db.display()));
             None
         }
     };
@@ -94,7 +115,7 @@ pub async fn start(config: &Config, bridge: Arc<Bridge>, shutdown: &Cancellation
     let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, shutdown);
     tasks.extend(mqtt_tasks);
     tasks.extend(poller::spawn(&bridge, shutdown));
-    Running { services: web::Services { bridge, automation, history, reports, mqtt }, tasks }
+    Running { services: web::Services { bridge, automation, history, reports, mqtt, history_note }, tasks }
 }
 
 /// As [`serve`], with a bridge the caller keeps (tests inject faults into it).
@@ -104,11 +125,20 @@ pub async fn serve_bridge(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let Running { services, tasks } = start(config, bridge, &shutdown).await;
-    let state = web::AppState { services, shutdown: shutdown.clone(), site_root: config.site_root.clone() };
+    let Running { services, mut tasks } = start(config, bridge, &shutdown).await;
+    // Listening and every task started: ready (for systemd's Type=notify).
+    notify::notify("READY=1");
+    tasks.push(tokio::spawn(notify::watchdog(shutdown.clone())));
+    let state = web::AppState {
+        services,
+        shutdown: shutdown.clone(),
+        site_root: config.site_root.clone(),
+        allowed_hosts: config.allowed_hosts.clone(),
+    };
     let served = web::run(listener, web::router(state), shutdown.clone()).await;
     // However the server stopped, stop the pollers and MQTT too (MQTT says
     // `offline` on its way out).
+    notify::notify("STOPPING=1");
     shutdown.cancel();
     if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(tasks)).await.is_err() {
         tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");

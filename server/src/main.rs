@@ -22,7 +22,13 @@ OPTIONS:
     -h, --help         show this help
     -V, --version      show the version
 
-COMMANDS:
+COMMANDS (each takes --env-file and --set like the bridge):
+    check              try the settings, the data folder, the history store,
+                       every PDU and the MQTT broker; say what is wrong
+                       (exit 0 all good, 1 something failed, 2 bad settings)
+    backup FILE        copy the history store to FILE while the bridge runs
+                       (a consistent snapshot); restore: stop the bridge, put
+                       FILE at BRIDGE_HISTORY_DB, remove its -wal/-shm, start
     simulate           serve simulated PDUs over SNMP (pdu-bridge simulate --help)";
 
 const SIMULATE_USAGE: &str = "\
@@ -176,6 +182,60 @@ fn init_logging(level: tracing::Level) {
     tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_target(false)).with(filter).init();
 }
 
+/// Run one command's future on a runtime of its own.
+fn run_once(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(work),
+        Err(e) => {
+            eprintln!("pdu-bridge: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `pdu-bridge check`: one line a finding, then a count; exit 1 on a failure.
+async fn check(config: Config) -> ExitCode {
+    let findings = server::check::run(&config).await;
+    for f in &findings {
+        println!("{:<5} {}", f.verdict, f.text);
+    }
+    let failed = findings.iter().filter(|f| f.verdict == "FAIL").count();
+    let fine = findings.iter().filter(|f| f.verdict == "ok").count();
+    println!("check: {fine} ok, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `pdu-bridge backup FILE`: a consistent copy of the history store.
+async fn backup(config: Config, file: String) -> ExitCode {
+    let target = std::path::PathBuf::from(&file);
+    let started = std::time::Instant::now();
+    let result = match server::history::store::Store::open(&config.history_db).await {
+        Ok(store) => store.backup_to(&target).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            let size = std::fs::metadata(&target).map(|m| m.len()).unwrap_or_default();
+            println!(
+                "backup of {} written to {} ({:.1} MB, {:.1} s)",
+                config.history_db.display(),
+                target.display(),
+                size as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pdu-bridge backup: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants_help = args.iter().any(|a| a == "-h" || a == "--help");
@@ -208,13 +268,30 @@ fn main() -> ExitCode {
         println!("pdu-bridge {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    let config = match settings(&args).and_then(|raw| Config::validate(&raw).map_err(|e| e.to_string())) {
+    let command = args.first().map(String::as_str).filter(|c| ["check", "backup"].contains(c));
+    let (command, rest) = match command {
+        Some("backup") => match args.get(1).filter(|a| !a.starts_with("--")) {
+            Some(file) => (Some(("backup", Some(file.clone()))), &args[2..]),
+            None => {
+                eprintln!("pdu-bridge backup: name the file to write (pdu-bridge backup FILE)");
+                return ExitCode::from(2);
+            }
+        },
+        Some(c) => (Some((c, None)), &args[1..]),
+        None => (None, &args[..]),
+    };
+    let config = match settings(rest).and_then(|raw| Config::validate(&raw).map_err(|e| e.to_string())) {
         Ok(config) => config,
         Err(message) => {
             eprintln!("pdu-bridge: {message}");
             return ExitCode::from(2);
         }
     };
+    match command {
+        Some(("check", _)) => return run_once(check(config)),
+        Some(("backup", Some(file))) => return run_once(backup(config, file)),
+        _ => {}
+    }
     init_logging(config.log_level);
 
     let runtime = match tokio::runtime::Runtime::new() {

@@ -230,7 +230,7 @@ async fn the_energy_and_report_api() {
         ("/api/reports/yesterday", StatusCode::NOT_FOUND, "id"),
         ("/api/reports?device_id=nope", StatusCode::NOT_FOUND, "device_id"),
         ("/api/energy/daily?days=0", StatusCode::BAD_REQUEST, "days"),
-        ("/api/energy/daily?days=many", StatusCode::BAD_REQUEST, "query"),
+        ("/api/energy/daily?days=many", StatusCode::BAD_REQUEST, "days"),
     ];
     crate::util::assert_errors(&router, &cases).await;
 }

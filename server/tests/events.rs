@@ -3,13 +3,12 @@
 //! command from each origin recorded with its outcome.
 
 use crate::mqtt::{free_port, Sub};
-use crate::util::{http, serve, store};
+use crate::util::{http, http_as, serve, store};
 use app::model::{DeviceId, Event};
 use serde_json::Value;
 use server::events::store::{self as events, Filter};
 use sqlx::Row;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn event(ts: f64, device: &str, kind: &str, outlet: Option<u32>) -> Event {
     let mut e = Event::new(ts, DeviceId::parse(device).unwrap(), kind, format!("{kind} at {ts}"));
@@ -141,21 +140,6 @@ async fn an_old_events_file_is_imported_once_and_its_unreadable_lines_are_kept_a
     assert_eq!(events::import_jsonl(&store, path).await.unwrap(), None, "once only");
 }
 
-/// A form post, as a browser sends one (the dashboard's server functions).
-async fn form(addr: std::net::SocketAddr, path: &str, body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    (head.split(' ').nth(1).unwrap().parse().unwrap(), body.to_owned())
-}
-
 #[tokio::test]
 async fn an_outlet_command_from_each_origin_is_an_event_with_its_outcome() {
     let mqtt = free_port();
@@ -183,7 +167,10 @@ async fn an_outlet_command_from_each_origin_is_an_event_with_its_outcome() {
 
     let (code, body) = http(served.addr, "POST", "/api/outlets/3/command", Some(r#"{"action":"off"}"#)).await;
     assert_eq!(code, 200, "{body}");
-    let (code, body) = form(served.addr, "/fn/outlet_command", "device_id=pdu44001&outlet=4&action=off").await;
+    // A form post, as a browser sends the dashboard's server functions.
+    let form = "application/x-www-form-urlencoded";
+    let (code, body) =
+        http_as(served.addr, "POST", "/fn/outlet_command", Some("device_id=pdu44001&outlet=4&action=off"), form).await;
     assert_eq!(code, 200, "{body}");
     let (code, body) = http(served.addr, "POST", "/api/outlets/99/command", Some(r#"{"action":"off"}"#)).await;
     assert_eq!(code, 404, "{body}");

@@ -161,7 +161,7 @@ async fn the_history_api_serves_buckets_csv_and_clear_errors() {
         ("/api/history/sources?start=10&end=5", StatusCode::BAD_REQUEST, "start"),
         ("/api/history/outlets?outlet=11", StatusCode::NOT_FOUND, "outlet"),
         ("/api/history/weather", StatusCode::NOT_FOUND, "path"),
-        ("/api/history/banks?start=yesterday&end=1", StatusCode::BAD_REQUEST, "query"),
+        ("/api/history/banks?start=yesterday&end=1", StatusCode::BAD_REQUEST, "start"),
     ];
     crate::util::assert_errors(&router, &cases).await;
 }

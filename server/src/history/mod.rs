@@ -8,8 +8,11 @@
 //! 10 s, whichever first, so a crash loses at most one batch), rolls up each
 //! bucket once a later one has begun (late samples re-roll theirs; the
 //! buckets still filling are rolled every 10 s so charts reach up to now),
-//! and counts energy from consecutive samples (`energy`). Retention and
-//! report generation run beside it, hourly.
+//! and counts energy from consecutive samples (`energy`). A sample is keyed
+//! by its poll's scheduled tick, so each tick is one row. While the store
+//! refuses writes (disk full) samples wait in memory, up to
+//! [`BUFFER_SECONDS`] per PDU, and go in when it accepts them again.
+//! Retention and report generation run beside it, hourly.
 
 pub mod energy;
 pub mod query;
@@ -58,6 +61,10 @@ pub fn queue_capacity(devices: usize) -> usize {
 pub const BATCH_SAMPLES: usize = 10;
 /// … or this long after the oldest uncommitted one.
 pub const BATCH_AGE: Duration = Duration::from_secs(10);
+/// While the store refuses writes (disk full), samples wait in memory, this
+/// many seconds of them per PDU (at 1 Hz, about 130 bytes each: under 1 MB
+/// per PDU); beyond that the oldest are dropped and counted.
+pub const BUFFER_SECONDS: usize = 15 * 60;
 
 /// Rollup bookkeeping of one device.
 #[derive(Default)]
@@ -73,7 +80,14 @@ struct Progress {
 pub struct Writer {
     store: Arc<Store>,
     devices: HashMap<String, i64>,
+    /// Samples not yet written: a batch, or while the store refuses writes,
+    /// everything since (bounded by [`BUFFER_SECONDS`]).
     batch: Vec<(i64, i64, Vec<u8>)>,
+    /// Set while the store refuses writes: the next try waits for
+    /// [`Writer::flush`] (every [`BATCH_AGE`]) instead of every sample.
+    refused: bool,
+    /// Samples dropped because the buffer was full while writes failed.
+    dropped: u64,
     progress: HashMap<i64, Progress>,
     /// Each device's newest sample, energy is counted from (loaded from the
     /// store on first sight, so a restart counts what happened meanwhile).
@@ -91,6 +105,8 @@ impl Writer {
             store,
             devices: HashMap::new(),
             batch: Vec::new(),
+            refused: false,
+            dropped: 0,
             progress: HashMap::new(),
             last: HashMap::new(),
             slots: BTreeMap::new(),
@@ -154,24 +170,52 @@ impl Writer {
         Ok(())
     }
 
-    /// Keep a snapshot: an answered poll is a sample; a stale or unreachable
-    /// snapshot repeats older values, so there is nothing new to keep.
+    /// Keep a snapshot: an answered poll is a sample, keyed by the second
+    /// of its scheduled tick (not of its answer, which jitters: two polls
+    /// would share a second and another second would stay empty); a stale
+    /// or unreachable snapshot repeats older values, so there is nothing new
+    /// to keep.
     pub async fn take(&mut self, snapshot: &PduSnapshot) -> Result<(), StoreError> {
         if !snapshot.connection.is_online() {
             return Ok(());
         }
-        self.add(snapshot.device_id.as_str(), (snapshot.ts_ms / 1000) as i64, &Sample::from_snapshot(snapshot)).await
+        let ts = (snapshot.tick_ms.unwrap_or(snapshot.ts_ms) / 1000) as i64;
+        self.add(snapshot.device_id.as_str(), ts, &Sample::from_snapshot(snapshot)).await
     }
 
-    /// Queue one sample; commits when the batch is full.
+    /// Queue one sample; commits when the batch is full (while the store
+    /// refuses writes, only [`Writer::flush`] tries again).
     pub async fn add(&mut self, device_id: &str, ts: i64, sample: &Sample) -> Result<(), StoreError> {
         let device = self.key(device_id).await?;
         self.count_energy(device, ts, sample).await?;
+        let limit = BUFFER_SECONDS * self.devices.len().max(1);
+        if self.batch.len() >= limit {
+            let excess = self.batch.len() + 1 - limit;
+            self.batch.drain(..excess);
+            if self.dropped == 0 {
+                tracing::error!(
+                    "history: the store has refused writes for {} minutes; dropping the oldest samples",
+                    BUFFER_SECONDS / 60
+                );
+            }
+            self.dropped += excess as u64;
+        }
         self.batch.push((device, ts, sample.encode()));
-        if self.batch.len() >= BATCH_SAMPLES {
+        if self.batch.len() >= BATCH_SAMPLES && !self.refused {
             self.commit(false).await?;
         }
         Ok(())
+    }
+
+    /// Samples waiting to be written.
+    pub fn buffered(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// Samples dropped because the store refused writes for longer than the
+    /// buffer holds.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Commit the batch and all counted energy, then roll up every bucket
@@ -185,24 +229,41 @@ impl Writer {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.batch);
         // Samples first: a crash in between loses energy not yet written,
         // never counts it twice (a restart counts from the newest stored
-        // sample).
-        self.store.insert(&batch).await?;
-        self.write_energy(all).await?;
-        for (device, ts, _) in &batch {
-            let p = self.progress.entry(*device).or_default();
-            p.latest = p.latest.max(*ts);
+        // sample). A refused write keeps the batch for the next try.
+        match self.store.insert(&self.batch).await {
+            Ok(()) if self.refused => {
+                tracing::info!(
+                    samples = self.batch.len(),
+                    dropped = self.dropped,
+                    "history: the store accepts writes again; buffered samples written"
+                );
+                self.refused = false;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                if !self.refused {
+                    tracing::error!(error = %e, "history: the store refuses writes; samples wait in memory");
+                }
+                self.refused = true;
+                return Err(e);
+            }
+        }
+        for (device, ts, _) in std::mem::take(&mut self.batch) {
+            let p = self.progress.entry(device).or_default();
+            p.latest = p.latest.max(ts);
             p.pending.insert((Table::TenSeconds, ts - ts.rem_euclid(10)));
         }
+        self.write_energy(all).await?;
         // A bucket is rolled once a later second has been seen; rolling it
         // marks the bucket above it, which is rolled in turn when complete.
-        // Late samples simply mark their (already rolled) buckets again.
+        // Late samples simply mark their (already rolled) buckets again. A
+        // roll that fails stays pending.
         for (device, p) in &mut self.progress {
             while let Some(&(table, start)) = p.pending.iter().find(|(t, b)| b + t.seconds() <= p.latest) {
-                p.pending.remove(&(table, start));
                 self.store.roll(table, *device, start).await?;
+                p.pending.remove(&(table, start));
                 if let Some(above) = table.above() {
                     p.pending.insert((above, start - start.rem_euclid(above.seconds())));
                 }

@@ -1,6 +1,12 @@
 //! Range queries: the range chooses the bucket and the table it is read
 //! from (`shared/spec/history.md`), every bucket carries average, minimum
 //! and maximum, and a bucket without data is simply absent — a gap.
+//!
+//! The work of one query is bounded whatever it asks: `start`/`end` lie in
+//! 1970 … 2100 and at most 400 days apart, a series has at most
+//! [`MAX_POINTS_PER_SERIES`] points and an answer at most [`MAX_POINTS`]
+//! (a coarser bucket is chosen instead), and rows are read
+//! [`ROWS_PER_READ`] at a time.
 
 use super::sample::Shape;
 use super::store::{Store, StoreError, Table};
@@ -10,20 +16,56 @@ use crate::device::Device;
 use app::history::HistoryKind;
 pub use app::history::{range_seconds as named_range, History, Point, Series};
 
-/// The bucket (seconds) for a span, per the contract, and the level it is
-/// read from (`None` = raw samples): ≤ 1 h raw 1 s, ≤ 6 h 10 s, ≤ 24 h
-/// 1 min, ≤ 7 d 5 min, ≤ 30 d 15 min, else 30 min — each from the rollup
-/// level of exactly that size.
-fn bucket_for(span: i64) -> (i64, Option<Table>) {
-    let table = match span {
-        s if s <= 3_600 => return (1, None),
-        s if s <= 6 * 3_600 => Table::TenSeconds,
-        s if s <= 86_400 => Table::Minute,
-        s if s <= 7 * 86_400 => Table::FiveMinutes,
-        s if s <= 30 * 86_400 => Table::Quarter,
-        _ => Table::HalfHour,
+/// The latest unix second a window may end at: 2100-01-01T00:00:00Z.
+pub const LATEST: i64 = 4_102_444_800;
+/// The longest window, in seconds.
+pub const MAX_SPAN: i64 = 400 * 86_400;
+/// Points per series at most: a chart is a few thousand pixels wide.
+pub const MAX_POINTS_PER_SERIES: i64 = 4_000;
+/// Points per answer at most, all series together (about 6 MB of JSON).
+pub const MAX_POINTS: i64 = 100_000;
+/// Rows held in memory at once while a range is read (a raw 1 h is 3600).
+const ROWS_PER_READ: i64 = 2_000;
+
+/// The buckets a query may use, finest first, each with the level it is
+/// read from (`None` = raw samples). Up to 30 min each is exactly the size
+/// of its level; coarser ones add up 30-minute rollups.
+const BUCKETS: [(i64, Option<Table>); 13] = [
+    (1, None),
+    (10, Some(Table::TenSeconds)),
+    (60, Some(Table::Minute)),
+    (300, Some(Table::FiveMinutes)),
+    (900, Some(Table::Quarter)),
+    (1_800, Some(Table::HalfHour)),
+    (3_600, Some(Table::HalfHour)),
+    (3 * 3_600, Some(Table::HalfHour)),
+    (6 * 3_600, Some(Table::HalfHour)),
+    (12 * 3_600, Some(Table::HalfHour)),
+    (86_400, Some(Table::HalfHour)),
+    (2 * 86_400, Some(Table::HalfHour)),
+    (7 * 86_400, Some(Table::HalfHour)),
+];
+
+/// The bucket (seconds) for a span of `series` series, per the contract,
+/// and the level it is read from (`None` = raw samples): ≤ 1 h raw 1 s,
+/// ≤ 6 h 10 s, ≤ 24 h 1 min, ≤ 7 d 5 min, ≤ 30 d 15 min, else 30 min —
+/// or coarser when that would exceed [`MAX_POINTS_PER_SERIES`] or
+/// [`MAX_POINTS`] (a span over 83 days, or very many series).
+fn bucket_for(span: i64, series: usize) -> (i64, Option<Table>) {
+    let contract = match span {
+        s if s <= 3_600 => 1,
+        s if s <= 6 * 3_600 => 10,
+        s if s <= 86_400 => 60,
+        s if s <= 7 * 86_400 => 300,
+        s if s <= 30 * 86_400 => 900,
+        _ => 1_800,
     };
-    (table.seconds(), Some(table))
+    let per_series = MAX_POINTS_PER_SERIES.min(MAX_POINTS / (series.max(1) as i64));
+    let span = span.clamp(0, MAX_SPAN);
+    // A window not aligned to buckets touches one more than span / bucket.
+    let points = |bucket: i64| (span + bucket - 1) / bucket + 1;
+    let coarsest = BUCKETS[BUCKETS.len() - 1];
+    BUCKETS.into_iter().filter(|(b, _)| *b >= contract).find(|(b, _)| points(*b) <= per_series).unwrap_or(coarsest)
 }
 
 fn unit(metric: &str) -> String {
@@ -91,23 +133,30 @@ pub async fn query(
     start: i64,
     end: i64,
 ) -> Result<History, StoreError> {
-    let (bucket, level) = bucket_for(end - start);
-    let device = store.device(device_id).await?;
     let wanted: Vec<(String, usize)> = metrics.iter().filter_map(|m| Some((m.clone(), shape.index(m)?))).collect();
+    let (bucket, level) = bucket_for(end.saturating_sub(start), wanted.len());
+    let device = store.device(device_id).await?;
     let scales: Vec<f64> = wanted.iter().map(|(_, i)| shape.scale(*i)).collect();
     let mut series: Vec<Series> =
         wanted.iter().map(|(m, _)| Series { metric: m.clone(), unit: unit(m), points: Vec::new() }).collect();
     let mut acc = Acc::new(wanted.len());
-    // Rows covering whole buckets; rows of another shape (the PDU changed) are left out.
-    let rows = store.level(level, device, start - start.rem_euclid(bucket), end).await?;
-    for (ts, weight, avg, min, max) in rows.parts().into_iter().filter(|p| p.2.shape == shape) {
-        let b = ts - ts.rem_euclid(bucket);
-        if b != acc.ts {
-            acc.roll(b, &mut series, &scales);
+    // Rows covering whole buckets, a bounded number at a time; rows of
+    // another shape (the PDU changed) are left out.
+    let step = ROWS_PER_READ * level.map_or(1, Table::seconds);
+    let mut from = start - start.rem_euclid(bucket);
+    while from < end {
+        let to = from.saturating_add(step).min(end);
+        let rows = store.level(level, device, from, to).await?;
+        for (ts, weight, avg, min, max) in rows.parts().into_iter().filter(|p| p.2.shape == shape) {
+            let b = ts - ts.rem_euclid(bucket);
+            if b != acc.ts {
+                acc.roll(b, &mut series, &scales);
+            }
+            for (j, (_, i)) in wanted.iter().enumerate() {
+                acc.add(j, avg.values[*i], min.values[*i], max.values[*i], f64::from(weight));
+            }
         }
-        for (j, (_, i)) in wanted.iter().enumerate() {
-            acc.add(j, avg.values[*i], min.values[*i], max.values[*i], f64::from(weight));
-        }
+        from = to;
     }
     acc.roll(i64::MIN, &mut series, &scales);
     Ok(History { device_id: device_id.to_owned(), start, end, bucket_s: bucket, series })
@@ -125,9 +174,20 @@ impl Window {
     /// `[start, end)`; a named range ends just after `now`.
     pub fn resolve(&self, now: i64) -> Result<(i64, i64), HistoryError> {
         let bad = |field, message: &str| HistoryError::BadInput { field, message: message.to_owned() };
+        let within = |field, t: i64| match t {
+            0..=LATEST => Ok(t),
+            _ => Err(bad(field, &format!("unix seconds from 0 to {LATEST} (the year 2100)"))),
+        };
         match (self.start, self.end, self.range.as_deref()) {
-            (Some(start), Some(end), _) if start < end && end - start <= 400 * 86_400 => Ok((start, end)),
-            (Some(_), Some(_), _) => Err(bad("start", "start must be before end, at most 400 days apart")),
+            (Some(start), Some(end), _) => {
+                let (start, end) = (within("start", start)?, within("end", end)?);
+                // Both lie in 0..=LATEST, so the difference cannot overflow.
+                if start < end && end - start <= MAX_SPAN {
+                    Ok((start, end))
+                } else {
+                    Err(bad("start", "start must be before end, at most 400 days apart"))
+                }
+            }
             (None, None, range) => {
                 let span = named_range(range.unwrap_or(app::history::DEFAULT_RANGE))
                     .ok_or_else(|| bad("range", "one of 1h, 6h, 24h, 7d, 30d, 60d"))?;
@@ -141,6 +201,10 @@ impl Window {
 /// The metrics a kind of history shows (`outlet` narrows outlets to one).
 pub fn metrics(kind: HistoryKind, shape: Shape, outlet: Option<u32>) -> Result<Vec<String>, HistoryError> {
     Ok(match kind {
+        HistoryKind::Banks | HistoryKind::Sources if outlet.is_some() => {
+            let message = format!("outlet= narrows outlet history only; /api/history/{} has no outlets", kind.as_str());
+            return Err(HistoryError::BadInput { field: "outlet", message });
+        }
         HistoryKind::Banks => ["total.power".to_owned(), "total.current".to_owned()]
             .into_iter()
             .chain((1..=shape.banks).flat_map(|b| ["power", "current", "voltage"].map(|m| format!("bank.{b}.{m}"))))
@@ -176,15 +240,33 @@ pub async fn fetch(
     Ok(query(store, device.id().as_str(), shape, &metrics, start, end).await?)
 }
 
-/// The same data as CSV: `ts,metric,avg,min,max`.
-pub fn csv(history: &History) -> String {
-    let mut out = String::from("ts,metric,avg,min,max\n");
-    for s in &history.series {
-        for Point(ts, avg, min, max) in &s.points {
-            out.push_str(&format!("{ts},{},{avg},{min},{max}\n", s.metric));
+/// The same data as CSV (`ts,metric,avg,min,max`) in pieces of about
+/// 64 KiB, so an answer is sent as it is written and never held twice.
+pub fn csv(history: History) -> impl Iterator<Item = String> {
+    use std::fmt::Write;
+    const PIECE: usize = 64 * 1024;
+    let mut series = history.series.into_iter();
+    let mut current: Option<(String, std::vec::IntoIter<Point>)> = None;
+    let mut header = Some(String::from("ts,metric,avg,min,max\n"));
+    std::iter::from_fn(move || {
+        let mut piece = header.take().unwrap_or_default();
+        while piece.len() < PIECE {
+            let Some((metric, points)) = current.as_mut() else {
+                match series.next() {
+                    Some(s) => current = Some((s.metric, s.points.into_iter())),
+                    None => break,
+                }
+                continue;
+            };
+            match points.next() {
+                Some(Point(ts, avg, min, max)) => {
+                    let _ = writeln!(piece, "{ts},{metric},{avg},{min},{max}");
+                }
+                None => current = None,
+            }
         }
-    }
-    out
+        (!piece.is_empty()).then_some(piece)
+    })
 }
 
 #[cfg(test)]
@@ -196,9 +278,54 @@ mod tests {
         let cases = [("1h", 1), ("6h", 10), ("24h", 60), ("7d", 300), ("30d", 900), ("60d", 1800)];
         for (name, bucket) in cases {
             let span = named_range(name).unwrap();
-            assert_eq!(bucket_for(span).0, bucket, "{name}");
+            assert_eq!(bucket_for(span, 20).0, bucket, "{name}");
             assert!(span / bucket <= 3_600, "{name}: at most 3600 points");
         }
         assert_eq!(named_range("2h"), None);
+    }
+
+    #[test]
+    fn long_spans_and_many_series_get_coarser_buckets_never_more_points() {
+        for span in [1, 3_599, 3_600, 3_601, 86_400, 60 * 86_400, 83 * 86_400, 84 * 86_400, MAX_SPAN, i64::MAX] {
+            for series in [0, 1, 20, 25, 100, 510] {
+                let (bucket, level) = bucket_for(span, series);
+                let points = (span.clamp(0, MAX_SPAN) + bucket - 1) / bucket + 1;
+                assert!(points <= MAX_POINTS_PER_SERIES, "{span} s: {points} points a series");
+                assert!(points * series as i64 <= MAX_POINTS, "{span} s x {series}: {points} points a series");
+                assert_eq!(bucket % level.map_or(1, Table::seconds), 0, "whole rows of the level");
+            }
+        }
+        assert_eq!(bucket_for(MAX_SPAN, 20), (3 * 3_600, Some(Table::HalfHour)));
+    }
+
+    #[test]
+    fn windows_outside_1970_to_2100_name_their_field() {
+        let window = |start, end| Window { range: None, start: Some(start), end: Some(end) };
+        let field = |w: Window| match w.resolve(1_800_000_000) {
+            Err(HistoryError::BadInput { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(window(i64::MIN, i64::MAX)), "start");
+        assert_eq!(field(window(-1, 10)), "start");
+        assert_eq!(field(window(0, LATEST + 1)), "end");
+        assert_eq!(field(window(0, MAX_SPAN + 1)), "start", "more than 400 days");
+        assert_eq!(window(LATEST - MAX_SPAN, LATEST).resolve(0).unwrap(), (LATEST - MAX_SPAN, LATEST));
+    }
+
+    #[test]
+    fn csv_comes_in_pieces_that_add_up_to_every_point() {
+        let points = (0..5_000).map(|t| Point(t, 1.5, 1.0, 2.0)).collect();
+        let series = vec![
+            Series { metric: "total.power".into(), unit: "W".into(), points },
+            Series { metric: "total.current".into(), unit: "A".into(), points: vec![] },
+            Series { metric: "bank.1.power".into(), unit: "W".into(), points: vec![Point(7, 3.0, 2.0, 4.0)] },
+        ];
+        let history = History { device_id: "p".into(), start: 0, end: 5_000, bucket_s: 1, series };
+        let pieces: Vec<String> = csv(history).collect();
+        assert!(pieces.len() > 1 && pieces.iter().all(|p| p.len() < 65 * 1024));
+        let text = pieces.concat();
+        assert_eq!(text.lines().count(), 5_002);
+        assert!(text.starts_with("ts,metric,avg,min,max\n0,total.power,1.5,1,2\n"), "{}", &text[..60]);
+        assert!(text.ends_with("4999,total.power,1.5,1,2\n7,bank.1.power,3,2,4\n"));
     }
 }

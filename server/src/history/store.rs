@@ -56,6 +56,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX events_ts ON events (ts);",
 ];
 
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// Rows per INSERT statement (three variables each, well under SQLite's limit).
 pub const INSERT_ROWS: usize = 200;
 
@@ -63,6 +66,10 @@ pub const INSERT_ROWS: usize = 200;
 pub enum StoreError {
     #[error("history database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("history database damaged and could not be moved aside: {0}")]
+    Damaged(String),
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 /// Count, average, minimum and maximum of every metric over a bucket.
@@ -125,9 +132,124 @@ pub fn range_queries() -> Vec<(&'static str, String)> {
 
 pub struct Store {
     pool: SqlitePool,
+    /// Whether writes are failing now (disk full, damage), for `/api/health`.
+    writes: std::sync::Mutex<WriteHealth>,
+}
+
+/// The state of the store's writes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WriteHealth {
+    /// Since when samples cannot be written (unix ms), and why.
+    pub failing: Option<(u64, String)>,
+}
+
+/// What [`Store::open_checked`] found.
+#[derive(Debug)]
+pub struct Opened {
+    pub store: Store,
+    /// The damaged file's new name and what the check said, when the store
+    /// at the path was damaged and a new one was started in its place.
+    pub replaced: Option<(std::path::PathBuf, String)>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
 }
 
 impl Store {
+    /// Open the store at `path` after checking it (`PRAGMA quick_check`): a
+    /// damaged one is renamed aside (`history.db.damaged-<UTC time>`, with its
+    /// `-wal` and `-shm`), never deleted, and a new one is started in its
+    /// place, so history goes on and the old file can be rescued.
+    pub async fn open_checked(path: &Path) -> Result<Opened, StoreError> {
+        let problem = if path.exists() {
+            match Self::open(path).await {
+                Ok(store) => match store.quick_check().await {
+                    Ok(()) => return Ok(Opened { store, replaced: None }),
+                    Err(why) => {
+                        store.pool.close().await;
+                        why
+                    }
+                },
+                Err(e) => e.to_string(),
+            }
+        } else {
+            return Ok(Opened { store: Self::open(path).await?, replaced: None });
+        };
+        let stamp = jiff::Timestamp::now().strftime("%Y-%m-%dT%H-%M-%SZ").to_string();
+        let aside = |p: &Path| {
+            let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+            name.push(format!(".damaged-{stamp}"));
+            p.with_file_name(name)
+        };
+        let moved = aside(path);
+        std::fs::rename(path, &moved).map_err(|e| StoreError::Damaged(format!("{}: {e}", path.display())))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_os_string();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                let _ = std::fs::rename(&side, aside(&side));
+            }
+        }
+        Ok(Opened { store: Self::open(path).await?, replaced: Some((moved, problem)) })
+    }
+
+    /// Copy the whole store to `target` (which must not exist) while it is
+    /// in use: `VACUUM INTO` reads one consistent snapshot, so writers go on
+    /// and the copy is a sound, compact store of that moment.
+    pub async fn backup_to(&self, target: &Path) -> Result<(), StoreError> {
+        if target.exists() {
+            return Err(StoreError::Backup(format!("{} exists already; nothing was written", target.display())));
+        }
+        let name =
+            target.to_str().ok_or_else(|| StoreError::Backup(format!("{}: not a UTF-8 path", target.display())))?;
+        sqlx::query("VACUUM INTO ?").bind(name).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Look at the store at `path` without changing anything: its schema
+    /// version (against [`SCHEMA_VERSION`]) and `quick_check`.
+    pub async fn inspect(path: &Path) -> Result<(i64, Result<(), String>), StoreError> {
+        let options = SqliteConnectOptions::new().filename(path).read_only(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&pool).await?;
+        let store = Self { pool, writes: Default::default() };
+        let check = store.quick_check().await;
+        store.pool.close().await;
+        Ok((version, check))
+    }
+
+    /// `PRAGMA quick_check`: `Err` with what it found unless the file is sound.
+    pub async fn quick_check(&self) -> Result<(), String> {
+        let rows: Result<Vec<String>, _> = sqlx::query_scalar("PRAGMA quick_check").fetch_all(&self.pool).await;
+        match rows {
+            Ok(rows) if rows.len() == 1 && rows[0] == "ok" => Ok(()),
+            Ok(rows) => Err(format!("quick_check: {}", rows.into_iter().take(5).collect::<Vec<_>>().join("; "))),
+            Err(e) => Err(format!("quick_check: {e}")),
+        }
+    }
+
+    pub fn write_health(&self) -> WriteHealth {
+        self.writes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Remember how the last write went.
+    fn wrote<T>(&self, result: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+        let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+        match &result {
+            Ok(_) => writes.failing = None,
+            Err(e) => {
+                if writes.failing.is_none() {
+                    writes.failing = Some((crate::clock::unix_ms(), e.to_string()));
+                }
+            }
+        }
+        Ok(result?)
+    }
+
     /// Open (or create) the store at `path`, in WAL mode, and bring its
     /// schema up to date.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
@@ -141,14 +263,32 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        let store = Self { pool };
+        let store = Self { pool, writes: Default::default() };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
+        self.migrate_to(SCHEMA_VERSION).await
+    }
+
+    /// A new store at `path` with the schema of an earlier version (`version`
+    /// steps of the frozen migrations): how an older bridge left its file,
+    /// for the upgrade tests.
+    #[doc(hidden)]
+    pub async fn create_at_version(path: &Path, version: i64) -> Result<(), StoreError> {
+        let options = SqliteConnectOptions::new().filename(path).create_if_missing(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let store = Self { pool, writes: Default::default() };
+        store.migrate_to(version).await?;
+        store.pool.close().await;
+        Ok(())
+    }
+
+    async fn migrate_to(&self, target: i64) -> Result<(), StoreError> {
         let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&self.pool).await?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let steps = MIGRATIONS.iter().enumerate().take(target.max(0) as usize);
+        for (i, sql) in steps.skip(version.max(0) as usize) {
             // One script on one connection: the step and its version commit together.
             let script = format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1);
             sqlx::raw_sql(&script).execute(&self.pool).await?;
@@ -180,7 +320,7 @@ impl Store {
             for (device, ts, data) in chunk {
                 query = query.bind(device).bind(ts).bind(data.as_slice());
             }
-            query.execute(&self.pool).await?;
+            self.wrote(query.execute(&self.pool).await)?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! an MQTT connection has exactly one last will, and each PDU's
 //! `{base}/{d}/bridge/status` must turn `offline` when the bridge dies.
 //! Commands go through [`Bridge::outlet_command`], the one command path.
-//! The link reconnects forever with capped backoff, also when the broker is
+//! The link reconnects forever, at most 5 s apart, also when the broker is
 //! down at start-up, and republishes availability, discovery and all state on
 //! every connect; polling, history and the dashboard never wait for it.
 //! Retained messages on command topics are ignored: a stale retained `off`
@@ -14,7 +14,10 @@
 
 pub mod broker;
 pub mod discovery;
+mod probe;
 pub mod topics;
+
+pub use probe::probe;
 
 use crate::bridge::{Bridge, Origin};
 use crate::clock::unix_secs;
@@ -36,10 +39,27 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use topics::{Outgoing, Publisher, Topics};
 
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Reconnect attempts are at most this far apart, so the link is back
+/// within seconds of the broker.
+const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(5);
 /// Messages queued towards the broker; a full publish of a PDU44001 with
 /// discovery is about 150.
 const QUEUE: usize = 2048;
+
+/// The wait before reconnect attempt `attempt + 1`: 0.5 s doubling up to
+/// [`MAX_RECONNECT_WAIT`], of which a random part (`jitter`, 0–1) is taken
+/// off so bridges that lost the same broker do not return in step.
+pub fn reconnect_wait(attempt: u32, jitter: f64) -> Duration {
+    let full = (Duration::from_millis(500) * 2u32.saturating_pow(attempt.min(8))).min(MAX_RECONNECT_WAIT);
+    full.mul_f64(1.0 - jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+/// A number in 0–1 that differs every call (std's hasher keys are random).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
 
 /// Start MQTT as configured. Returns the link status for the dashboard.
 pub fn start(
@@ -111,7 +131,7 @@ pub fn start(
 }
 
 /// Read the PEM files named by the configuration.
-fn tls_configuration(tls: &MqttTls) -> Result<TlsConfiguration, String> {
+pub(crate) fn tls_configuration(tls: &MqttTls) -> Result<TlsConfiguration, String> {
     let read = |path: &std::path::Path| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
     let ca = read(&tls.ca_file)?;
     let client_auth = match &tls.client {
@@ -135,7 +155,7 @@ struct Link {
     broker: String,
 }
 
-fn refused_reason(e: &ConnectionError) -> String {
+pub(crate) fn refused_reason(e: &ConnectionError) -> String {
     match e {
         ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword) => {
             "the broker refused the connection: bad user name or password (check MQTT_USERNAME and MQTT_PASSWORD)"
@@ -175,7 +195,7 @@ impl Link {
         let mut rule_events = self.bridge.events().subscribe();
         let mut publisher = Publisher::new(self.topics.clone(), self.config.refresh);
         let mut connected = false;
-        let mut backoff = Duration::from_secs(1);
+        let mut attempts: u32 = 0;
         // Discovery config topics published in this connection.
         let mut announced: HashSet<String> = HashSet::new();
         loop {
@@ -184,7 +204,7 @@ impl Link {
                 event = events.poll() => match event {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         connected = true;
-                        backoff = Duration::from_secs(1);
+                        attempts = 0;
                         self.set_status(MqttState::Connected, None);
                         tracing::info!(device = %self.device.id(), broker = %self.broker, "MQTT connected");
                         self.subscribe(&client);
@@ -202,6 +222,8 @@ impl Link {
                     Ok(_) => {}
                     Err(e) => {
                         let reason = refused_reason(&e);
+                        let backoff = reconnect_wait(attempts, jitter());
+                        attempts = attempts.saturating_add(1);
                         if connected {
                             tracing::warn!(device = %self.device.id(), error = %reason, "MQTT connection lost; reconnecting");
                         } else {
@@ -213,7 +235,6 @@ impl Link {
                             _ = shutdown.cancelled() => break,
                             _ = tokio::time::sleep(backoff) => {}
                         }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                 },
                 event = rule_events.recv() => {
@@ -354,5 +375,22 @@ impl Link {
                 tracing::warn!(error = %e, "cannot queue an MQTT command response");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_attempts_are_at_most_five_seconds_apart_with_jitter() {
+        let waits: Vec<Duration> = (0..20).map(|n| reconnect_wait(n, 0.0)).collect();
+        assert_eq!(waits[0], Duration::from_millis(500));
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+        assert_eq!(*waits.last().unwrap(), MAX_RECONNECT_WAIT);
+        assert_eq!(reconnect_wait(20, 1.0), MAX_RECONNECT_WAIT / 2, "jitter takes up to half off");
+        let drawn: Vec<f64> = (0..50).map(|_| jitter()).collect();
+        assert!(drawn.iter().all(|j| (0.0..1.0).contains(j)));
+        assert!(drawn.windows(2).any(|w| w[0] != w[1]), "jitter varies");
     }
 }

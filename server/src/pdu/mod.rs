@@ -104,6 +104,10 @@ pub struct RawAts {
 /// Everything one poll reads.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RawPoll {
+    /// Parts of the PDU this poll could not read (a lossy link), in the
+    /// model's words (`outlet.3`, `bank.1`, `ats` …): their values are
+    /// carried over from an earlier poll, or absent. Empty for a whole poll.
+    pub stale: Vec<String>,
     /// sysUpTime, 1/100 s.
     pub uptime_ticks: Option<u64>,
     /// ePDUStatusInputVoltage (selected source), 0.1 V.

@@ -188,6 +188,8 @@ pub fn snapshot(ctx: &Context<'_>, ident: &RawIdentity, raw: &RawPoll) -> Result
         simulated: ctx.simulated,
         connection: Connection::Online,
         ts_ms: ctx.ts_ms,
+        tick_ms: None,
+        stale: raw.stale.clone(),
         poll_interval_ms: ctx.poll_interval_ms,
         identity,
         uptime_s: raw.uptime_ticks.map(|t| t / 100),

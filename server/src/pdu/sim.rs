@@ -515,6 +515,7 @@ impl SimModel {
         let both_usable = a.usable() && b.usable();
         let selected_hz = self.selected.map(|s| self.inputs[index(s)].hz);
         RawPoll {
+            stale: Vec::new(),
             uptime_ticks: Some(
                 (self.uptime_at_start + now.saturating_duration_since(self.booted)).as_millis() as u64 / 10,
             ),

@@ -481,6 +481,11 @@ impl RuleEngine {
         RuleError::Invalid { field: e.field, message: e.message }
     }
 
+    /// Where the rule named `name` stands in the file.
+    fn position(inner: &Inner, name: &str) -> Result<usize, RuleError> {
+        inner.rules.iter().position(|r| r.name == name).ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))
+    }
+
     fn fired_note(inner: &Inner, name: &str) -> &'static str {
         match inner.states.get(name).map(|s| &s.phase) {
             Some(Phase::Fired { .. }) => " while fired; nothing was switched back",
@@ -511,11 +516,7 @@ impl RuleEngine {
         let note = self
             .persist(|inner| {
                 Self::writable(inner)?;
-                let at = inner
-                    .rules
-                    .iter()
-                    .position(|r| r.name == name)
-                    .ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))?;
+                let at = Self::position(inner, name)?;
                 if rule.name != name && inner.rules.iter().any(|r| r.name == rule.name) {
                     return Err(RuleError::Duplicate(rule.name.clone()));
                 }
@@ -536,11 +537,7 @@ impl RuleEngine {
         let note = self
             .persist(|inner| {
                 Self::writable(inner)?;
-                let at = inner
-                    .rules
-                    .iter()
-                    .position(|r| r.name == name)
-                    .ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))?;
+                let at = Self::position(inner, name)?;
                 let note = Self::fired_note(inner, name);
                 inner.rules.remove(at);
                 inner.states.remove(name);

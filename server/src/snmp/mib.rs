@@ -250,6 +250,7 @@ pub fn decode_poll(a: &Answers<'_>, layout: &Layout, names: &[(u32, String)]) ->
         _ => None,
     });
     RawPoll {
+        stale: Vec::new(),
         uptime_ticks: uptime,
         input_voltage: a.int(&input_voltage()),
         input_frequency: a.int(&input_frequency()),
@@ -297,6 +298,52 @@ pub fn decode_poll(a: &Answers<'_>, layout: &Layout, names: &[(u32, String)]) ->
             redundancy: a.int(&source_status(16)),
         }),
     }
+}
+
+/// Whether a poll object gives the shape of the model rather than a
+/// reading: an outlet's state (the model has no "unknown") and bank, a load
+/// row's phase and bank numbers (which say what the row is). A partial poll
+/// carries these over for as long as it must; readings only briefly.
+pub fn is_structural(o: &Oid) -> bool {
+    let load = oid(&EPDU, &[2, 3, 1, 1]);
+    let outlets = oid(&EPDU, &[3, 5, 1, 1]);
+    let column = |table: &Oid| (o.starts_with(table) && o.len() == table.len() + 2).then(|| o[table.len()]);
+    matches!(column(&load), Some(4 | 5)) || matches!(column(&outlets), Some(4 | 6))
+}
+
+/// The parts of the PDU that `missed` poll objects belong to, in the
+/// model's words (`uptime`, `input`, `total`, `bank.2`, `outlet.7`, `ats`),
+/// each once, in poll order. A load row is named by its bank column in
+/// `a` (0 = the phase total), or `load_row.r` when that is unknown too.
+pub fn parts(missed: &[&Oid], a: &Answers<'_>) -> Vec<String> {
+    let load = oid(&EPDU, &[2, 3, 1, 1]);
+    let outlets = oid(&EPDU, &[3, 5, 1, 1]);
+    let ats = oid(&EPDU2, &[9]);
+    let mut parts: Vec<String> = Vec::new();
+    for o in missed {
+        let part = if **o == sys_uptime() {
+            "uptime".to_owned()
+        } else if **o == input_voltage() || **o == input_frequency() {
+            "input".to_owned()
+        } else if o.starts_with(&load) && o.len() == load.len() + 2 {
+            let row = o[load.len() + 1];
+            match a.int(&load_status(5, row)) {
+                Some(0) => "total".to_owned(),
+                Some(bank) => format!("bank.{bank}"),
+                None => format!("load_row.{row}"),
+            }
+        } else if o.starts_with(&outlets) && o.len() == outlets.len() + 2 {
+            format!("outlet.{}", o[outlets.len() + 1])
+        } else if o.starts_with(&ats) {
+            "ats".to_owned()
+        } else {
+            super::codec::format_oid(o)
+        };
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
+    parts
 }
 
 /// The whole MIB view the simulator agent answers from, in OID order.
@@ -441,5 +488,31 @@ mod tests {
         let oids = layout.poll_oids();
         assert_eq!(oids.len(), 3 + LOAD_COLUMNS.len() + 2 * OUTLET_COLUMNS.len());
         assert!(!oids.contains(&source_status(3)));
+    }
+
+    #[test]
+    fn missed_objects_are_named_by_the_part_of_the_pdu_they_belong_to() {
+        let mut answers = HashMap::new();
+        answers.insert(load_status(5, 1), VarValue::Integer(0));
+        answers.insert(load_status(5, 2), VarValue::Integer(1));
+        let missed = [
+            sys_uptime(),
+            input_frequency(),
+            load_status(7, 1),
+            load_status(7, 2),
+            load_status(10, 2),
+            load_status(7, 3),
+            outlet_status(8, 5),
+            outlet_status(13, 5),
+            source_status(5),
+            preferred_source(),
+        ];
+        let missed: Vec<&Oid> = missed.iter().collect();
+        assert_eq!(
+            parts(&missed, &Answers(&answers)),
+            ["uptime", "input", "total", "bank.1", "load_row.3", "outlet.5", "ats"]
+        );
+        assert!(is_structural(&outlet_status(4, 5)) && is_structural(&load_status(5, 2)));
+        assert!(!is_structural(&outlet_status(8, 5)) && !is_structural(&input_voltage()));
     }
 }

@@ -27,6 +27,12 @@ impl From<SnmpError> for SourceError {
     }
 }
 
+/// A poll's reading that was not answered is carried over from an earlier
+/// poll (marked stale) for at most this many polls, then it is absent: the
+/// same three misses after which a PDU is unreachable. What gives the
+/// model its shape ([`mib::is_structural`]) is carried over until read again.
+const CARRY_POLLS: u64 = 3;
+
 /// What the bridge learnt about a device at discovery.
 #[derive(Default)]
 struct Known {
@@ -34,6 +40,11 @@ struct Known {
     names: Vec<(u32, String)>,
     /// sysUpTime of the previous poll: going backwards = the PDU rebooted.
     last_uptime: Option<u64>,
+    /// Polls that got an answer so far.
+    polls: u64,
+    /// Each poll object's latest answer and the poll that read it, so a
+    /// partial poll can carry over what it missed.
+    last: HashMap<Oid, (VarValue, u64)>,
 }
 
 /// A real PDU (or the simulator agent) over SNMP.
@@ -107,12 +118,42 @@ impl SnmpPdu {
         Ok(mib::decode_identity(&a, &layout))
     }
 
+    /// One poll. Objects it could not read (a lossy link) are carried over
+    /// from the previous polls and named in `RawPoll::stale`; a poll that
+    /// read nothing at all fails.
     pub async fn poll(&self) -> Result<RawPoll, SourceError> {
         let layout = self.layout().await?;
-        let answers: HashMap<Oid, VarValue> = self.client.get(&layout.poll_oids()).await?;
+        let oids = layout.poll_oids();
+        let got = self.client.get_all(&oids).await;
+        if got.answers.is_empty() {
+            return Err(got.stopped.unwrap_or(SnmpError::Io("the agent answered nothing".into())).into());
+        }
+        let mut answers = got.answers;
         let names = self.known().names.clone();
-        let raw = mib::decode_poll(&Answers(&answers), &layout, &names);
         let mut known = self.known();
+        known.polls += 1;
+        let poll = known.polls;
+        let mut missed = Vec::new();
+        for oid in &oids {
+            match answers.get(oid) {
+                Some(value) => {
+                    known.last.insert(oid.clone(), (value.clone(), poll));
+                }
+                None => {
+                    let recent = |at: &u64| poll - at <= CARRY_POLLS || mib::is_structural(oid);
+                    if let Some((value, _)) = known.last.get(oid).filter(|(_, at)| recent(at)) {
+                        answers.insert(oid.clone(), value.clone());
+                    }
+                    missed.push(oid);
+                }
+            }
+        }
+        let a = Answers(&answers);
+        let mut raw = mib::decode_poll(&a, &layout, &names);
+        raw.stale = mib::parts(&missed, &a);
+        if let Some(e) = got.stopped.filter(|_| !missed.is_empty()) {
+            tracing::debug!(error = %e, stale = ?raw.stale, "a partial poll: the rest is carried over");
+        }
         if let (Some(before), Some(now)) = (known.last_uptime, raw.uptime_ticks) {
             if now < before {
                 tracing::warn!(
@@ -125,6 +166,13 @@ impl SnmpPdu {
         }
         known.last_uptime = raw.uptime_ticks.or(known.last_uptime);
         Ok(raw)
+    }
+
+    /// Whether the PDU answers at all: one object (sysUpTime), the cheapest
+    /// request, for watching an unreachable PDU.
+    pub async fn probe(&self) -> Result<(), SourceError> {
+        self.client.get(&[mib::sys_uptime()]).await?;
+        Ok(())
     }
 
     pub async fn outlet_command(&self, outlet: u32, action: OutletAction) -> Result<(), SourceError> {

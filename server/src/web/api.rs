@@ -1,12 +1,12 @@
 //! JSON endpoints (paths of the Python bridge kept) and the live stream.
 
-use super::error::{ApiJson, ApiQuery, HttpError};
+use super::error::{ApiJson, ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use crate::bridge::Origin;
 use crate::clock::unix_ms;
 use app::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
 use app::wire::{LOG_EVENT, MQTT_EVENT, RULES_EVENT, SNAPSHOT_EVENT};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -52,7 +52,7 @@ pub struct CommandBody {
 
 pub async fn outlet_command(
     State(state): State<AppState>,
-    Path(outlet): Path<String>,
+    ApiPath(outlet): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(body): ApiJson<CommandBody>,
 ) -> Result<Json<OutletCommandResult>, HttpError> {

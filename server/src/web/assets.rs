@@ -36,7 +36,7 @@ pub fn embedded_site() -> bool {
 }
 
 fn not_found(path: &str) -> Response {
-    if path.starts_with("api/") {
+    if super::error::is_api(path) {
         super::HttpError(ApiError::not_found("path", format!("no endpoint /{path}"))).into_response()
     } else {
         (StatusCode::NOT_FOUND, "not found").into_response()

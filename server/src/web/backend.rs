@@ -36,6 +36,8 @@ pub struct Services {
     pub reports: Settings,
     /// The MQTT link's state, for the dashboard.
     pub mqtt: watch::Receiver<MqttStatus>,
+    /// Why history is off, or that a damaged store was replaced at start.
+    pub history_note: Option<String>,
 }
 
 impl From<DeviceError> for ApiError {
@@ -109,7 +111,14 @@ impl Services {
     }
 
     pub fn health(&self) -> Health {
-        self.bridge.health()
+        let mqtt = self.mqtt.borrow().clone();
+        crate::health::report(
+            &self.bridge,
+            &mqtt,
+            self.history.as_deref(),
+            self.history_note.as_deref(),
+            &self.automation,
+        )
     }
 
     pub async fn outlet_command(

@@ -1,13 +1,15 @@
 //! `GET /api/history/{banks,outlets,sources}[.csv]?range=24h` (or
 //! `start`/`end` in unix seconds), optional `device_id`, and `outlet` for
 //! one outlet: average, minimum and maximum per bucket; gaps are gaps.
+//! CSV is streamed in pieces as it is written.
 
-use super::error::{ApiQuery, HttpError};
+use super::error::{ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use crate::history::query::{self, Window};
 use app::history::HistoryKind;
 use app::model::ApiError;
-use axum::extract::{Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -25,7 +27,7 @@ pub struct HistoryQuery {
 
 pub async fn series(
     State(state): State<AppState>,
-    Path(what): Path<String>,
+    ApiPath(what): ApiPath<String>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, HttpError> {
     let (name, as_csv) = match what.strip_suffix(".csv") {
@@ -37,7 +39,9 @@ pub async fn series(
     let window = Window { range: q.range, start: q.start, end: q.end };
     let history = state.services.history(q.device_id.as_deref(), kind, &window, q.outlet).await?;
     Ok(if as_csv {
-        ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], query::csv(&history)).into_response()
+        let pieces = query::csv(history).map(|piece| Ok::<_, std::convert::Infallible>(Bytes::from(piece)));
+        ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], Body::from_stream(futures::stream::iter(pieces)))
+            .into_response()
     } else {
         Json(history).into_response()
     })

@@ -6,25 +6,31 @@
 //! service layer ([`Services`]). The one thing to know: `router(state)`
 //! builds everything, so tests call it with `oneshot` or serve it on port 0
 //! with [`run`].
+//!
+//! Every request is bounded before a handler sees it (`limits`: per-client
+//! concurrency, URI, head and body size, body deadline), every connection by
+//! timeouts (`serve`), and every error under `/api` and `/fn` is JSON
+//! (`error`).
 
 mod api;
 mod assets;
 mod backend;
 mod error;
+mod guard;
 mod history;
+mod limits;
 mod reports;
 mod rules;
+mod serve;
 
 use app::backend::BackendHandle;
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::routing::{get, post};
 use axum::Router;
-use leptos::prelude::{provide_context, LeptosOptions};
+use leptos::prelude::{provide_context, use_context, LeptosOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use assets::embedded_site;
@@ -35,9 +41,8 @@ pub fn site_output_name() -> String {
 }
 pub use backend::Services;
 pub use error::HttpError;
-
-/// Request bodies are small JSON objects; anything bigger is refused.
-const MAX_BODY_BYTES: usize = 16 * 1024;
+pub use limits::{BODY_DEADLINE, MAX_BODY_BYTES, MAX_HEADERS, MAX_PER_CLIENT};
+pub use serve::{run, HEADER_READ, WRITE_STALL};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -47,6 +52,9 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Serve the site from disk instead of the embedded copy.
     pub site_root: Option<PathBuf>,
+    /// Host names besides `localhost`, this machine's and IP literals that
+    /// the bridge answers to (`BRIDGE_ALLOWED_HOSTS`).
+    pub allowed_hosts: Vec<String>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -60,7 +68,15 @@ pub fn router(state: AppState) -> Router {
         .site_root(state.site_root.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "site".into()))
         .build();
     let backend = BackendHandle(Arc::new(state.services.clone()));
-    let context = move || provide_context(backend.clone());
+    let context = move || {
+        provide_context(backend.clone());
+        // The page's inline script carries the nonce the guard put in the CSP.
+        let nonce = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<guard::CspNonce>().map(|n| n.0.clone()));
+        if let Some(nonce) = nonce {
+            provide_context(leptos::nonce::Nonce::from_value(nonce));
+        }
+    };
     let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || app::shell(options.clone()));
     let server_fns = move |req: Request<Body>| leptos_axum::handle_server_fns_with_context(context.clone(), req);
 
@@ -82,14 +98,13 @@ pub fn router(state: AppState) -> Router {
         .route(app::wire::STREAM_PATH, get(api::stream))
         .route("/fn/{*name}", post(server_fns))
         .fallback(assets::serve)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(error::json_errors))
         // gzip for browsers that ask (the WASM shrinks to about 40 %); never
         // for the live stream, which must not be buffered.
         .layer(tower_http::compression::CompressionLayer::new())
+        .layer(axum::middleware::from_fn(limits::bounded_request))
+        .layer(axum::middleware::from_fn_with_state(limits::PerClient::default(), limits::per_client))
+        .layer(axum::middleware::from_fn_with_state(guard::Hosts::new(&state.allowed_hosts), guard::check))
         .with_state(state)
-}
-
-/// Serve until `shutdown` fires, then finish in-flight requests.
-pub async fn run(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await
 }

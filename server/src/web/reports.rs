@@ -4,10 +4,10 @@
 //! `{id}.csv`, or `{id}.html` (print-ready). `?device_id=` as everywhere.
 
 use super::api::DeviceQuery;
-use super::error::{ApiQuery, HttpError};
+use super::error::{ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use crate::history::reports;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -34,7 +34,7 @@ pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<DeviceQue
 
 pub async fn one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Response, HttpError> {
     let (id, format) = match id.rsplit_once('.') {

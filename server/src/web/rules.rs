@@ -6,11 +6,11 @@
 //! until it is fixed or `PUT /api/rules` replaces every rule.
 
 use super::api::DeviceQuery;
-use super::error::{ApiJson, ApiQuery, HttpError};
+use super::error::{ApiJson, ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use app::model::{ApiError, Event, EventQuery};
 use app::rules::{Rule, RuleStatus};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -47,7 +47,7 @@ pub async fn create(
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleStatus>, HttpError> {
@@ -56,7 +56,7 @@ pub async fn update(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
     state.services.delete_rule(q.device_id.as_deref(), &name).await?;
@@ -65,7 +65,7 @@ pub async fn delete(
 
 pub async fn enable(
     state: State<AppState>,
-    name: Path<String>,
+    name: ApiPath<String>,
     q: ApiQuery<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
     set_enabled(state, name, q, true).await
@@ -73,7 +73,7 @@ pub async fn enable(
 
 pub async fn disable(
     state: State<AppState>,
-    name: Path<String>,
+    name: ApiPath<String>,
     q: ApiQuery<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
     set_enabled(state, name, q, false).await
@@ -81,7 +81,7 @@ pub async fn disable(
 
 async fn set_enabled(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     enabled: bool,
 ) -> Result<Json<RuleStatus>, HttpError> {

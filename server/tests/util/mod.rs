@@ -57,7 +57,12 @@ impl Started {
     }
 
     pub fn router(&self) -> Router {
-        web::router(AppState { services: self.services.clone(), shutdown: self.shutdown.clone(), site_root: None })
+        web::router(AppState {
+            services: self.services.clone(),
+            shutdown: self.shutdown.clone(),
+            site_root: None,
+            allowed_hosts: self.config.allowed_hosts.clone(),
+        })
     }
 
     /// Wait (at most 10 s) until the bridge satisfies `done`.
@@ -127,7 +132,12 @@ pub struct Served {
 }
 
 pub async fn serve(pairs: &[(&str, &str)]) -> Served {
-    let (config, dir) = config(pairs);
+    // The embedded broker on a port of its own unless the test chooses: two
+    // tests (or another bridge) on 1883 would take each other's port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let mut with_port = vec![("MQTT_PORT", port.as_str())];
+    with_port.extend_from_slice(pairs);
+    let (config, dir) = config(&with_port);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let bridge = Arc::new(Bridge::new(&config));
@@ -139,12 +149,23 @@ pub async fn serve(pairs: &[(&str, &str)]) -> Served {
     Served { addr, bridge, shutdown, task, _dir: dir }
 }
 
-/// A plain HTTP/1.1 request over a real socket: (status, body).
+/// A plain HTTP/1.1 request over a real socket with a JSON body: (status, body).
 pub async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    http_as(addr, method, path, body, "application/json").await
+}
+
+/// A plain HTTP/1.1 request over a real socket whose body is `content_type`.
+pub async fn http_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    content_type: &str,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let body = body.unwrap_or("");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
