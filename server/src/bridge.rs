@@ -80,15 +80,15 @@ pub struct DeviceHealth {
     pub data_age_s: Option<f64>,
 }
 
+/// How the pollers and the durable queues are doing (the rest of the
+/// bridge's health is added by `health::report`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Health {
-    pub status: &'static str,
+pub struct PollHealth {
+    /// What is wrong, in words; empty when nothing is.
     pub reasons: Vec<String>,
     pub devices: Vec<DeviceHealth>,
     /// The durable queues (history, rules, events): fill and losses.
     pub queues: Vec<QueueHealth>,
-    /// Each subsystem's state (filled in by `health::report`).
-    pub subsystems: Vec<crate::health::Subsystem>,
 }
 
 impl Bridge {
@@ -252,7 +252,7 @@ impl Bridge {
         })
     }
 
-    pub fn health(&self) -> Health {
+    pub fn health(&self) -> PollHealth {
         let now = unix_ms();
         let mut reasons = Vec::new();
         let devices = self
@@ -289,12 +289,6 @@ impl Bridge {
         for q in queues.iter().filter(|q| q.losing()) {
             reasons.push(format!("{}: {} items lost so far (the consumer fell behind)", q.name, q.lost));
         }
-        Health {
-            status: if reasons.is_empty() { "ok" } else { "degraded" },
-            reasons,
-            devices,
-            queues,
-            subsystems: Vec::new(),
-        }
+        PollHealth { reasons, devices, queues }
     }
 }

@@ -5,8 +5,9 @@
 //! Owns: the verdict, not the facts — each part keeps its own state and is
 //! asked here.
 
-use crate::bridge::{Bridge, Health};
+use crate::bridge::{Bridge, DeviceHealth};
 use crate::history::store::Store;
+use crate::queue::QueueHealth;
 use crate::rules::Automation;
 use app::model::{MqttState, MqttStatus};
 use serde::Serialize;
@@ -22,6 +23,18 @@ pub struct Subsystem {
     pub detail: Option<String>,
 }
 
+/// What `/api/health` answers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Health {
+    /// `ok`, or `degraded` when any reason is given.
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+    pub devices: Vec<DeviceHealth>,
+    /// The durable queues (history, rules, events): fill and losses.
+    pub queues: Vec<QueueHealth>,
+    pub subsystems: Vec<Subsystem>,
+}
+
 /// The bridge's whole health: the pollers' and queues' from [`Bridge::health`],
 /// then MQTT, history and rules.
 pub fn report(
@@ -31,7 +44,14 @@ pub fn report(
     history_note: Option<&str>,
     automation: &Automation,
 ) -> Health {
-    let mut health = bridge.health();
+    let polled = bridge.health();
+    let mut health = Health {
+        status: "ok",
+        reasons: polled.reasons,
+        devices: polled.devices,
+        queues: polled.queues,
+        subsystems: Vec::new(),
+    };
     let pollers_ok = health.reasons.is_empty();
     let mut subsystems = vec![Subsystem {
         name: "poller",

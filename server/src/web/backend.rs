@@ -5,7 +5,8 @@
 //! Owns: resolving the device once, at the edge, and turning each
 //! subsystem's own errors into [`ApiError`] — the only place that happens.
 
-use crate::bridge::{Bridge, CommandError, DeviceError, Health, Origin};
+use crate::bridge::{Bridge, CommandError, DeviceError, Origin};
+use crate::health::Health;
 use crate::device::Device;
 use crate::events::store::{self as event_store, Filter, MAX_PAGE};
 use crate::history::query::{self, Window};
