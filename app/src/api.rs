@@ -7,11 +7,11 @@
 use crate::history::{EnergySummary, History, HistoryKind, Report};
 use crate::model::{ApiError, EventPage, EventQuery, OutletAction, OutletCommandResult};
 use crate::rules::RuleStatus;
-use crate::wire::InitialState;
 #[cfg(feature = "ssr")]
 use crate::wire::RulesUpdate;
 #[cfg(feature = "ssr")]
 use crate::wire::EVENTS_SHOWN;
+use crate::wire::{InitialState, PduInfo};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -38,20 +38,38 @@ pub fn initial_state() -> InitialState {
         let backend = use_context::<crate::backend::BackendHandle>();
         let snapshots = backend.as_ref().map(|b| b.0.snapshots()).unwrap_or_default();
         let mqtt = backend.as_ref().map(|b| b.0.mqtt()).unwrap_or_default();
+        let pdus = backend.as_ref().map(|b| b.0.pdus()).unwrap_or_default();
+        // Every configured PDU's rules, also of one that never answered.
         let rules: Vec<RulesUpdate> = backend
             .as_ref()
-            .map(|b| snapshots.iter().filter_map(|s| b.0.rules(Some(s.device_id.as_str())).ok()).collect())
+            .map(|b| pdus.iter().filter_map(|p| b.0.rules(Some(p.device_id.as_str())).ok()).collect())
             .unwrap_or_default();
         let events = backend.as_ref().map(|b| b.0.recent_events(EVENTS_SHOWN)).unwrap_or_default();
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        let range = use_context::<http::request::Parts>()
-            .and_then(|parts| crate::history::range_from_query(parts.uri.query().unwrap_or_default()))
-            .unwrap_or(crate::history::DEFAULT_RANGE)
-            .to_owned();
-        InitialState { snapshots, mqtt, rules, events, now_ms, range }
+        let query = use_context::<http::request::Parts>()
+            .map(|parts| parts.uri.query().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let range = crate::history::range_from_query(&query).unwrap_or(crate::history::DEFAULT_RANGE).to_owned();
+        let chart_outlet = crate::state::outlet_from_query(&query);
+        let custom = crate::state::custom_from_query(&query);
+        let (confirm, confirm_rule, outcome) = crate::state::forms_from_query(&query, &snapshots);
+        InitialState {
+            snapshots,
+            mqtt,
+            rules,
+            events,
+            now_ms,
+            range,
+            chart_outlet,
+            custom,
+            pdus,
+            confirm,
+            confirm_rule,
+            outcome,
+        }
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -103,6 +121,17 @@ pub async fn load_history(device_id: String, kind: HistoryKind, range: String) -
     backend().0.history(Some(device_id), kind, range).await
 }
 
+/// The dashboard's charts over a custom range (unix seconds, `[start, end)`).
+#[server(prefix = "/fn", endpoint = "history_between")]
+pub async fn load_history_between(
+    device_id: String,
+    kind: HistoryKind,
+    start: i64,
+    end: i64,
+) -> Result<History, ApiError> {
+    backend().0.history_between(Some(device_id), kind, start, end).await
+}
+
 /// The energy panel: today, this week, this month and the reports.
 #[server(prefix = "/fn", endpoint = "energy")]
 pub async fn load_energy(device_id: String) -> Result<EnergySummary, ApiError> {
@@ -113,4 +142,11 @@ pub async fn load_energy(device_id: String) -> Result<EnergySummary, ApiError> {
 #[server(prefix = "/fn", endpoint = "report")]
 pub async fn load_report(device_id: String, id: String) -> Result<Report, ApiError> {
     backend().0.report(Some(device_id), id).await
+}
+
+/// Every configured PDU with its address and last error, for the page's
+/// word on a PDU that has not answered yet.
+#[server(prefix = "/fn", endpoint = "pdus")]
+pub async fn load_pdus() -> Result<Vec<PduInfo>, ApiError> {
+    Ok(backend().0.pdus())
 }

@@ -9,13 +9,18 @@ use crate::model::{
     ApiError, Event, EventPage, EventQuery, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot,
 };
 use crate::rules::{Rule, RuleStatus};
-use crate::wire::RulesUpdate;
+use crate::wire::{PduInfo, RulesUpdate};
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
 pub trait Backend: Send + Sync + 'static {
     /// The latest snapshot of every PDU, in configuration order.
     fn snapshots(&self) -> Vec<PduSnapshot>;
+
+    /// Every configured PDU, in configuration order, with its address and
+    /// why its last poll failed: the dashboard's word on a PDU that has
+    /// never answered.
+    fn pdus(&self) -> Vec<PduInfo>;
 
     /// The MQTT link's state.
     fn mqtt(&self) -> MqttStatus;
@@ -52,6 +57,16 @@ pub trait Backend: Send + Sync + 'static {
         device_id: Option<String>,
         kind: HistoryKind,
         range: String,
+    ) -> BoxFuture<'static, Result<History, ApiError>>;
+
+    /// One kind of history between two moments (unix seconds, `[start, end)`):
+    /// the dashboard's custom range.
+    fn history_between(
+        &self,
+        device_id: Option<String>,
+        kind: HistoryKind,
+        start: i64,
+        end: i64,
     ) -> BoxFuture<'static, Result<History, ApiError>>;
 
     /// Energy today, this week and this month, and the reports there are.

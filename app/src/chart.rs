@@ -8,14 +8,26 @@
 use crate::history::{History, Point};
 use plotters::prelude::*;
 
-/// A line on a chart: which metric, its label and colour, and whether the
-/// min/max band is drawn around it.
+/// A line on a chart: which metric, its label and colour, whether the
+/// min/max band is drawn around it, and whether it is dashed (so two lines
+/// that overlap, such as sources A and B, stay apart without colour).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
     pub metric: String,
     pub label: String,
     pub color: (u8, u8, u8),
     pub band: bool,
+    pub dash: bool,
+}
+
+/// How a chart's y axis is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YScale {
+    /// Power and current: from zero, so noise is not zoomed into a drama.
+    FromZero,
+    /// Mains voltage: a fixed band around the nominal voltage (120 V or
+    /// 230 V, guessed from the data), widened only by real excursions.
+    Mains,
 }
 
 /// A drawn chart.
@@ -85,7 +97,10 @@ pub fn nearest(points: &[Point], ts: i64, bucket_s: i64) -> Option<&Point> {
 }
 
 /// Tick steps a time axis may use, in seconds.
-const STEPS: [i64; 13] = [60, 300, 900, 1_800, 3_600, 7_200, 10_800, 14_400, 21_600, 43_200, 86_400, 172_800, 604_800];
+const STEPS: [i64; 16] = [
+    60, 300, 600, 900, 1_800, 3_600, 7_200, 10_800, 14_400, 21_600, 43_200, 86_400, 172_800, 345_600, 604_800,
+    1_209_600,
+];
 
 /// Ticks on round local times (whole hours, midnights …): at most `max`
 /// of them in `[start, end]`, for a zone `offset` seconds ahead of UTC.
@@ -97,21 +112,40 @@ pub fn time_ticks(start: i64, end: i64, offset: i64, max: i64) -> Vec<i64> {
 }
 
 /// A y range covering every drawn value, with a little room, never empty.
-fn y_range(history: &History, lines: &[Line]) -> (f64, f64) {
+fn y_range(history: &History, lines: &[Line], scale: YScale) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut sum, mut n) = (0.0, 0usize);
     for line in lines {
         for p in history.series(&line.metric).map(|s| s.points.as_slice()).unwrap_or_default() {
             let (a, b) = if line.band { (p.2, p.3) } else { (p.1, p.1) };
             lo = lo.min(a);
             hi = hi.max(b);
+            sum += p.1;
+            n += 1;
         }
     }
     if !lo.is_finite() || !hi.is_finite() {
-        return (0.0, 1.0);
+        return match scale {
+            YScale::FromZero => (0.0, 1.0),
+            YScale::Mains => (90.0, 140.0),
+        };
     }
-    let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.02).max(0.5);
-    let lo = if lo >= 0.0 && lo - pad < 0.0 { 0.0 } else { lo - pad };
-    (lo, hi + pad)
+    match scale {
+        YScale::FromZero => {
+            let lo = lo.min(0.0);
+            let top = hi.max(lo + 1.0);
+            (lo, top + (top - lo) * 0.08)
+        }
+        YScale::Mains => {
+            let mean = sum / n.max(1) as f64;
+            let nominal = if mean < 170.0 { 120.0 } else { 230.0 };
+            let (band_lo, band_hi) = (nominal * 0.8, nominal * 1.15);
+            let lo = lo.min(band_lo);
+            let hi = hi.max(band_hi);
+            let pad = (hi - lo) * 0.04;
+            ((lo - pad).max(0.0), hi + pad)
+        }
+    }
 }
 
 /// How the time axis reads: ticks at round times in the viewer's zone.
@@ -122,28 +156,38 @@ pub struct TimeAxis<'a> {
     pub label: &'a dyn Fn(i64) -> String,
 }
 
+/// Axis labels: never smaller than this, as the SVG is drawn at the size it
+/// is shown (the page redraws it when its width changes).
+pub const LABEL_PX: u32 = 12;
+
 /// Draw `lines` of `history` at `width`×`height`; `unit` labels the y axis.
 pub fn draw(
     history: &History,
     lines: &[Line],
     unit: &str,
+    scale: YScale,
     (width, height): (u32, u32),
     time: &TimeAxis,
 ) -> Result<Drawn, String> {
     let mut svg = String::new();
     let x_range = (history.start, history.end);
-    let (y0, y1) = y_range(history, lines);
+    let (y0, y1) = y_range(history, lines, scale);
+    let max_ticks = i64::from(width / 80).clamp(3, 8);
     let mut drawn_segments = 0;
     let plot = {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-        let axis = RGBColor(128, 128, 128);
-        let text = ("sans-serif", 12).into_font().color(&axis);
+        // The page's stylesheet colours the labels (`.plot-svg text`).
+        let axis = RGBColor(96, 104, 116);
+        // plotters writes `font-size` as the size given / 1.24.
+        let text = ("sans-serif", f64::from(LABEL_PX) * 1.24).into_font().color(&axis);
         let mut chart = ChartBuilder::on(&root)
             .margin(8)
-            .x_label_area_size(22)
-            .y_label_area_size(52)
+            // Room for the last time label, which is centred on its tick.
+            .margin_right(LABEL_PX * 3)
+            .x_label_area_size(LABEL_PX * 2)
+            .y_label_area_size(LABEL_PX * 5)
             .build_cartesian_2d(
-                (x_range.0..x_range.1).with_key_points(time_ticks(x_range.0, x_range.1, time.offset, 7)),
+                (x_range.0..x_range.1).with_key_points(time_ticks(x_range.0, x_range.1, time.offset, max_ticks)),
                 y0..y1,
             )
             .map_err(|e| e.to_string())?;
@@ -152,7 +196,7 @@ pub fn draw(
         let x_label = |x: &i64| (time.label)(*x);
         chart
             .configure_mesh()
-            .x_labels(7)
+            .x_labels(max_ticks as usize)
             .y_labels(5)
             .x_label_formatter(&x_label)
             .y_label_formatter(&y_label)
@@ -185,6 +229,23 @@ pub fn draw(
         root.present().map_err(|e| e.to_string())?;
         (xs.start, ys.start, xs.end, ys.end)
     };
+    // plotters has no dashed polyline of its own (its dashed series draws a
+    // shape per dash); a dash pattern on the line's own polylines is one
+    // attribute. Its colour identifies its polylines.
+    for line in lines.iter().filter(|l| l.dash) {
+        let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", line.color.0, line.color.1, line.color.2);
+        svg = svg
+            .lines()
+            .map(|l| {
+                if l.starts_with("<polyline") && l.contains(&stroke) {
+                    l.replacen("<polyline", "<polyline stroke-dasharray=\"8 5\"", 1)
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
     Ok(Drawn { svg, width, height, plot, x_range, segments: drawn_segments })
 }
 
@@ -230,11 +291,11 @@ mod tests {
         let week = time_ticks(start, start + 7 * 86_400, -5 * 3_600, 7);
         assert!(week.iter().all(|t| (t - 5 * 3_600) % 86_400 == 0) && week.len() == 7, "{week:?}");
         let hour = time_ticks(start, start + 3_600, 0, 6);
-        assert!(hour.windows(2).all(|w| w[1] - w[0] == 900) && hour.len() == 4, "{hour:?}");
+        assert!(hour.windows(2).all(|w| w[1] - w[0] == 600) && hour.len() == 6, "{hour:?}");
     }
 
     fn line(band: bool) -> Vec<Line> {
-        vec![Line { metric: "total.power".into(), label: "Total".into(), color: PALETTE[0], band }]
+        vec![Line { metric: "total.power".into(), label: "Total".into(), color: PALETTE[0], band, dash: false }]
     }
 
     #[test]
@@ -243,7 +304,7 @@ mod tests {
         points.extend((40..60).map(|i| Point(i * 10, 200.0, 190.0, 210.0)));
         let h = history(points);
         assert_eq!(segments(&h.series[0].points, 10).len(), 2);
-        let drawn = draw(&h, &line(true), "W", (600, 200), &AXIS).unwrap();
+        let drawn = draw(&h, &line(true), "W", YScale::FromZero, (600, 200), &AXIS).unwrap();
         assert_eq!(drawn.segments, 2);
         let lines = drawn.svg.lines().filter(|l| l.starts_with("<polyline") && l.contains("stroke-width=\"2\""));
         assert_eq!(lines.count(), 2, "two average lines, no bridge over the gap:\n{}", drawn.svg);
@@ -258,7 +319,7 @@ mod tests {
 
     #[test]
     fn an_empty_history_still_draws_axes() {
-        let drawn = draw(&history(Vec::new()), &line(false), "W", (600, 200), &AXIS).unwrap();
+        let drawn = draw(&history(Vec::new()), &line(false), "W", YScale::FromZero, (600, 200), &AXIS).unwrap();
         assert_eq!(drawn.segments, 0);
         assert!(drawn.svg.starts_with("<svg"), "{}", &drawn.svg[..60]);
         assert!(drawn.plot.0 > 0 && drawn.plot.2 > drawn.plot.0 && drawn.plot.3 > drawn.plot.1);
@@ -268,10 +329,45 @@ mod tests {
     #[test]
     fn the_band_widens_the_y_axis_to_the_extremes() {
         // A 20-second brownout to 180 V inside a 230 V average bucket must be on the chart.
-        let h = history(vec![Point(0, 230.0, 180.0, 232.0), Point(10, 230.0, 229.0, 231.0)]);
-        let (lo, hi) = y_range(&h, &line(true));
-        assert!(lo < 180.0 && hi > 232.0, "{lo}..{hi}");
-        let (lo, _) = y_range(&h, &line(false));
-        assert!(lo > 180.0);
+        let mut h = history(vec![Point(0, 230.0, 150.0, 232.0), Point(10, 230.0, 229.0, 231.0)]);
+        h.series[0].metric = "source.a.voltage".into();
+        let volts = vec![Line { metric: "source.a.voltage".into(), band: true, ..line(true)[0].clone() }];
+        let (lo, hi) = y_range(&h, &volts, YScale::Mains);
+        assert!(lo < 150.0 && hi > 232.0, "{lo}..{hi}");
+    }
+
+    #[test]
+    fn power_starts_at_zero_and_voltage_keeps_a_fixed_band() {
+        // 190–230 W of noise is not zoomed: the axis starts at 0 W.
+        let h = history((0..10).map(|i| Point(i * 10, 200.0 + f64::from(i as u8 % 3) * 10.0, 190.0, 230.0)).collect());
+        let (lo, hi) = y_range(&h, &line(true), YScale::FromZero);
+        assert_eq!(lo, 0.0);
+        assert!(hi > 230.0 && hi < 260.0, "{hi}");
+        // 119–121 V reads as a flat line in a 96–138 V band.
+        let mut h = history(vec![Point(0, 120.0, 119.0, 121.0)]);
+        h.series[0].metric = "source.a.voltage".into();
+        let volts = vec![Line { metric: "source.a.voltage".into(), ..line(true)[0].clone() }];
+        let (lo, hi) = y_range(&h, &volts, YScale::Mains);
+        assert!(lo <= 96.0 && (138.0..145.0).contains(&hi), "{lo}..{hi}");
+    }
+
+    #[test]
+    fn labels_are_at_least_eleven_pixels() {
+        let drawn =
+            draw(&history(vec![Point(0, 1.0, 1.0, 1.0)]), &line(false), "W", YScale::FromZero, (330, 200), &AXIS)
+                .unwrap();
+        let sizes: Vec<f64> =
+            drawn.svg.split("font-size=\"").skip(1).filter_map(|rest| rest.split('"').next()?.parse().ok()).collect();
+        assert!(!sizes.is_empty() && sizes.iter().all(|s| *s >= 11.0), "{sizes:?}");
+    }
+
+    #[test]
+    fn sixty_days_get_several_ticks_and_dashed_lines_are_dashed() {
+        let start = 1_795_777_000;
+        assert!(time_ticks(start, start + 60 * 86_400, 0, 7).len() >= 4);
+        let h = history((0..20).map(|i| Point(i * 10, 100.0, 90.0, 110.0)).collect());
+        let dashed = vec![Line { dash: true, ..line(false)[0].clone() }];
+        let drawn = draw(&h, &dashed, "W", YScale::FromZero, (600, 200), &AXIS).unwrap();
+        assert!(drawn.svg.contains("stroke-dasharray"), "{}", drawn.svg);
     }
 }

@@ -100,6 +100,44 @@ pub fn stamp(ts: i64) -> String {
     format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
 }
 
+/// The viewer's zone at `ts` as an offset: `UTC`, `UTC+01:00`, `UTC-05:30`
+/// (the server, which does not know the viewer's zone, says `UTC`).
+pub fn zone(ts: i64) -> String {
+    let offset = utc_offset(ts);
+    if offset == 0 {
+        return "UTC".to_owned();
+    }
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.abs();
+    format!("UTC{sign}{:02}:{:02}", abs / 3600, abs / 60 % 60)
+}
+
+/// ISO 8601 with the viewer's offset: `2026-11-28T13:05:09+01:00`.
+pub fn iso(ts: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(ts);
+    let offset = utc_offset(ts);
+    let zone = if offset == 0 {
+        "Z".to_owned()
+    } else {
+        let sign = if offset < 0 { '-' } else { '+' };
+        format!("{sign}{:02}:{:02}", offset.abs() / 3600, offset.abs() / 60 % 60)
+    };
+    format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{zone}")
+}
+
+/// When something happened, for a reader at `now_ms`: `14:05:09` on the
+/// same local day, else `2026-11-27 14:05`.
+pub fn clock(ts_ms: u64, now_ms: u64) -> String {
+    let (ts, now) = ((ts_ms / 1000) as i64, (now_ms / 1000) as i64);
+    let (y, mo, d, h, mi, s) = civil(ts);
+    let (ny, nmo, nd, ..) = civil(now);
+    if (y, mo, d) == (ny, nmo, nd) {
+        format!("{h:02}:{mi:02}:{s:02}")
+    } else {
+        format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +166,14 @@ mod tests {
         assert_eq!(tick(1_795_867_509, 86_400 * 2), "11-28 12:05");
         assert_eq!(tick(1_795_867_509, 86_400 * 30), "11-28 12:05");
         assert_eq!(tick(1_795_824_000, 86_400 * 7), "11-28");
+    }
+
+    #[test]
+    fn absolute_times_name_their_zone() {
+        assert_eq!(iso(1_795_867_509), "2026-11-28T12:05:09Z");
+        assert_eq!(zone(1_795_867_509), "UTC");
+        let now = 1_795_867_509_000;
+        assert_eq!(clock(now - 60_000, now), "12:04:09");
+        assert_eq!(clock(now - 86_400_000, now), "2026-11-27 12:05");
     }
 }

@@ -17,6 +17,7 @@ pub mod live;
 pub mod model;
 pub mod rules;
 pub mod state;
+pub mod status;
 pub mod wire;
 
 use leptos::prelude::*;

@@ -46,8 +46,16 @@ pub fn connect(dash: Dashboard) {
                 dash.push_event(event);
             }
         });
-        let on_open = Closure::<dyn FnMut()>::new(move || dash.link.set(LinkState::Live));
-        let on_error = Closure::<dyn FnMut()>::new(move || dash.link.set(LinkState::Reconnecting));
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            dash.link.set(LinkState::Live);
+            dash.link_down_since.set(None);
+        });
+        let on_error = Closure::<dyn FnMut()>::new(move || {
+            dash.link.set(LinkState::Reconnecting);
+            if dash.link_down_since.get_untracked().is_none() {
+                dash.link_down_since.set(Some(js_sys::Date::now() as u64));
+            }
+        });
         let _ = source.add_event_listener_with_callback(SNAPSHOT_EVENT, on_snapshot.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback(MQTT_EVENT, on_mqtt.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback(RULES_EVENT, on_rules.as_ref().unchecked_ref());
@@ -64,7 +72,26 @@ pub fn connect(dash: Dashboard) {
         on_error.forget();
 
         dash.now_ms.set(js_sys::Date::now() as u64);
+        dash.hydrated.set(true);
         set_interval(move || dash.now_ms.set(js_sys::Date::now() as u64), std::time::Duration::from_secs(1));
+        // A PDU that has never answered sends no snapshots: ask now and then
+        // why its polls fail, until every PDU has answered.
+        set_interval(
+            move || {
+                let silent = dash.pdus.with_untracked(|pdus| {
+                    dash.snapshots
+                        .with_untracked(|all| pdus.iter().any(|p| all.iter().all(|s| s.device_id != p.device_id)))
+                });
+                if silent && dash.link.get_untracked() == LinkState::Live {
+                    leptos::task::spawn_local(async move {
+                        if let Ok(pdus) = crate::api::load_pdus().await {
+                            dash.pdus.set(pdus);
+                        }
+                    });
+                }
+            },
+            std::time::Duration::from_secs(3),
+        );
     });
 }
 

@@ -1,13 +1,15 @@
-//! The page's reactive state: the latest snapshot of every PDU, rules,
-//! events, the link to the bridge, and the chosen history range.
+//! The page's reactive state: the latest snapshot of every PDU, the PDUs
+//! that have not answered yet, rules, events, the link to the bridge, and
+//! the chosen history range and outlet.
 //!
 //! Owns: what the components read and what the live stream writes. Starts
 //! from [`InitialState`], the values the server rendered with, so hydration
 //! lines up; `Copy`, so every closure can hold it.
 
-use crate::model::{DeviceId, Event, MqttStatus, PduSnapshot};
+use crate::model::{Connection, DeviceId, Event, MqttStatus, PduSnapshot};
+use crate::model::{OutletAction, OutletState};
 use crate::rules::RuleStatus;
-use crate::wire::{InitialState, RulesUpdate, EVENTS_SHOWN};
+use crate::wire::{FormOutcome, InitialState, OutletRequest, PduInfo, RulesUpdate, EVENTS_SHOWN};
 use leptos::prelude::*;
 
 /// State of the push channel from the bridge to this page.
@@ -18,13 +20,171 @@ pub enum LinkState {
     Reconnecting,
 }
 
+/// How far the values on screen can be trusted, worst first: the page's
+/// own link to the bridge, then the bridge's link to the PDU.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trust {
+    /// The page has lost its live stream: nothing on it updates.
+    NoLink {
+        since_ms: Option<u64>,
+    },
+    /// Three or more polls in a row failed: the values are the last known.
+    Unreachable {
+        since_ms: u64,
+        reason: String,
+    },
+    /// The last poll or two failed.
+    Stale {
+        since_ms: u64,
+        reason: String,
+    },
+    /// The stream is up but no new reading has come for a while.
+    Lagging {
+        read_ms: u64,
+    },
+    Live,
+}
+
+impl Trust {
+    /// Readings are the last known and commands would fail: grey the
+    /// values and switch the controls off.
+    pub fn frozen(&self) -> bool {
+        matches!(self, Trust::NoLink { .. } | Trust::Unreachable { .. })
+    }
+}
+
+/// `outlet=4` in a query string: the outlet the outlet chart shows (0 = all).
+pub fn outlet_from_query(query: &str) -> u32 {
+    query.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("outlet=")?.parse().ok()).unwrap_or(0)
+}
+
+/// The range the charts show when it is not a named one.
+pub const CUSTOM_RANGE: &str = "custom";
+
+/// `start=…&end=…` (unix seconds) in a query string: a custom chart range.
+pub fn custom_from_query(query: &str) -> Option<(i64, i64)> {
+    let start = param(query, "start")?.parse().ok()?;
+    let end = param(query, "end")?.parse().ok()?;
+    (start < end).then_some((start, end))
+}
+
+/// One `key=value` of a query string (values from our own redirects are
+/// plain: ids, numbers, words; `+` and `%20` are not expected).
+fn param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// What happened to an outlet, in words: "Outlet 3 “NAS” is off."
+pub fn outlet_outcome(outlet: u32, name: &str, action: OutletAction, state: OutletState, pending: bool) -> String {
+    let head = format!("Outlet {outlet} “{name}”");
+    match (action, pending) {
+        (OutletAction::Reboot, true) => format!("{head} is off for its reboot and comes back on by itself."),
+        (OutletAction::DelayReboot, true) => format!("{head} reboots after the delay set on the PDU."),
+        (OutletAction::DelayOn, true) => format!("{head} turns on after the delay set on the PDU."),
+        (OutletAction::DelayOff, true) => format!("{head} turns off after the delay set on the PDU."),
+        (_, true) => format!("{head} is {}; a command is still under way.", state.label()),
+        (OutletAction::Cancel, false) => format!("{head}: pending command cancelled; it is {}.", state.label()),
+        (_, false) => format!("{head} is {}.", state.label()),
+    }
+}
+
+/// Why an outlet command or rule change failed, from an HTTP status: fixed
+/// words, so a crafted link cannot put text on the page.
+pub fn failure_words(code: u16) -> &'static str {
+    match code {
+        503 => "the PDU is unreachable, or has not answered yet",
+        502 => "the PDU refused the command",
+        404 => "no such outlet, rule or PDU",
+        409 => "it conflicts with the rules file (a name used twice, or a file that cannot be used)",
+        400 | 422 => "the request was not valid",
+        403 => "the request did not come from this dashboard",
+        _ => "the bridge failed to carry it out",
+    }
+}
+
+/// The confirmation and the outcome a form post redirected to
+/// (`?confirm=outlet…`, `?done=…`, `?failed=…`), so the page shows them
+/// before and without the WASM.
+pub fn forms_from_query(
+    query: &str,
+    snapshots: &[PduSnapshot],
+) -> (Option<OutletRequest>, Option<String>, Option<FormOutcome>) {
+    let device = param(query, "device_id").and_then(|d| DeviceId::parse(d).ok());
+    // `o`, not `outlet`: that one is the outlet chart's choice.
+    let outlet = param(query, "o").and_then(|n| n.parse::<u32>().ok());
+    let action = param(query, "action").and_then(|a| a.parse::<OutletAction>().ok());
+    let name = |n: u32| {
+        snapshots
+            .iter()
+            .find(|s| device.as_ref().is_none_or(|d| &s.device_id == d))
+            .and_then(|s| s.outlet(n))
+            .map(|o| o.name.clone())
+            .unwrap_or_default()
+    };
+    let rule = param(query, "rule").filter(|r| r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    let confirm = match (param(query, "confirm"), &device, outlet, action) {
+        (Some("outlet"), Some(device_id), Some(outlet), Some(action)) => {
+            Some(OutletRequest { device_id: device_id.clone(), outlet, action })
+        }
+        _ => None,
+    };
+    let confirm_rule = rule.filter(|_| param(query, "confirm") == Some("rule-delete")).map(str::to_owned);
+    let outcome = match (param(query, "done"), param(query, "failed")) {
+        (Some("outlet"), _) => {
+            let state = match param(query, "state") {
+                Some("on") => OutletState::On,
+                _ => OutletState::Off,
+            };
+            outlet.zip(action).map(|(n, a)| FormOutcome {
+                panel: "outlet".into(),
+                ok: true,
+                text: outlet_outcome(n, &name(n), a, state, param(query, "pending") == Some("1")),
+            })
+        }
+        (Some("rule"), _) => rule.map(|r| {
+            let what = match param(query, "what") {
+                Some("enabled") => "enabled",
+                Some("disabled") => "disabled",
+                Some("saved") => "saved",
+                _ => "deleted",
+            };
+            FormOutcome { panel: "rule".into(), ok: true, text: format!("Rule “{r}” {what}.") }
+        }),
+        (_, Some(panel @ ("outlet" | "rule"))) => {
+            let code = param(query, "code").and_then(|c| c.parse().ok()).unwrap_or(500);
+            let what = match (panel, outlet, rule) {
+                ("outlet", Some(n), _) => format!("Outlet {n} “{}”", name(n)),
+                ("rule", _, Some(r)) => format!("Rule “{r}”"),
+                _ => "The change".to_owned(),
+            };
+            Some(FormOutcome {
+                panel: panel.into(),
+                ok: false,
+                text: format!("{what}: not done, {}.", failure_words(code)),
+            })
+        }
+        _ => None,
+    };
+    (confirm, confirm_rule, outcome)
+}
+
 /// The page's state; `Copy`, so every closure can hold it.
 #[derive(Clone, Copy)]
 pub struct Dashboard {
     /// Latest snapshot of every PDU, as pushed by the bridge.
     pub snapshots: RwSignal<Vec<PduSnapshot>>,
+    /// Every configured PDU, also those that have never answered (their
+    /// address and last error say what to check).
+    pub pdus: RwSignal<Vec<PduInfo>>,
     /// The PDU the user picked; `None` shows the first.
     pub selected: RwSignal<Option<DeviceId>>,
+    /// The PDU on screen, whether or not it has answered yet.
+    pub current_id: Memo<Option<DeviceId>>,
+    /// False while the page is the server's HTML, true once the WASM runs:
+    /// texts in the viewer's time zone are drawn only then.
+    pub hydrated: RwSignal<bool>,
+    /// When the live stream dropped, while it is down.
+    pub link_down_since: RwSignal<Option<u64>>,
     /// The clock data ages are measured against (server time until the
     /// browser's clock takes over after hydration).
     pub now_ms: RwSignal<u64>,
@@ -39,35 +199,95 @@ pub struct Dashboard {
     pub current: Memo<Option<PduSnapshot>>,
     /// The history charts' range (`1h` … `60d`), mirrored in the URL.
     pub range: RwSignal<String>,
+    /// The outlet the outlet-power chart shows (0 = all), mirrored in the URL.
+    pub chart_outlet: RwSignal<u32>,
+    /// The custom range (unix seconds) while `range` is `custom`.
+    pub custom: RwSignal<Option<(i64, i64)>>,
+    /// An outlet command a form posted before the WASM ran, to confirm.
+    pub confirm: StoredValue<Option<OutletRequest>>,
+    /// A rule a form asked to delete before the WASM ran, to confirm.
+    pub confirm_rule: StoredValue<Option<String>>,
+    /// What the last form post did.
+    pub outcome: StoredValue<Option<FormOutcome>>,
 }
 
 impl Dashboard {
     pub fn from_initial(initial: InitialState) -> Self {
         let snapshots = RwSignal::new(initial.snapshots);
+        let pdus = RwSignal::new(initial.pdus);
         let selected = RwSignal::new(None::<DeviceId>);
-        let current = Memo::new(move |_| {
-            selected.with(|sel| {
-                snapshots.with(|all| match sel {
-                    Some(id) => all.iter().find(|s| &s.device_id == id).cloned(),
-                    None => all.first().cloned(),
-                })
+        let current_id = Memo::new(move |_| {
+            selected.get().or_else(|| {
+                pdus.with(|p| p.first().map(|p| p.device_id.clone()))
+                    .or_else(|| snapshots.with(|all| all.first().map(|s| s.device_id.clone())))
             })
+        });
+        let current = Memo::new(move |_| {
+            let id = current_id.get()?;
+            snapshots.with(|all| all.iter().find(|s| s.device_id == id).cloned())
         });
         Self {
             snapshots,
+            pdus,
             selected,
+            current_id,
+            hydrated: RwSignal::new(false),
+            link_down_since: RwSignal::new(None),
             now_ms: RwSignal::new(initial.now_ms),
             link: RwSignal::new(LinkState::Connecting),
             mqtt: RwSignal::new(initial.mqtt),
             rules: RwSignal::new(initial.rules),
             events: RwSignal::new(initial.events),
             current,
-            range: RwSignal::new(if initial.range.is_empty() {
+            range: RwSignal::new(if initial.custom.is_some() {
+                CUSTOM_RANGE.to_owned()
+            } else if initial.range.is_empty() {
                 crate::history::DEFAULT_RANGE.to_owned()
             } else {
                 initial.range
             }),
+            custom: RwSignal::new(initial.custom),
+            chart_outlet: RwSignal::new(initial.chart_outlet),
+            confirm: StoredValue::new(initial.confirm),
+            confirm_rule: StoredValue::new(initial.confirm_rule),
+            outcome: StoredValue::new(initial.outcome),
         }
+    }
+
+    /// How far the values of the PDU on screen can be trusted (reactive).
+    pub fn trust(&self) -> Trust {
+        if self.link.get() == LinkState::Reconnecting {
+            return Trust::NoLink { since_ms: self.link_down_since.get() };
+        }
+        let Some((connection, read_ms, interval_ms)) =
+            self.read(|s| (s.connection.clone(), s.ts_ms, s.poll_interval_ms))
+        else {
+            return Trust::Live;
+        };
+        match connection {
+            Connection::Unreachable { since_ms, reason } => Trust::Unreachable { since_ms, reason },
+            Connection::Stale { since_ms, reason } => Trust::Stale { since_ms, reason },
+            Connection::Online => {
+                // Only the browser's clock can tell: the server renders the
+                // values it has just read.
+                let late_after = (5 * interval_ms).max(10_000);
+                if self.hydrated.get() && self.now_ms.get().saturating_sub(read_ms) > late_after {
+                    Trust::Lagging { read_ms }
+                } else {
+                    Trust::Live
+                }
+            }
+        }
+    }
+
+    /// The rule whose deletion a form post asked to confirm.
+    pub fn confirm_rule_delete(&self) -> Option<String> {
+        self.confirm_rule.get_value()
+    }
+
+    /// The configured PDU behind `id`, if the bridge listed it.
+    pub fn info(&self, id: &DeviceId) -> Option<PduInfo> {
+        self.pdus.with(|all| all.iter().find(|p| &p.device_id == id).cloned())
     }
 
     /// Replace (or add) one PDU's snapshot.
@@ -80,7 +300,7 @@ impl Dashboard {
 
     /// The rules of the PDU on screen.
     pub fn current_rules(&self) -> Vec<RuleStatus> {
-        let Some(id) = self.read(|s| s.device_id.clone()) else { return Vec::new() };
+        let Some(id) = self.current_id.get() else { return Vec::new() };
         self.rules.with(|all| all.iter().find(|u| u.device_id == id).map(|u| u.rules.clone()).unwrap_or_default())
     }
 
@@ -94,7 +314,7 @@ impl Dashboard {
 
     /// Change the rules of the PDU on screen in place.
     fn edit_rules(&self, f: impl FnOnce(&mut Vec<RuleStatus>)) {
-        let Some(device_id) = self.read(|s| s.device_id.clone()) else { return };
+        let Some(device_id) = self.current_id.get_untracked() else { return };
         self.rules.update(|all| match all.iter_mut().find(|u| u.device_id == device_id) {
             Some(update) => f(&mut update.rules),
             None => {
@@ -119,7 +339,7 @@ impl Dashboard {
 
     /// Why the rules file of the PDU on screen was refused, if it was.
     pub fn rules_file_error(&self) -> Option<String> {
-        let id = self.read(|s| s.device_id.clone())?;
+        let id = self.current_id.get()?;
         self.rules.with(|all| all.iter().find(|u| u.device_id == id).and_then(|u| u.file_error.clone()))
     }
 
@@ -141,5 +361,38 @@ impl Dashboard {
         f: impl Fn(&PduSnapshot) -> String + Copy + Send + Sync + 'static,
     ) -> impl Fn() -> String + Copy + Send + Sync + 'static {
         move || self.read(f).unwrap_or_else(|| "—".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chart_outlet_comes_from_the_query() {
+        assert_eq!(outlet_from_query("?range=7d&outlet=4"), 4);
+        assert_eq!(outlet_from_query("range=7d"), 0);
+        assert_eq!(outlet_from_query("outlet=x"), 0);
+        assert_eq!(custom_from_query("?start=100&end=200&outlet=2"), Some((100, 200)));
+        assert_eq!(custom_from_query("?start=200&end=100"), None);
+    }
+
+    #[test]
+    fn form_redirects_become_a_confirmation_or_fixed_words() {
+        let (confirm, _, outcome) = forms_from_query("?confirm=outlet&device_id=pdu&o=3&action=off", &[]);
+        let confirm = confirm.unwrap();
+        assert_eq!((confirm.outlet, confirm.action), (3, OutletAction::Off));
+        assert!(outcome.is_none());
+        let (_, _, outcome) = forms_from_query("done=outlet&o=7&action=reboot&state=off&pending=1", &[]);
+        assert!(outcome.unwrap().text.contains("comes back on by itself"));
+        let (_, _, outcome) = forms_from_query("failed=outlet&o=2&action=off&code=503", &[]);
+        let outcome = outcome.unwrap();
+        assert!(!outcome.ok && outcome.text.contains("unreachable"), "{}", outcome.text);
+        let (_, _, outcome) = forms_from_query("done=rule&rule=%3Cb%3E&what=deleted", &[]);
+        assert!(outcome.is_none(), "a name that is not a rule name is not shown");
+        let (_, _, outcome) = forms_from_query("done=rule&rule=shed-nas&what=deleted", &[]);
+        assert_eq!(outcome.unwrap().text, "Rule “shed-nas” deleted.");
+        let (_, rule, _) = forms_from_query("confirm=rule-delete&rule=shed-nas", &[]);
+        assert_eq!(rule.as_deref(), Some("shed-nas"));
     }
 }

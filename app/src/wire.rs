@@ -5,7 +5,7 @@
 //! Owns: names both sides must agree on. Plain data only: the server imports
 //! it and so does the browser client (`crate::live`).
 
-use crate::model::{Event, MqttStatus, PduSnapshot};
+use crate::model::{DeviceId, Event, MqttStatus, OutletAction, PduSnapshot};
 use serde::{Deserialize, Serialize};
 
 /// The SSE path, shared with the server's router.
@@ -30,6 +30,43 @@ pub struct RulesUpdate {
     pub file_error: Option<String>,
 }
 
+/// A PDU the bridge is set up to poll, whether or not it has ever answered:
+/// what the dashboard needs to say which PDU is silent and what to check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PduInfo {
+    pub device_id: DeviceId,
+    /// The configured label, else the PDU's name once known, else the id.
+    pub label: String,
+    /// `host:port` polled over SNMP; `None` for the in-process simulated PDU.
+    pub address: Option<String>,
+    pub simulated: bool,
+    /// Why the last poll failed, if it did; never credentials.
+    pub last_error: Option<String>,
+}
+
+/// Where the dashboard's forms post (they work before and without the WASM;
+/// once hydrated, the page handles them itself).
+pub const OUTLET_FORM_PATH: &str = "/forms/outlet";
+pub const RULE_FORM_PATH: &str = "/forms/rule";
+
+/// An outlet command asked for by a form and waiting for its confirmation
+/// (`/?confirm=outlet&device_id=…&o=3&action=off`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutletRequest {
+    pub device_id: DeviceId,
+    pub outlet: u32,
+    pub action: OutletAction,
+}
+
+/// What a form post did, shown once on the page its answer redirects to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FormOutcome {
+    /// `outlet` or `rule`: which panel shows it.
+    pub panel: String,
+    pub ok: bool,
+    pub text: String,
+}
+
 /// Events the dashboard shows at first, newest first.
 pub const EVENTS_SHOWN: usize = 50;
 
@@ -50,4 +87,22 @@ pub struct InitialState {
     /// renders the same pressed button the browser hydrates.
     #[serde(default)]
     pub range: String,
+    /// The outlet the outlet-power chart shows (`?outlet=4`); 0 = all.
+    #[serde(default)]
+    pub chart_outlet: u32,
+    /// A custom chart range (`?start=…&end=…`, unix seconds) instead of a named one.
+    #[serde(default)]
+    pub custom: Option<(i64, i64)>,
+    /// Every configured PDU, including those that have never answered.
+    #[serde(default)]
+    pub pdus: Vec<PduInfo>,
+    /// An outlet command posted by a form, to confirm.
+    #[serde(default)]
+    pub confirm: Option<OutletRequest>,
+    /// A rule whose deletion a form asked for, to confirm.
+    #[serde(default)]
+    pub confirm_rule: Option<String>,
+    /// What the last form post did.
+    #[serde(default)]
+    pub outcome: Option<FormOutcome>,
 }

@@ -2,8 +2,9 @@
 //! preferred, and a transfer-switch diagram whose blade follows the active
 //! source (it moves the moment a transfer shows up in a snapshot).
 
+use super::FreshnessNote;
 use crate::format;
-use crate::model::{Ats, RangeStatus, Redundancy, Source};
+use crate::model::{Ats, RangeStatus, Redundancy, Source, SourceReading};
 use crate::state::Dashboard;
 use leptos::prelude::*;
 
@@ -14,8 +15,36 @@ fn ats_text(
     dash.text(move |s| s.ats.as_ref().map(f).unwrap_or_else(|| "—".to_owned()))
 }
 
+/// A source at (nearly) 0 V is gone, whatever status the PDU reports.
+fn is_dead(r: &SourceReading) -> bool {
+    r.voltage.is_some_and(|v| v < 1.0)
+}
+
 fn source_is_healthy(ats: &Ats, source: Source) -> bool {
-    ats.source(source).and_then(|s| s.voltage_status).map(|st| st == RangeStatus::Normal).unwrap_or(false)
+    ats.source(source).is_some_and(|r| !is_dead(r) && r.voltage_status == Some(RangeStatus::Normal))
+}
+
+/// The source's state in words, from the PDU's own range check.
+fn source_status(r: &SourceReading) -> String {
+    if is_dead(r) {
+        return "lost: no voltage".to_owned();
+    }
+    match r.voltage_status {
+        Some(RangeStatus::Normal) => "within its range",
+        Some(RangeStatus::Over) => "above its range",
+        Some(RangeStatus::Under) => "below its range",
+        None => "not reported",
+    }
+    .to_owned()
+}
+
+/// A dead source has no frequency: whatever the PDU says is not a reading.
+fn source_frequency(r: &SourceReading) -> String {
+    if is_dead(r) {
+        "—".to_owned()
+    } else {
+        format::reading(r.frequency, 1, "Hz")
+    }
 }
 
 #[component]
@@ -36,7 +65,8 @@ pub fn AtsPanel() -> impl IntoView {
         format!("{feeding} · {redundancy}")
     });
     let input = dash.text(|s| {
-        format!("{} · {}", format::reading(s.input.voltage, 1, "V"), format::reading(s.input.frequency, 1, "Hz"))
+        let frequency = if s.input.voltage.is_some_and(|v| v < 1.0) { None } else { s.input.frequency };
+        format!("{} · {}", format::reading(s.input.voltage, 1, "V"), format::reading(frequency, 1, "Hz"))
     });
     let preferred =
         ats_text(dash, |ats| ats.preferred.map(|s| format!("source {}", s.letter())).unwrap_or_else(|| "none".into()));
@@ -51,6 +81,7 @@ pub fn AtsPanel() -> impl IntoView {
     view! {
         <section class="card ats" aria-labelledby="ats-title">
             <h2 id="ats-title">"Power inputs"</h2>
+            <FreshnessNote/>
             <Show
                 when=has_ats
                 fallback=|| view! { <p class="muted">"This PDU reports no transfer switch."</p> }
@@ -94,13 +125,8 @@ fn SourceCard(source: Source) -> impl IntoView {
         ats_text(dash, move |ats| ats.source(source).map(f).unwrap_or_else(|| "—".to_owned()))
     };
     let voltage = reading(|r| format::reading(r.voltage, 1, "V"));
-    let frequency = reading(|r| format::reading(r.frequency, 1, "Hz"));
-    let status = reading(|r| match r.voltage_status {
-        Some(RangeStatus::Normal) => "normal".to_owned(),
-        Some(RangeStatus::Over) => "over voltage".to_owned(),
-        Some(RangeStatus::Under) => "under voltage / lost".to_owned(),
-        None => "unknown".to_owned(),
-    });
+    let frequency = reading(source_frequency);
+    let status = reading(source_status);
     let letter = source.letter();
     view! {
         <div class=class data-testid=format!("source-{}", letter.to_lowercase())>
@@ -115,7 +141,7 @@ fn SourceCard(source: Source) -> impl IntoView {
             </p>
             <p class="big" data-testid="voltage">{voltage}</p>
             <p class="sub">{frequency}</p>
-            <p class="status">"Status: " <strong>{status}</strong></p>
+            <p class="status" data-testid="source-status">"Voltage " <strong>{status}</strong></p>
         </div>
     }
 }

@@ -1,5 +1,6 @@
 //! Bank cards: what each breaker carries, against its limit.
 
+use super::FreshnessNote;
 use crate::format;
 use crate::model::{Bank, PduSnapshot};
 use crate::state::Dashboard;
@@ -19,6 +20,7 @@ pub fn BankList() -> impl IntoView {
     view! {
         <section class="card banks" aria-labelledby="banks-title">
             <h2 id="banks-title">"Banks"</h2>
+            <FreshnessNote/>
             <p class="total" data-testid="total">"Total " <strong>{total}</strong></p>
             <div class="bank-list">
                 <For each=numbers key=|n| *n children=move |n| view! { <BankCard number=n/> }/>

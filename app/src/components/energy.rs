@@ -90,18 +90,22 @@ fn Summary(s: EnergySummary, open: RwSignal<Option<String>>, device: Memo<Option
             let base = format!("/api/reports/{}", r.id);
             let q = format!("?device_id={device_q}");
             let toggle = move |_| open.update(|o| *o = if o.as_deref() == Some(&id) { None } else { Some(id.clone()) });
+            let title = r.title.clone();
+            let file = format!("{device_q}-{}", r.id);
             view! {
                 <li>
                     <button type="button" class="link" on:click=toggle>
                         {r.title.clone()}
                     </button>
-                    <a href=format!("{base}.html{q}") target="_blank">
-                        "Print"
+                    <a href=format!("{base}.html{q}") target="_blank" aria-label=format!("Print page of {title} (opens a new tab)")>
+                        "Print page"
                     </a>
-                    <a href=format!("{base}.csv{q}") download="">
+                    <a href=format!("{base}.csv{q}") download=format!("{file}.csv") aria-label=format!("Download {title} as CSV")>
                         "CSV"
                     </a>
-                    <a href=format!("{base}{q}")>"JSON"</a>
+                    <a href=format!("{base}.json{q}") download=format!("{file}.json") aria-label=format!("Download {title} as JSON")>
+                        "JSON"
+                    </a>
                 </li>
             }
         })
@@ -115,11 +119,11 @@ fn Summary(s: EnergySummary, open: RwSignal<Option<String>>, device: Memo<Option
             <table class="energy-outlets">
                 <thead>
                     <tr>
-                        <th>"#"</th>
-                        <th class="name">"Outlet"</th>
-                        <th>"Today kWh"</th>
-                        <th>"Week kWh"</th>
-                        <th>"Month kWh"</th>
+                        <th scope="col">"#"</th>
+                        <th scope="col" class="name">"Outlet"</th>
+                        <th scope="col">"Today kWh"</th>
+                        <th scope="col">"Week kWh"</th>
+                        <th scope="col">"Month kWh"</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -162,6 +166,9 @@ fn ReportView(open: RwSignal<Option<String>>, device: Memo<Option<String>>) -> i
 #[component]
 fn ReportTable(r: Report) -> impl IntoView {
     let currency = r.currency.clone();
+    let priced = r.price_per_kwh.is_some();
+    let source = |t: &EnergyTotals, s: &str| format!("{:.2}", t.sources.get(s).copied().unwrap_or(0.0));
+    let money = |v: Option<f64>| v.map(|c| format!("{c:.2}")).unwrap_or_else(|| "0.00".into());
     let days = r
         .days
         .iter()
@@ -169,47 +176,69 @@ fn ReportTable(r: Report) -> impl IntoView {
             let t = &d.totals;
             view! {
                 <tr>
-                    <td class="name">{d.date.clone()}</td>
+                    <th scope="row" class="name">{d.date.clone()}</th>
                     <td>{format!("{:.2}", t.kwh)}</td>
-                    <td>{format!("{:.2}", t.sources.get("a").copied().unwrap_or(0.0))}</td>
-                    <td>{format!("{:.2}", t.sources.get("b").copied().unwrap_or(0.0))}</td>
+                    <td>{source(t, "a")}</td>
+                    <td>{source(t, "b")}</td>
                     <td>{watts(t.peak_w)}</td>
                     <td>{watts(t.avg_w)}</td>
+                    {priced.then(|| view! { <td>{money(t.cost)}</td> })}
                 </tr>
             }
         })
         .collect_view();
     let change = match (r.previous_kwh, r.change_percent) {
         (Some(p), Some(c)) => format!("{c:+.1} % against the period before ({p:.2} kWh)"),
+        (Some(p), None) => format!("{p:.2} kWh the period before"),
         _ => "no data for the period before".to_owned(),
     };
+    let price = match r.price_per_kwh {
+        Some(p) => format!("Cost {} {currency} at {p:.2} {currency} per kWh.", money(r.totals.cost),),
+        None => "No cost: no price is set (BRIDGE_PRICE_PER_KWH, BRIDGE_CURRENCY).".to_owned(),
+    };
+    let print = move |_| print_report();
     view! {
         <article class="report" data-testid="report-view">
-            <h3>{r.title.clone()}</h3>
+            <div class="card-head">
+                <h3>{r.title.clone()}</h3>
+                <button type="button" class="report-actions" on:click=print>"Print"</button>
+            </div>
             <p>
-                <strong>{kwh(r.totals.kwh)}</strong>
-                " · peak "
+                <strong data-testid="report-kwh">{kwh(r.totals.kwh)}</strong>
+                " · source A " {source(&r.totals, "a")} " kWh · source B " {source(&r.totals, "b")} " kWh · peak "
                 {watts(r.totals.peak_w)}
                 " · average "
                 {watts(r.totals.avg_w)}
                 " · "
                 {change}
-                " "
-                {cost(r.totals.cost, &currency).map(|c| format!("· {c}"))}
             </p>
+            <p data-testid="report-cost">{price}</p>
             <table class="energy-outlets">
+                <caption class="visually-hidden">"Energy by day"</caption>
                 <thead>
                     <tr>
-                        <th class="name">"Day"</th>
-                        <th>"kWh"</th>
-                        <th>"Source A"</th>
-                        <th>"Source B"</th>
-                        <th>"Peak"</th>
-                        <th>"Average"</th>
+                        <th scope="col" class="name">"Day"</th>
+                        <th scope="col">"kWh"</th>
+                        <th scope="col">"Source A kWh"</th>
+                        <th scope="col">"Source B kWh"</th>
+                        <th scope="col">"Peak"</th>
+                        <th scope="col">"Average"</th>
+                        {priced.then(|| view! { <th scope="col">{format!("Cost {}", r.currency)}</th> })}
                     </tr>
                 </thead>
                 <tbody>{days}</tbody>
             </table>
         </article>
+    }
+}
+
+/// Print only the opened report (the stylesheet hides the rest while the
+/// body carries `printing-report`).
+fn print_report() {
+    #[cfg(feature = "hydrate")]
+    if let Some(body) = document().body() {
+        let _ = body.class_list().add_1("printing-report");
+        let _ = window().print();
+        let _ = body.class_list().remove_1("printing-report");
     }
 }

@@ -15,6 +15,15 @@ pub fn IdentityStrip() -> impl IntoView {
         let now = dash.now_ms.get();
         dash.read(|s| format::age(s.age_s(now))).unwrap_or_default()
     };
+    // The moment itself on hover, in the viewer's zone once hydrated.
+    let stamp = move || {
+        dash.hydrated.track();
+        dash.read(|s| {
+            let ts = (s.ts_ms / 1000) as i64;
+            format!("read at {} {}", format::stamp(ts), format::zone(ts))
+        })
+        .unwrap_or_default()
+    };
     view! {
         <section class="identity" aria-label="PDU identity">
             <dl>
@@ -27,7 +36,7 @@ pub fn IdentityStrip() -> impl IntoView {
                 <Item label="Rating" value=dash.text(|s| s.identity.rating_amps.map(|a| format!("{a} A")).unwrap_or_else(|| "—".into()))/>
                 <div class="id-item">
                     <dt>"Last reading"</dt>
-                    <dd data-testid="data-age">{age}" ago"</dd>
+                    <dd data-testid="data-age" title=stamp>{age}" ago"</dd>
                 </div>
             </dl>
         </section>

@@ -4,18 +4,22 @@
 //! user sees. They read and change the page's state (`crate::state`), which
 //! starts from the server's values (so the server-rendered HTML already
 //! shows real readings) and is then fed by the live stream (`crate::live`).
+//! At the top, the status strip says in one line per PDU whether power is
+//! fine; below it every reading says how old it is when it is not live.
 
 mod ats;
 mod banks;
 mod charts;
+mod dialog;
 mod energy;
 mod identity;
 mod outlets;
 mod rules;
 
 use crate::format;
-use crate::model::{Connection, DeviceId, MqttState};
-use crate::state::{Dashboard, LinkState};
+use crate::model::{DeviceId, MqttState};
+use crate::state::{Dashboard, LinkState, Trust};
+use crate::status::{self, Alarm, Severity};
 use leptos::prelude::*;
 
 /// A signal that changes every minute in the browser (never on the
@@ -31,18 +35,42 @@ pub fn every_minute() -> RwSignal<u32> {
     tick
 }
 
+/// A moment as the reader sees it: local time in the browser (UTC in the
+/// server's HTML, which says so), the full date and zone on hover, and a
+/// machine-readable `datetime`.
+#[component]
+pub fn When(ms: u64) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let ts = (ms / 1000) as i64;
+    let text = move || {
+        let now = dash.now_ms.get();
+        let zone = if dash.hydrated.get() { String::new() } else { " UTC".to_owned() };
+        format!("{}{zone}", format::clock(ms, now))
+    };
+    let full = move || {
+        dash.hydrated.track();
+        format!("{} {}", format::stamp(ts), format::zone(ts))
+    };
+    let iso = move || {
+        dash.hydrated.track();
+        format::iso(ts)
+    };
+    view! { <time datetime=iso title=full>{text}</time> }
+}
+
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let has_data = move || dash.current.with(Option::is_some);
+    let has_pdu = move || dash.current_id.with(Option::is_some);
+    let class = move || if dash.trust().frozen() { "page frozen" } else { "page" };
     view! {
+        <a class="skip-link" href="#content">"Skip to the dashboard"</a>
         <Header/>
-        <main class="page">
-            <Show
-                when=has_data
-                fallback=|| view! { <p class="waiting">"Waiting for the first reading from the PDU…"</p> }
-            >
-                <Banners/>
+        <main id="content" tabindex="-1" class=class>
+            <StatusStrip/>
+            <Banners/>
+            <Show when=has_data fallback=NeverReached>
                 <identity::IdentityStrip/>
                 <div class="top-row">
                     <ats::AtsPanel/>
@@ -51,6 +79,8 @@ pub fn DashboardPage() -> impl IntoView {
                 <outlets::OutletGrid/>
                 <charts::HistoryPanel/>
                 <energy::EnergyPanel/>
+            </Show>
+            <Show when=has_pdu>
                 <div class="bottom-row">
                     <rules::RulesPanel/>
                     <rules::EventList/>
@@ -66,13 +96,16 @@ fn Header() -> impl IntoView {
     let link = move || match dash.link.get() {
         LinkState::Connecting => ("wait", "connecting…"),
         LinkState::Live => ("ok", "live"),
-        LinkState::Reconnecting => ("bad", "reconnecting…"),
+        LinkState::Reconnecting => ("bad", "lost, reconnecting…"),
     };
-    let pdu = move || match dash.read(|s| s.connection.clone()) {
-        Some(Connection::Online) => ("ok", "online"),
-        Some(Connection::Stale { .. }) => ("wait", "stale"),
-        Some(Connection::Unreachable { .. }) => ("bad", "unreachable"),
-        None => ("wait", "no data yet"),
+    // Without the live stream the page cannot know the PDU's state.
+    let pdu = move || match dash.trust() {
+        Trust::NoLink { .. } => ("off", "unknown (no link)"),
+        Trust::Unreachable { .. } => ("bad", "unreachable"),
+        Trust::Stale { .. } => ("wait", "stale"),
+        Trust::Lagging { .. } => ("wait", "no new readings"),
+        Trust::Live if dash.current.with(Option::is_none) => ("bad", "never answered"),
+        Trust::Live => ("ok", "online"),
     };
     let mqtt = move || {
         dash.mqtt.with(|m| match m.state {
@@ -89,13 +122,18 @@ fn Header() -> impl IntoView {
             None => m.broker.clone(),
         })
     };
+    let label = move || {
+        dash.read(|s| s.label.clone())
+            .or_else(|| dash.current_id.get().and_then(|id| dash.info(&id)).map(|p| p.label))
+            .unwrap_or_default()
+    };
     view! {
         <header class="topbar">
-            <div class="brand">
+            <h1 class="brand">
                 <img class="logo" src="/favicon.svg" alt="" width="22" height="22"/>
                 <span class="brand-name">"pdu-bridge"</span>
-                <span class="brand-pdu">{dash.text(|s| s.label.clone())}</span>
-            </div>
+                <span class="brand-pdu">{label}</span>
+            </h1>
             <DeviceSelector/>
             <ul class="indicators" aria-label="Connections">
                 <li class=move || format!("indicator {}", link().0) data-testid="link-state">
@@ -116,6 +154,13 @@ fn Header() -> impl IntoView {
                     <span class="indicator-detail">{mqtt_detail}</span>
                 </li>
             </ul>
+            <nav class="jump" aria-label="Sections">
+                <a href="#outlets">"Outlets"</a>
+                <a href="#history">"History"</a>
+                <a href="#energy">"Energy"</a>
+                <a href="#rules">"Rules"</a>
+                <a href="#events">"Events"</a>
+            </nav>
         </header>
     }
 }
@@ -124,16 +169,15 @@ fn Header() -> impl IntoView {
 #[component]
 fn DeviceSelector() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let ids = move || {
-        dash.snapshots.with(|all| all.iter().map(|s| (s.device_id.clone(), s.label.clone())).collect::<Vec<_>>())
-    };
+    let ids =
+        move || dash.pdus.with(|all| all.iter().map(|p| (p.device_id.clone(), p.label.clone())).collect::<Vec<_>>());
     let on_change = move |ev: leptos::ev::Event| {
         if let Ok(id) = DeviceId::parse(&event_target_value(&ev)) {
             dash.selected.set(Some(id));
         }
     };
     view! {
-        <Show when=move || dash.snapshots.with(|all| all.len() > 1)>
+        <Show when=move || dash.pdus.with(|all| all.len() > 1)>
             <label class="device-select">
                 "PDU "
                 <select on:change=on_change>
@@ -151,39 +195,213 @@ fn DeviceSelector() -> impl IntoView {
     }
 }
 
-/// Demo mode and connection problems, in words.
+/// One line per PDU, worst condition first, in words, colour and a symbol,
+/// with the time it began; the page's own link to the bridge above them.
+#[component]
+fn StatusStrip() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let ids = move || {
+        let configured = dash.pdus.with(|p| p.iter().map(|p| p.device_id.clone()).collect::<Vec<_>>());
+        if configured.is_empty() {
+            dash.snapshots.with(|all| all.iter().map(|s| s.device_id.clone()).collect())
+        } else {
+            configured
+        }
+    };
+    let link_lost = move || match dash.trust() {
+        Trust::NoLink { since_ms } => Some(since_ms),
+        _ => None,
+    };
+    view! {
+        <section class="status-strip" aria-labelledby="status-title" aria-live="polite" data-testid="status-strip">
+            <h2 id="status-title" class="visually-hidden">"Status at a glance"</h2>
+            {move || {
+                link_lost()
+                    .map(|since| {
+                        let alarm = Alarm {
+                            severity: Severity::Critical,
+                            key: "no-link".into(),
+                            title: "No link to the bridge".into(),
+                            detail: "This page receives nothing: the bridge stopped or the network dropped. Every value below is frozen and switching is off until the link is back; it reconnects by itself.".into(),
+                            since_ms: since,
+                        };
+                        view! { <StatusLine label=String::new() alarms=vec![alarm] testid="status-link".into()/> }
+                    })
+            }}
+            <For each=ids key=|id| id.clone() children=move |id| view! { <PduStatus id/> }/>
+        </section>
+    }
+}
+
+/// What a PDU that has never answered shows instead of readings.
+fn never_reached(dash: Dashboard, id: &DeviceId) -> Alarm {
+    let info = dash.info(id);
+    let at = info.as_ref().and_then(|p| p.address.clone()).map(|a| format!(" at {a}")).unwrap_or_default();
+    let why = info
+        .and_then(|p| p.last_error)
+        .map(|e| format!("Last error: {e}."))
+        .unwrap_or_else(|| "The first poll is still under way.".to_owned());
+    Alarm {
+        severity: Severity::Critical,
+        key: "never-reached".into(),
+        title: "PDU has not answered".into(),
+        detail: format!("No reading from the PDU{at} since the bridge started. {why}"),
+        since_ms: None,
+    }
+}
+
+#[component]
+fn PduStatus(id: DeviceId) -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let key = StoredValue::new(id.clone());
+    // When this page first saw a condition whose start the bridge did not
+    // record: the browser's clock, so only after hydration.
+    let first_seen = StoredValue::new(std::collections::HashMap::<String, u64>::new());
+    let alarms = Memo::new(move |_| {
+        let id = key.get_value();
+        let now = dash.now_ms.get();
+        let snapshot = dash.snapshots.with(|all| all.iter().find(|s| s.device_id == id).cloned());
+        let mut alarms = match snapshot {
+            Some(s) => dash.events.with(|events| status::alarms(&s, events, now)),
+            None => {
+                dash.pdus.track();
+                vec![never_reached(dash, &id)]
+            }
+        };
+        if dash.hydrated.get() {
+            first_seen.update_value(|seen| {
+                seen.retain(|k, _| alarms.iter().any(|a| &a.key == k));
+                // A PDU that never answered has no start the page could know.
+                for a in alarms.iter_mut().filter(|a| a.severity != Severity::Ok && a.key != "never-reached") {
+                    a.since_ms = a.since_ms.or_else(|| Some(*seen.entry(a.key.clone()).or_insert(now)));
+                }
+            });
+        }
+        alarms
+    });
+    let label = move || {
+        let id = key.get_value();
+        dash.snapshots
+            .with(|all| all.iter().find(|s| s.device_id == id).map(|s| s.label.clone()))
+            .or_else(|| dash.info(&id).map(|p| p.label))
+            .unwrap_or_else(|| id.to_string())
+    };
+    let several = move || dash.pdus.with(|p| p.len() > 1);
+    move || {
+        let shown = if several() { label() } else { String::new() };
+        view! { <StatusLine label=shown alarms=alarms.get() testid=format!("status-{}", key.get_value())/> }
+    }
+}
+
+/// The worst condition large, the others beside it.
+#[component]
+fn StatusLine(label: String, alarms: Vec<Alarm>, testid: String) -> impl IntoView {
+    let Some(worst) = alarms.first().cloned() else { return ().into_any() };
+    let others = alarms[1..].to_vec();
+    // A transfer is a moment; the rest are conditions that last.
+    let since = |a: &Alarm| {
+        let word = if a.key == "transfer" { " at " } else { " since " };
+        a.since_ms.map(|ms| view! { <span class="since">{word} <When ms/></span> })
+    };
+    let prefix = if label.is_empty() { String::new() } else { format!("{label}: ") };
+    view! {
+        <div class=format!("pdu-status sev-{}", worst.severity.class()) data-testid=testid data-severity=worst.severity.class()>
+            <p class="status-head">
+                <span class="sev-symbol" aria-hidden="true">{worst.severity.symbol()}</span>
+                <span class="visually-hidden">{worst.severity.word()} ": "</span>
+                <strong data-testid="status-title">{prefix}{worst.title.clone()}</strong>
+                {since(&worst)}
+            </p>
+            <p class="status-detail" data-testid="status-detail">{worst.detail.clone()}</p>
+            {(!others.is_empty()).then(|| view! {
+                <ul class="status-more" aria-label="Also">
+                    {others.iter().map(|a| view! {
+                        <li class=format!("chip sev-{}", a.severity.class()) data-testid=format!("alarm-{}", a.key) title=a.detail.clone()>
+                            <span aria-hidden="true">{a.severity.symbol()} " "</span>
+                            <span class="visually-hidden">{a.severity.word()} ": "</span>
+                            {a.title.clone()}
+                            {since(a)}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            })}
+        </div>
+    }
+    .into_any()
+}
+
+/// A PDU without a single reading: where the bridge looks for it, the last
+/// error, and what to check.
+#[component]
+fn NeverReached() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let info = move || dash.current_id.get().and_then(|id| dash.info(&id));
+    let address = move || info().and_then(|p| p.address).unwrap_or_else(|| "the simulated PDU".into());
+    let port = move || info().and_then(|p| p.address).and_then(|a| a.rsplit_once(':').map(|(_, p)| p.to_owned()));
+    let error =
+        move || info().and_then(|p| p.last_error).unwrap_or_else(|| "none yet: the first poll is under way".into());
+    view! {
+        <section class="card never" aria-labelledby="never-title" data-testid="never-reached">
+            <h2 id="never-title">"No reading from the PDU yet"</h2>
+            <dl class="readings never-facts">
+                <dt>"Polled at"</dt>
+                <dd data-testid="never-address">{address}</dd>
+                <dt>"Last error"</dt>
+                <dd data-testid="never-error">{error}</dd>
+            </dl>
+            <p>"What to check:"</p>
+            <ul class="checklist">
+                <li>"PDU_HOST and PDU_SNMP_PORT name the PDU's network card (" {move || port().map(|p| format!("UDP port {p}")).unwrap_or_default()} ")."</li>
+                <li>"SNMP v2c is enabled on the PDU and PDU_COMMUNITY_READ matches its read community."</li>
+                <li>"No firewall between the bridge and the PDU drops SNMP (UDP)."</li>
+                <li>"The PDU is powered and its network card answers a ping. " <code>"pdu-bridge check"</code> " tries all of this in one go."</li>
+            </ul>
+            <p class="muted">"Rules and events stay available below; readings and outlets appear with the first answer."</p>
+        </section>
+    }
+}
+
+/// How old the values in a card are, when they are not live.
+#[component]
+pub fn FreshnessNote() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let read_ms = move || dash.read(|s| s.ts_ms).unwrap_or_default();
+    move || {
+        let read = read_ms();
+        match dash.trust() {
+            Trust::Live => ().into_any(),
+            Trust::NoLink { .. } => view! {
+                <p class="freshness frozen-note" data-testid="freshness">
+                    "Frozen: last values received, read at " <When ms=read/> ". No link to the bridge."
+                </p>
+            }
+            .into_any(),
+            Trust::Unreachable { .. } => view! {
+                <p class="freshness frozen-note" data-testid="freshness">
+                    "Last known at " <When ms=read/> ". The PDU is unreachable."
+                </p>
+            }
+            .into_any(),
+            Trust::Stale { .. } | Trust::Lagging { .. } => view! {
+                <p class="freshness" data-testid="freshness">"Read at " <When ms=read/> "; newer readings are late."</p>
+            }
+            .into_any(),
+        }
+    }
+}
+
+/// Demo mode and the MQTT link, in words.
 #[component]
 fn Banners() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let simulated = move || dash.read(|s| s.simulated).unwrap_or(false);
-    let problem = move || {
-        let now = dash.now_ms.get();
-        match dash.read(|s| s.connection.clone())? {
-            Connection::Online => None,
-            Connection::Stale { since_ms, reason } => Some((
-                "banner warn",
-                format!(
-                    "Data stale: the last poll failed ({reason}); values are {} old.",
-                    format::age(now.saturating_sub(since_ms) as f64 / 1000.0)
-                ),
-            )),
-            Connection::Unreachable { since_ms, reason } => Some((
-                "banner alert",
-                format!(
-                    "PDU unreachable for {} ({reason}). The values below are the last known and may be wrong.",
-                    format::age(now.saturating_sub(since_ms) as f64 / 1000.0)
-                ),
-            )),
-        }
-    };
     view! {
         <Show when=simulated>
-            <p class="banner info" role="status" data-testid="demo-banner">
+            <p class="banner info" data-testid="demo-banner">
                 <strong>"Demo mode: "</strong>
                 "these readings come from a simulated PDU44001, not hardware. Set PDU_HOST to poll a real PDU."
             </p>
         </Show>
-        {move || problem().map(|(class, text)| view! { <p class=class role="alert">{text}</p> })}
         {move || {
             dash.mqtt.with(|m| {
                 (m.state == MqttState::Disconnected).then(|| {

@@ -4,11 +4,14 @@
 //! same code the server runs (`Rule::validate`); enable/disable; delete
 //! behind a confirmation. And the event log.
 
+use super::dialog::ConfirmDialog;
+use super::When;
 use crate::api::{load_events, RuleDelete, RuleEnable, RuleSave};
 use crate::format;
 use crate::model::{Event, EventQuery};
 use crate::rules::{parse_hhmm, Condition, FieldError, Outlets, Rule, RuleAction, ScheduleType, Threshold};
 use crate::state::Dashboard;
+use crate::wire::RULE_FORM_PATH;
 use leptos::prelude::*;
 
 const CONDITIONS: [(Condition, &str, &str); 9] = [
@@ -199,11 +202,14 @@ impl Draft {
 pub fn RulesPanel() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let editing = RwSignal::new(None::<Draft>);
-    let confirm_delete = RwSignal::new(None::<String>);
-    let message = RwSignal::new(None::<(bool, String)>);
+    let confirm_delete = RwSignal::new(dash.confirm_rule_delete());
+    let outcome = dash.outcome.get_value().filter(|o| o.panel == "rule").map(|o| (!o.ok, o.text));
+    let message = RwSignal::new(outcome);
     let save = ServerAction::<RuleSave>::new();
     let enable = ServerAction::<RuleEnable>::new();
     let delete = ServerAction::<RuleDelete>::new();
+    // The action's input is gone once it has answered: keep the name.
+    let deleting = RwSignal::new(String::new());
 
     // Answers are applied at once; the next push confirms them. Only the
     // answers are tracked (see the outlet tiles for why).
@@ -221,13 +227,17 @@ pub fn RulesPanel() -> impl IntoView {
     Effect::new(move |_| {
         let Some(result) = enable.value().get() else { return };
         untrack(move || match result {
-            Ok(status) => dash.upsert_rule(status),
+            Ok(status) => {
+                let word = if status.rule.enabled { "enabled" } else { "disabled" };
+                message.set(Some((false, format!("Rule “{}” {word}.", status.rule.name))));
+                dash.upsert_rule(status);
+            }
             Err(e) => message.set(Some((true, e.to_string()))),
         });
     });
     Effect::new(move |_| {
         let Some(result) = delete.value().get() else { return };
-        let name = delete.input().get_untracked().map(|d| d.name).unwrap_or_default();
+        let name = deleting.get_untracked();
         untrack(move || match result {
             Ok(()) => {
                 dash.remove_rule(&name);
@@ -237,19 +247,54 @@ pub fn RulesPanel() -> impl IntoView {
         });
     });
 
-    provide_context(RowActions { editing, confirm_delete, enable, delete });
+    provide_context(RowActions { editing, confirm_delete, enable });
     let names = move || dash.current_rules().into_iter().map(|r| r.rule.name).collect::<Vec<_>>();
     let empty = move || names().is_empty() && editing.with(Option::is_none);
+    let can_edit = move || dash.current.with(Option::is_some);
     let new_rule = move |_| editing.set(Some(Draft::new()));
     let shown_message = move || {
         message.get().map(|(is_error, text)| view! { <span class=if is_error { "error" } else { "ok" }>{text}</span> })
     };
     let form = move || editing.get().map(|draft| view! { <RuleForm draft save editing/> });
+    let device = move || dash.current_id.get().map(|d| d.to_string()).unwrap_or_default();
+    let question =
+        Signal::derive(move || confirm_delete.get().map(|n| format!("Delete rule “{n}”?")).unwrap_or_default());
+    let really_delete = Callback::new(move |_| {
+        let Some(name) = confirm_delete.get_untracked() else { return };
+        confirm_delete.set(None);
+        super::outlets::forget_form_url();
+        deleting.set(name.clone());
+        delete.dispatch(RuleDelete { device_id: device(), name });
+    });
+    let cancel_delete = Callback::new(move |_| {
+        confirm_delete.set(None);
+        super::outlets::forget_form_url();
+    });
+    // Without the WASM, the server's page asks before it deletes.
+    let server_confirm = dash.confirm_rule_delete().map(|name| {
+        view! {
+            <form class="rule-confirm server-confirm" method="post" action=RULE_FORM_PATH hidden=move || dash.hydrated.get()>
+                <p>{format!("Delete rule “{name}”? Outlets it switched stay as they are.")}</p>
+                <input type="hidden" name="device_id" value=device/>
+                <input type="hidden" name="rule" value=name.clone()/>
+                <input type="hidden" name="confirmed" value="1"/>
+                <a class="button secondary" href="/#rules">"Cancel"</a>
+                <button type="submit" class="danger" name="op" value="delete">"Delete"</button>
+            </form>
+        }
+    });
     view! {
-        <section class="card rules" aria-labelledby="rules-title">
+        <section class="card rules" id="rules" aria-labelledby="rules-title">
             <div class="card-head">
                 <h2 id="rules-title">"Automation rules"</h2>
-                <button type="button" class="primary" data-testid="new-rule" on:click=new_rule>
+                <button
+                    type="button"
+                    class="primary"
+                    data-testid="new-rule"
+                    disabled=move || !can_edit()
+                    title=move || (!can_edit()).then_some("Rules can be written once the PDU has answered: its outlets are not known before.")
+                    on:click=new_rule
+                >
                     "New rule"
                 </button>
             </div>
@@ -259,6 +304,7 @@ pub fn RulesPanel() -> impl IntoView {
                     {format!("The rules file cannot be used: {e}. Edits are refused until it is fixed; nothing is written over it.")}
                 </p>
             })}
+            {server_confirm}
             {form}
             <Show when=empty>
                 <p class="muted">"No rules yet. Rules switch outlets on brownouts, ATS transfers, load or the clock."</p>
@@ -266,6 +312,17 @@ pub fn RulesPanel() -> impl IntoView {
             <ul class="rule-list">
                 <For each=names key=|name| name.clone() children=move |name: String| view! { <RuleRow name/> }/>
             </ul>
+            <ConfirmDialog
+                open=Signal::derive(move || confirm_delete.with(Option::is_some))
+                title=question
+                body=Signal::derive(|| "Outlets it switched stay as they are.".to_owned())
+                confirm_label=Signal::derive(|| "Delete rule".to_owned())
+                danger=Signal::derive(|| true)
+                on_confirm=really_delete
+                on_cancel=cancel_delete
+                id="rule-delete"
+                testid="rule-delete-dialog"
+            />
         </section>
     }
 }
@@ -276,14 +333,13 @@ struct RowActions {
     editing: RwSignal<Option<Draft>>,
     confirm_delete: RwSignal<Option<String>>,
     enable: ServerAction<RuleEnable>,
-    delete: ServerAction<RuleDelete>,
 }
 
 #[component]
 fn RuleRow(name: String) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let actions = expect_context::<RowActions>();
-    let device = move || dash.read(|s| s.device_id.to_string()).unwrap_or_default();
+    let device = move || dash.current_id.get().map(|d| d.to_string()).unwrap_or_default();
     let key = StoredValue::new(name.clone());
     let status = move || key.with_value(|n| dash.current_rules().into_iter().find(|r| &r.rule.name == n));
     let state = move || status().map(|s| (s.state.clone(), s.pending_s)).unwrap_or(("armed".into(), None));
@@ -294,12 +350,15 @@ fn RuleRow(name: String) -> impl IntoView {
     let summary = move || status().map(|s| describe(&s.rule)).unwrap_or_default();
     let runs = move || {
         let now = dash.now_ms.get() as f64 / 1000.0;
-        status()
-            .map(|s| match s.last_run {
-                Some(t) => format!("ran {} times, last {} ago", s.run_count, format::age((now - t).max(0.0))),
-                None => "never ran".to_owned(),
-            })
-            .unwrap_or_default()
+        status().map(|s| match s.last_run {
+            Some(t) => view! {
+                {format!("ran {} times, last at ", s.run_count)}
+                <When ms=(t * 1000.0) as u64/>
+                {format!(" ({} ago)", format::age((now - t).max(0.0)))}
+            }
+            .into_any(),
+            None => "never ran".into_any(),
+        })
     };
     let enabled = move || status().map(|s| s.rule.enabled).unwrap_or(true);
     let edit = move |_| {
@@ -307,20 +366,26 @@ fn RuleRow(name: String) -> impl IntoView {
             actions.editing.set(Some(Draft::from_rule(&s.rule)));
         }
     };
-    let toggle = move |_| {
+    let toggle = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
         let name = key.get_value();
         actions.enable.dispatch(RuleEnable { device_id: device(), name, enabled: !enabled() });
     };
-    let ask_delete = move |_| actions.confirm_delete.set(Some(key.get_value()));
-    let confirming = move || actions.confirm_delete.with(|c| c.as_deref() == Some(key.get_value().as_str()));
-    let really_delete = move |_| {
-        actions.confirm_delete.set(None);
-        actions.delete.dispatch(RuleDelete { device_id: device(), name: key.get_value() });
+    let ask_delete = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        actions.confirm_delete.set(Some(key.get_value()));
     };
-    let cancel_delete = move |_| actions.confirm_delete.set(None);
     let toggle_label = move || if enabled() { "Disable" } else { "Enable" };
+    let toggle_op = move || if enabled() { "disable" } else { "enable" };
     let class = move || format!("rule state-{}", state().0);
-    let question = format!("Delete rule “{name}”? Outlets it switched stay as they are.");
+    let named = |verb: &'static str| {
+        let name = name.clone();
+        move || format!("{verb} rule {name}")
+    };
+    let toggle_name = {
+        let name = name.clone();
+        move || format!("{} rule {name}", toggle_label())
+    };
     view! {
         <li class=class data-testid=format!("rule-{name}")>
             <div class="rule-main">
@@ -329,18 +394,13 @@ fn RuleRow(name: String) -> impl IntoView {
                 <p class="rule-summary">{summary}</p>
                 <p class="muted rule-runs">{runs}</p>
             </div>
-            <div class="rule-actions">
-                <button type="button" on:click=edit>"Edit"</button>
-                <button type="button" on:click=toggle>{toggle_label}</button>
-                <button type="button" class="cmd-off" on:click=ask_delete>"Delete"</button>
-            </div>
-            <Show when=confirming>
-                <div class="rule-confirm" role="alertdialog" aria-label="Confirm deletion">
-                    <span>{question.clone()}</span>
-                    <button type="button" class="danger" data-testid="confirm-delete" on:click=really_delete>"Delete"</button>
-                    <button type="button" class="secondary" on:click=cancel_delete>"Cancel"</button>
-                </div>
-            </Show>
+            <form class="rule-actions" method="post" action=RULE_FORM_PATH>
+                <input type="hidden" name="device_id" value=device/>
+                <input type="hidden" name="rule" value=name.clone()/>
+                <button type="button" aria-label=named("Edit") on:click=edit>"Edit"</button>
+                <button type="submit" name="op" value=toggle_op aria-label=toggle_name on:click=toggle>{toggle_label}</button>
+                <button type="submit" name="op" value="delete" class="cmd-off" aria-label=named("Delete") on:click=ask_delete>"Delete"</button>
+            </form>
         </li>
     }
 }
@@ -355,7 +415,15 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
     };
     let banks = move || dash.read(|s| s.banks.iter().map(|b| b.number).collect::<Vec<_>>()).unwrap_or_default();
     let checked = move || d.with(|d| d.to_rule(outlet_count()));
-    let error = move || checked().err();
+    // Say what is wrong once the user has started, not on an empty form.
+    let touched = RwSignal::new(false);
+    Effect::new(move |first: Option<()>| {
+        d.track();
+        if first.is_some() {
+            touched.set(true);
+        }
+    });
+    let error = move || checked().err().filter(|_| touched.get());
     let condition = move || d.with(|d| d.condition);
     let text_input =
         move |label: &'static str, testid: &'static str, get: fn(&Draft) -> String, set: fn(&mut Draft, String)| {
@@ -388,6 +456,7 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        touched.set(true);
         let Ok(rule) = checked() else { return };
         let Some(device_id) = dash.read(|s| s.device_id.to_string()) else { return };
         let original = d.with_untracked(|d| d.original.clone());
@@ -400,7 +469,17 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
         <form class="rule-form" on:submit=submit data-testid="rule-form" aria-label=title>
             <h3>{title}</h3>
             <div class="form-grid">
-                {text_input("Name", "rule-name", |d| d.name.clone(), |d, v| d.name = v)}
+                <label class="field">
+                    <span>"Name"</span>
+                    <input
+                        type="text"
+                        data-testid="rule-name"
+                        aria-describedby="rule-name-hint"
+                        prop:value=move || d.with(|d| d.name.clone())
+                        on:input=move |ev| d.update(|draft| draft.name = event_target_value(&ev))
+                    />
+                    <small id="rule-name-hint">"Letters, digits, - and _ (no spaces)"</small>
+                </label>
                 <label class="field">
                     <span>"Condition"</span>
                     <select
@@ -502,21 +581,22 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                     </label>
                 }).collect_view()}
             </fieldset>
-            <fieldset class="checks">
-                <legend>"Days"</legend>
-                {DAYS.iter().enumerate().map(|(i, day)| {
-                    let i = i as u8;
+            {move || {
+                let days = days_fieldset(d);
+                if condition().is_time() {
+                    days.into_any()
+                } else {
+                    // Days gate every rule, but matter mostly for clock rules.
+                    let open = d.with_untracked(|d| d.days.len() < 7);
                     view! {
-                        <label class="check">
-                            <input type="checkbox" prop:checked=move || d.with(|d| d.days.contains(&i)) on:change=move |ev| {
-                                let on = event_target_checked(&ev);
-                                d.update(|d| { d.days.retain(|x| *x != i); if on { d.days.push(i); d.days.sort_unstable(); } });
-                            }/>
-                            {*day}
-                        </label>
+                        <details class="more-days" open=open>
+                            <summary>"Only on some days…"</summary>
+                            {days}
+                        </details>
                     }
-                }).collect_view()}
-            </fieldset>
+                    .into_any()
+                }
+            }}
             <div class="checks">
                 {checkbox("Restore when the condition clears", |d| d.restore, |d, on| d.restore = on)}
                 {checkbox("Only once", |d| d.oneshot, |d, on| d.oneshot = on)}
@@ -530,6 +610,27 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                 </button>
             </div>
         </form>
+    }
+}
+
+/// The weekdays a rule acts on.
+fn days_fieldset(d: RwSignal<Draft>) -> impl IntoView {
+    view! {
+        <fieldset class="checks">
+            <legend>"Days"</legend>
+            {DAYS.iter().enumerate().map(|(i, day)| {
+                let i = i as u8;
+                view! {
+                    <label class="check">
+                        <input type="checkbox" prop:checked=move || d.with(|d| d.days.contains(&i)) on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            d.update(|d| { d.days.retain(|x| *x != i); if on { d.days.push(i); d.days.sort_unstable(); } });
+                        }/>
+                        {*day}
+                    </label>
+                }
+            }).collect_view()}
+        </fieldset>
     }
 }
 
@@ -617,16 +718,19 @@ pub fn EventList() -> impl IntoView {
             <li class=format!("event event-{}", e.kind)>
                 <span class="event-kind">{e.kind.replace('_', " ")}</span>
                 <span class="event-text">{format!("{who}{}{by}", e.details)}</span>
-                <span class="muted event-age">{format!("{} ago", format::age((now - e.ts).max(0.0)))}</span>
+                <span class="muted event-age">
+                    <When ms=(e.ts * 1000.0) as u64/>
+                    {format!(" · {} ago", format::age((now - e.ts).max(0.0)))}
+                </span>
             </li>
         }
     };
     view! {
-        <section class="card events" aria-labelledby="events-title">
+        <section class="card events" id="events" aria-labelledby="events-title">
             <div class="card-head">
                 <h2 id="events-title">"Events"</h2>
                 <label class="event-filter">
-                    <span class="muted">"Show"</span>
+                    <span>"Show"</span>
                     <select data-testid="event-kind" on:change=choose prop:value=move || kind.get()>
                         {EVENT_KINDS.map(|(value, label)| view! { <option value=value>{label}</option> })}
                     </select>

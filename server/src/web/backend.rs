@@ -6,9 +6,9 @@
 //! subsystem's own errors into [`ApiError`] — the only place that happens.
 
 use crate::bridge::{Bridge, CommandError, DeviceError, Origin};
-use crate::health::Health;
 use crate::device::Device;
 use crate::events::store::{self as event_store, Filter, MAX_PAGE};
+use crate::health::Health;
 use crate::history::query::{self, Window};
 use crate::history::reports::{self, Settings};
 use crate::history::store::{Store, StoreError};
@@ -253,6 +253,30 @@ impl app::backend::Backend for Services {
         self.bridge.snapshots().iter().map(|s| (**s).clone()).collect()
     }
 
+    fn pdus(&self) -> Vec<app::wire::PduInfo> {
+        self.bridge
+            .devices()
+            .iter()
+            .map(|d| {
+                let address = match &d.config.kind {
+                    crate::config::DeviceKind::Snmp { host, port, .. } if host.contains(':') => {
+                        Some(format!("[{host}]:{port}"))
+                    }
+                    crate::config::DeviceKind::Snmp { host, port, .. } => Some(format!("{host}:{port}")),
+                    crate::config::DeviceKind::Simulated { .. } => None,
+                };
+                let label = d.config.label.clone().or_else(|| d.latest().map(|s| s.label.clone()));
+                app::wire::PduInfo {
+                    device_id: d.id().clone(),
+                    label: label.unwrap_or_else(|| d.id().to_string()),
+                    address,
+                    simulated: d.config.is_simulated(),
+                    last_error: d.last_error(),
+                }
+            })
+            .collect()
+    }
+
     fn mqtt(&self) -> MqttStatus {
         self.mqtt.borrow().clone()
     }
@@ -304,6 +328,20 @@ impl app::backend::Backend for Services {
         let this = self.clone();
         Box::pin(async move {
             let window = Window { range: Some(range), start: None, end: None };
+            Services::history(&this, device_id.as_deref(), kind, &window, None).await
+        })
+    }
+
+    fn history_between(
+        &self,
+        device_id: Option<String>,
+        kind: HistoryKind,
+        start: i64,
+        end: i64,
+    ) -> BoxFuture<'static, Result<History, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let window = Window { range: None, start: Some(start), end: Some(end) };
             Services::history(&this, device_id.as_deref(), kind, &window, None).await
         })
     }

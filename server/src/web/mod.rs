@@ -16,6 +16,7 @@ mod api;
 mod assets;
 mod backend;
 mod error;
+mod forms;
 mod guard;
 mod history;
 mod limits;
@@ -96,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports", get(reports::list))
         .route("/api/reports/{id}", get(reports::one))
         .route(app::wire::STREAM_PATH, get(api::stream))
+        .route("/forms/{what}", post(forms::post))
         .route("/fn/{*name}", post(server_fns))
         .fallback(assets::serve)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -1,0 +1,136 @@
+//! The dashboard's forms, for a page the WASM has not hydrated (yet, or at
+//! all): outlet commands and rule enable / disable / delete posted as plain
+//! HTML forms to `/forms/{outlet,rule}`. Each is carried out through the one
+//! service layer (the same checks as the JSON API and the server functions)
+//! and answered with a 303 back to the dashboard that says what happened, so
+//! a reload never posts twice.
+//!
+//! A command that cuts power, or a deletion, is never done on the first post:
+//! the answer is the dashboard with the confirmation open, whose button posts
+//! again with `confirmed=1`. Same-origin only: a form posted from another
+//! site is refused (by `Sec-Fetch-Site`, else `Origin` against `Host`).
+
+use super::AppState;
+use crate::bridge::Origin;
+use app::model::{DeviceId, OutletAction};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+/// Every field either form may carry.
+#[derive(Deserialize, Default)]
+pub struct FormBody {
+    device_id: Option<String>,
+    /// The outlet's number (`o`, as `outlet` in the page's URL is the chart's).
+    o: Option<String>,
+    action: Option<String>,
+    rule: Option<String>,
+    op: Option<String>,
+    confirmed: Option<String>,
+}
+
+/// Whether the post comes from a page of this bridge.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site")) {
+        return site == "same-origin";
+    }
+    match (text(header::ORIGIN), text(header::HOST)) {
+        (Some(origin), Some(host)) => origin.split_once("://").is_some_and(|(_, h)| h == host),
+        (Some(_), None) => false,
+        // Not a browser: nothing to forge.
+        (None, _) => true,
+    }
+}
+
+fn back(query: String, anchor: &str) -> Response {
+    Redirect::to(&format!("/?{query}#{anchor}")).into_response()
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    Path(what): Path<String>,
+    headers: HeaderMap,
+    Form(body): Form<FormBody>,
+) -> Response {
+    match what.as_str() {
+        _ if !same_origin(&headers) => {
+            let panel = if what == "rule" { "rule" } else { "outlet" };
+            back(format!("failed={panel}&code=403"), "content")
+        }
+        "outlet" => outlet(&state, body).await,
+        "rule" => rule(&state, body).await,
+        _ => Redirect::to("/").into_response(),
+    }
+}
+
+async fn outlet(state: &AppState, body: FormBody) -> Response {
+    let device = body.device_id.as_deref().filter(|d| !d.is_empty()).map(DeviceId::parse);
+    let outlet = body.o.as_deref().and_then(|o| o.parse::<u32>().ok()).filter(|n| *n > 0);
+    let action = body.action.as_deref().and_then(|a| a.parse::<OutletAction>().ok());
+    let (Some(n), Some(action), None | Some(Ok(_))) = (outlet, action, &device) else {
+        return back("failed=outlet&code=400".into(), "outlets");
+    };
+    let device = device.and_then(Result::ok);
+    let device_q = device.as_ref().map(|d| format!("&device_id={d}")).unwrap_or_default();
+    let what = format!("o={n}&action={action}{device_q}");
+    if body.confirmed.as_deref() != Some("1") {
+        return back(format!("confirm=outlet&{what}"), &format!("outlet-{n}"));
+    }
+    let device_id = device.as_ref().map(DeviceId::as_str);
+    match state.services.outlet_command(device_id, n, action, Origin::Dashboard).await {
+        Ok(r) => back(
+            format!("done=outlet&{what}&state={}&pending={}", r.state.label(), u8::from(r.pending)),
+            &format!("outlet-{n}"),
+        ),
+        Err(e) => back(format!("failed=outlet&{what}&code={}", e.status_code()), &format!("outlet-{n}")),
+    }
+}
+
+async fn rule(state: &AppState, body: FormBody) -> Response {
+    let device = body.device_id.as_deref().filter(|d| !d.is_empty());
+    // Only a rule name goes back into the address.
+    let Some(name) = body.rule.filter(|r| {
+        !r.is_empty() && r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }) else {
+        return back("failed=rule&code=400".into(), "rules");
+    };
+    let services = &state.services;
+    let done = |what: &str| back(format!("done=rule&rule={name}&what={what}"), "rules");
+    let failed = |code: u16| back(format!("failed=rule&rule={name}&code={code}"), "rules");
+    match body.op.as_deref() {
+        Some(op @ ("enable" | "disable")) => match services.set_rule_enabled(device, &name, op == "enable").await {
+            Ok(_) => done(if op == "enable" { "enabled" } else { "disabled" }),
+            Err(e) => failed(e.status_code()),
+        },
+        Some("delete") if body.confirmed.as_deref() == Some("1") => match services.delete_rule(device, &name).await {
+            Ok(()) => done("deleted"),
+            Err(e) => failed(e.status_code()),
+        },
+        Some("delete") => back(format!("confirm=rule-delete&rule={name}"), "rules"),
+        _ => failed(400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_posts_from_this_bridge_are_taken() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://a:1"), ("host", "a:1")])));
+        assert!(same_origin(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])));
+        assert!(!same_origin(&headers(&[("origin", "http://evil.example"), ("host", "127.0.0.1:8080")])));
+        assert!(same_origin(&headers(&[])), "curl and scripts carry no Origin");
+    }
+}
