@@ -7,6 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const port = process.env.E2E_PORT ?? '18080';
+/** The main bridge's first admin (a fresh data folder each run). */
+export const ADMIN_PASSWORD = 'e2e-admin-password';
+/** Where global-setup.ts leaves the admin's signed-in browser state. */
+export const ADMIN_STATE = 'test-results/.auth/admin.json';
 const bin = process.env.PDU_BRIDGE_BIN;
 if (!bin) throw new Error('PDU_BRIDGE_BIN must name the pdu-bridge binary (scripts/test.sh sets it)');
 
@@ -18,8 +22,11 @@ export default defineConfig({
   workers: 1,
   forbidOnly: true,
   reporter: [['list'], ['json', { outputFile: 'test-results/results.json' }]],
+  // Signs in once through the login page; every test starts signed in as admin.
+  globalSetup: './global-setup.ts',
   use: {
     baseURL: `http://127.0.0.1:${port}`,
+    storageState: ADMIN_STATE,
     launchOptions: {
       executablePath: '/usr/bin/chromium',
       args: [
@@ -39,6 +46,7 @@ export default defineConfig({
       ...process.env,
       BRIDGE_WEB_BIND: '127.0.0.1',
       BRIDGE_WEB_PORT: port,
+      BRIDGE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       // The embedded broker on its own port, clear of anything on 1883.
       MQTT_PORT: String(Number(port) + 1),
       // A week of simulated history, so charts and reports have data.

@@ -18,7 +18,7 @@ step "start" "the bridge on 127.0.0.1:18182 with 60 days of simulated history"
 port=18182
 base="http://127.0.0.1:$port"
 data="$(mktemp -d)"
-BRIDGE_WEB_PORT=$port BRIDGE_DATA_DIR="$data" BRIDGE_DEMO_HISTORY_DAYS=60 MQTT_BROKER=none \
+BRIDGE_ANONYMOUS_READ=true BRIDGE_WEB_PORT=$port BRIDGE_DATA_DIR="$data" BRIDGE_DEMO_HISTORY_DAYS=60 MQTT_BROKER=none \
   BRIDGE_LOG_LEVEL=info "$bin" >"$data/log" 2>&1 &
 pid=$!
 cleanup() {

@@ -18,7 +18,7 @@ bin="$CARGO_TARGET_DIR/release/pdu-bridge"
 step "start" "the bridge on 127.0.0.1:18181 with a simulated PDU and one live stream"
 port=18181
 data="$(mktemp -d)"
-BRIDGE_WEB_PORT=$port BRIDGE_DATA_DIR="$data" BRIDGE_LOG_LEVEL=warn "$bin" &
+BRIDGE_ANONYMOUS_READ=true BRIDGE_WEB_PORT=$port BRIDGE_DATA_DIR="$data" BRIDGE_LOG_LEVEL=warn "$bin" &
 pid=$!
 stream=""
 cleanup() {

@@ -22,4 +22,5 @@ bin="$CARGO_TARGET_DIR/release/pdu-bridge"
 # first weekly report are not empty (never applied to a real PDU).
 export BRIDGE_DEMO_HISTORY_DAYS="${BRIDGE_DEMO_HISTORY_DAYS:-7}"
 step "start" "the bridge ($bin; its arguments are not shown: they may hold secrets)"
+echo "Sign in as admin: on a first start the password is printed below and kept in ${BRIDGE_DATA_DIR:-./data}/initial-admin-password (or set BRIDGE_ADMIN_PASSWORD before the first start)."
 exec "$bin" "$@"

@@ -29,7 +29,7 @@ start_broker
 start_sim
 mkdir -p "$work/data"
 echo '[{"name":"brownout-shed","condition":"voltage_below","input":1,"threshold":90,"outlet":[9],"action":"off","delay":10,"restore_delay":30}]' >"$work/data/rules.json"
-PDU_HOST=127.0.0.1 PDU_SNMP_PORT="$snmp" MQTT_BROKER=127.0.0.1 MQTT_PORT="$mqtt" BRIDGE_WEB_PORT="$web" \
+BRIDGE_ANONYMOUS_READ=true PDU_HOST=127.0.0.1 PDU_SNMP_PORT="$snmp" MQTT_BROKER=127.0.0.1 MQTT_PORT="$mqtt" BRIDGE_WEB_PORT="$web" \
   BRIDGE_DATA_DIR="$work/data" BRIDGE_LOG_LEVEL=warn "$bin" >"$work/bridge.log" 2>&1 &
 bridge=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$web/api/health" >/dev/null && break; sleep 0.2; done

@@ -69,6 +69,7 @@ pub fn initial_state() -> InitialState {
             confirm,
             confirm_rule,
             outcome,
+            caller: caller(),
         }
     }
     #[cfg(not(feature = "ssr"))]
@@ -82,13 +83,32 @@ fn backend() -> crate::backend::BackendHandle {
     expect_context::<crate::backend::BackendHandle>()
 }
 
+/// Who is calling, as the server's sign-in check put it on the request.
+#[cfg(feature = "ssr")]
+pub fn caller() -> Option<crate::access::Caller> {
+    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<crate::access::Caller>().cloned())
+}
+
+#[cfg(feature = "ssr")]
+fn signed_in() -> Result<crate::access::Caller, ApiError> {
+    caller().ok_or_else(|| ApiError::Unauthorized("sign in first; nothing was done".into()))
+}
+
+/// The current session's public id, for marking it in the session list.
+#[cfg(feature = "ssr")]
+fn current_session() -> Option<String> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::wire::SessionMark>().map(|s| s.0.clone()))
+}
+
 #[server(prefix = "/fn", endpoint = "outlet_command")]
 pub async fn outlet_command(
     device_id: String,
     outlet: u32,
     action: OutletAction,
+    #[server(default)] confirm_protected: bool,
 ) -> Result<OutletCommandResult, ApiError> {
-    backend().0.outlet_command(Some(device_id), outlet, action).await
+    backend().0.outlet_command(signed_in()?, Some(device_id), outlet, action, confirm_protected).await
 }
 
 /// Create (`original` absent) or replace a rule; `rule` is its JSON.
@@ -96,17 +116,17 @@ pub async fn outlet_command(
 pub async fn rule_save(device_id: String, original: Option<String>, rule: String) -> Result<RuleStatus, ApiError> {
     let rule: crate::rules::Rule =
         serde_json::from_str(&rule).map_err(|e| ApiError::bad_request("rule", format!("rule: {e}")))?;
-    backend().0.save_rule(Some(device_id), original, rule).await
+    backend().0.save_rule(signed_in()?, Some(device_id), original, rule).await
 }
 
 #[server(prefix = "/fn", endpoint = "rule_delete")]
 pub async fn rule_delete(device_id: String, name: String) -> Result<(), ApiError> {
-    backend().0.delete_rule(Some(device_id), name).await
+    backend().0.delete_rule(signed_in()?, Some(device_id), name).await
 }
 
 #[server(prefix = "/fn", endpoint = "rule_enable")]
 pub async fn rule_enable(device_id: String, name: String, enabled: bool) -> Result<RuleStatus, ApiError> {
-    backend().0.set_rule_enabled(Some(device_id), name, enabled).await
+    backend().0.set_rule_enabled(signed_in()?, Some(device_id), name, enabled).await
 }
 
 /// The dashboard's event list: a filtered page of stored events.
@@ -149,4 +169,72 @@ pub async fn load_report(device_id: String, id: String) -> Result<Report, ApiErr
 #[server(prefix = "/fn", endpoint = "pdus")]
 pub async fn load_pdus() -> Result<Vec<PduInfo>, ApiError> {
     Ok(backend().0.pdus())
+}
+
+/// Users, for an admin's access page.
+#[server(prefix = "/fn", endpoint = "users")]
+pub async fn load_users() -> Result<Vec<crate::access::UserInfo>, ApiError> {
+    backend().0.users(signed_in()?).await
+}
+
+#[server(prefix = "/fn", endpoint = "user_add")]
+pub async fn user_add(change: crate::access::UserChange) -> Result<crate::access::UserInfo, ApiError> {
+    backend().0.add_user(signed_in()?, change).await
+}
+
+/// A new role (admins) or password (admins, or one's own).
+#[server(prefix = "/fn", endpoint = "user_update")]
+pub async fn user_update(name: String, change: crate::access::UserChange) -> Result<crate::access::UserInfo, ApiError> {
+    backend().0.update_user(signed_in()?, name, change).await
+}
+
+/// One's own new password.
+#[server(prefix = "/fn", endpoint = "password_change")]
+pub async fn password_change(password: String) -> Result<(), ApiError> {
+    let caller = signed_in()?;
+    let change = crate::access::UserChange { name: None, role: None, password: Some(password) };
+    backend().0.update_user(caller.clone(), caller.name, change).await.map(|_| ())
+}
+
+#[server(prefix = "/fn", endpoint = "user_remove")]
+pub async fn user_remove(name: String) -> Result<(), ApiError> {
+    backend().0.remove_user(signed_in()?, name).await
+}
+
+#[server(prefix = "/fn", endpoint = "tokens")]
+pub async fn load_tokens() -> Result<Vec<crate::access::TokenInfo>, ApiError> {
+    backend().0.tokens(signed_in()?).await
+}
+
+/// A new API token: the answer is the only time its secret is shown.
+#[server(prefix = "/fn", endpoint = "token_create")]
+pub async fn token_create(request: crate::access::TokenRequest) -> Result<crate::access::NewToken, ApiError> {
+    backend().0.create_token(signed_in()?, request).await
+}
+
+#[server(prefix = "/fn", endpoint = "token_revoke")]
+pub async fn token_revoke(id: String) -> Result<(), ApiError> {
+    backend().0.revoke_token(signed_in()?, id).await
+}
+
+/// The caller's sessions (`all`: everyone's, for an admin).
+#[server(prefix = "/fn", endpoint = "sessions")]
+pub async fn load_sessions(all: bool) -> Result<Vec<crate::access::SessionInfo>, ApiError> {
+    backend().0.sessions(signed_in()?, all, current_session()).await
+}
+
+#[server(prefix = "/fn", endpoint = "session_end")]
+pub async fn session_end(id: String) -> Result<(), ApiError> {
+    backend().0.end_session(signed_in()?, id).await
+}
+
+/// Sign out everywhere.
+#[server(prefix = "/fn", endpoint = "sessions_end_all")]
+pub async fn sessions_end_all() -> Result<u64, ApiError> {
+    backend().0.end_all_sessions(signed_in()?).await
+}
+
+#[server(prefix = "/fn", endpoint = "audit")]
+pub async fn load_audit(query: crate::access::AuditQuery) -> Result<crate::access::AuditPage, ApiError> {
+    backend().0.audit(signed_in()?, query).await
 }

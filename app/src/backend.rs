@@ -4,6 +4,9 @@
 //! trait; the `server` crate implements it with its one service layer, the
 //! same one its JSON API calls, so every check lives in one place.
 
+use crate::access::{
+    AuditPage, AuditQuery, Caller, NewToken, SessionInfo, TokenInfo, TokenRequest, UserChange, UserInfo,
+};
 use crate::history::{EnergySummary, History, HistoryKind, Report};
 use crate::model::{
     ApiError, Event, EventPage, EventQuery, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot,
@@ -31,15 +34,22 @@ pub trait Backend: Send + Sync + 'static {
     /// Create (`original` = `None`) or replace a rule.
     fn save_rule(
         &self,
+        caller: Caller,
         device_id: Option<String>,
         original: Option<String>,
         rule: Rule,
     ) -> BoxFuture<'static, Result<RuleStatus, ApiError>>;
 
-    fn delete_rule(&self, device_id: Option<String>, name: String) -> BoxFuture<'static, Result<(), ApiError>>;
+    fn delete_rule(
+        &self,
+        caller: Caller,
+        device_id: Option<String>,
+        name: String,
+    ) -> BoxFuture<'static, Result<(), ApiError>>;
 
     fn set_rule_enabled(
         &self,
+        caller: Caller,
         device_id: Option<String>,
         name: String,
         enabled: bool,
@@ -77,12 +87,54 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Switch an outlet from the dashboard and report the state read back
     /// from the PDU. `device_id` may be omitted when there is exactly one PDU.
+    /// `confirm_protected`: switch a protected outlet off (admins only).
     fn outlet_command(
         &self,
+        caller: Caller,
         device_id: Option<String>,
         outlet: u32,
         action: OutletAction,
+        confirm_protected: bool,
     ) -> BoxFuture<'static, Result<OutletCommandResult, ApiError>>;
+
+    /// Users (admins only).
+    fn users(&self, caller: Caller) -> BoxFuture<'static, Result<Vec<UserInfo>, ApiError>>;
+
+    fn add_user(&self, caller: Caller, change: UserChange) -> BoxFuture<'static, Result<UserInfo, ApiError>>;
+
+    /// A new role or password (an admin), or one's own new password.
+    fn update_user(
+        &self,
+        caller: Caller,
+        name: String,
+        change: UserChange,
+    ) -> BoxFuture<'static, Result<UserInfo, ApiError>>;
+
+    fn remove_user(&self, caller: Caller, name: String) -> BoxFuture<'static, Result<(), ApiError>>;
+
+    /// API tokens (admins only).
+    fn tokens(&self, caller: Caller) -> BoxFuture<'static, Result<Vec<TokenInfo>, ApiError>>;
+
+    /// A new token; its secret is in the answer only.
+    fn create_token(&self, caller: Caller, request: TokenRequest) -> BoxFuture<'static, Result<NewToken, ApiError>>;
+
+    fn revoke_token(&self, caller: Caller, id: String) -> BoxFuture<'static, Result<(), ApiError>>;
+
+    /// The caller's sessions (`all`: everyone's, admins only), `current` marked.
+    fn sessions(
+        &self,
+        caller: Caller,
+        all: bool,
+        current: Option<String>,
+    ) -> BoxFuture<'static, Result<Vec<SessionInfo>, ApiError>>;
+
+    fn end_session(&self, caller: Caller, id: String) -> BoxFuture<'static, Result<(), ApiError>>;
+
+    /// Sign the caller out everywhere; how many sessions ended.
+    fn end_all_sessions(&self, caller: Caller) -> BoxFuture<'static, Result<u64, ApiError>>;
+
+    /// A page of the audit log (admins only).
+    fn audit(&self, caller: Caller, query: AuditQuery) -> BoxFuture<'static, Result<AuditPage, ApiError>>;
 }
 
 /// How the backend travels in Leptos context.

@@ -6,6 +6,10 @@
 //! [`backend::Backend`] trait, which exists only with the `ssr` feature so
 //! that no server-only code can reach the WASM build).
 
+// The page's view types nest deeply (Leptos builds them statically).
+#![recursion_limit = "256"]
+
+pub mod access;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -22,7 +26,7 @@ pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
-use state::Dashboard;
+use state::{Dashboard, View};
 
 /// The HTML document around the app; the server renders it, the browser
 /// hydrates `<body>`.
@@ -51,16 +55,52 @@ pub fn App() -> impl IntoView {
     provide_context(dash);
     live::connect(dash);
 
+    let view = View::from_path(&current_path());
+    provide_context(view);
     let title = move || {
+        let page = if view == View::Access { "Access · " } else { "" };
         dash.current
-            .with(|s| s.as_ref().map(|s| format!("{} · pdu-bridge", s.label)))
-            .unwrap_or_else(|| "pdu-bridge".to_owned())
+            .with(|s| s.as_ref().map(|s| format!("{page}{} · pdu-bridge", s.label)))
+            .unwrap_or_else(|| format!("{page}pdu-bridge"))
     };
     view! {
         <Title text=title/>
         <Meta name="description" content="Live dashboard for CyberPower switched ATS PDUs"/>
         <Meta name="color-scheme" content="light dark"/>
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
-        <components::DashboardPage/>
+        {match view {
+            View::Dashboard => view! { <components::DashboardPage/> }.into_any(),
+            View::Access => view! { <components::access::AccessPage/> }.into_any(),
+        }}
+    }
+}
+
+/// The address's path: the request's on the server, the window's in the
+/// browser (both render the same view, so hydration lines up).
+pub fn current_path() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_owned()).unwrap_or_else(|| "/".into())
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        window().location().pathname().unwrap_or_else(|_| "/".into())
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        "/".to_owned()
+    }
+}
+
+/// The address's path and query, for "sign in again and come back here".
+pub fn current_address() -> String {
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        let location = window().location();
+        format!("{}{}", location.pathname().unwrap_or_default(), location.search().unwrap_or_default())
+    }
+    #[cfg(not(all(feature = "hydrate", not(feature = "ssr"))))]
+    {
+        current_path()
     }
 }

@@ -1,7 +1,8 @@
 //! Live values by push: the browser subscribes to the bridge's server-sent
 //! events (`/api/stream`) and feeds each one into the page's state.
 //! `EventSource` reconnects by itself after a drop or a bridge restart; the
-//! header says whether the link is up. Browser only: what travels, and its
+//! header says whether the link is up, and a stream refused because the
+//! session ended says that. Browser only: what travels, and its
 //! names, are in `crate::wire`.
 
 use crate::state::Dashboard;
@@ -50,10 +51,20 @@ pub fn connect(dash: Dashboard) {
             dash.link.set(LinkState::Live);
             dash.link_down_since.set(None);
         });
+        let watched = source.clone();
         let on_error = Closure::<dyn FnMut()>::new(move || {
             dash.link.set(LinkState::Reconnecting);
             if dash.link_down_since.get_untracked().is_none() {
                 dash.link_down_since.set(Some(js_sys::Date::now() as u64));
+            }
+            // A refused stream (not a dropped one) is not retried by the
+            // browser: ask why, and say so if the session ended.
+            if watched.ready_state() == web_sys::EventSource::CLOSED {
+                leptos::task::spawn_local(async move {
+                    if let Err(e @ crate::model::ApiError::Unauthorized(_)) = crate::api::load_pdus().await {
+                        dash.explain(&e);
+                    }
+                });
             }
         });
         let _ = source.add_event_listener_with_callback(SNAPSHOT_EVENT, on_snapshot.as_ref().unchecked_ref());

@@ -441,6 +441,12 @@ pub enum ApiError {
     /// another host name; `field` names what gave it away.
     #[error("{message}")]
     Forbidden { field: Option<String>, message: String },
+    /// Not signed in, or the session or token is no longer valid (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Too many tries; wait (429).
+    #[error("{0}")]
+    TooMany(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -463,6 +469,8 @@ impl ApiError {
             ApiError::Unavailable(_) => 503,
             ApiError::DeviceRefused(_) => 502,
             ApiError::Forbidden { .. } => 403,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::TooMany(_) => 429,
             ApiError::Internal(_) => 500,
         }
     }
@@ -588,6 +596,8 @@ impl<'de> Deserialize<'de> for ApiError {
             503 => ApiError::Unavailable(error),
             502 => ApiError::DeviceRefused(error),
             403 => ApiError::Forbidden { field, message: error },
+            401 => ApiError::Unauthorized(error),
+            429 => ApiError::TooMany(error),
             _ => ApiError::Internal(error),
         })
     }

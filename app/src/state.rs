@@ -6,7 +6,8 @@
 //! from [`InitialState`], the values the server rendered with, so hydration
 //! lines up; `Copy`, so every closure can hold it.
 
-use crate::model::{Connection, DeviceId, Event, MqttStatus, PduSnapshot};
+use crate::access::{Caller, CallerKind, Role};
+use crate::model::{ApiError, Connection, DeviceId, Event, MqttStatus, PduSnapshot};
 use crate::model::{OutletAction, OutletState};
 use crate::rules::RuleStatus;
 use crate::wire::{FormOutcome, InitialState, OutletRequest, PduInfo, RulesUpdate, EVENTS_SHOWN};
@@ -53,6 +54,51 @@ impl Trust {
     }
 }
 
+/// Which page of the app the address asks for: the dashboard (`/`) or the
+/// access page (`/access`). Plain links lead between them; there is no
+/// client-side router.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Dashboard,
+    Access,
+}
+
+impl View {
+    pub const ACCESS_PATH: &'static str = "/access";
+
+    pub fn from_path(path: &str) -> Self {
+        match path.trim_end_matches('/') {
+            Self::ACCESS_PATH => View::Access,
+            _ => View::Dashboard,
+        }
+    }
+}
+
+/// Why a caller may not do something that needs `needed`, in words; `None`
+/// when they may. `what` finishes "may look but not …".
+pub fn role_refusal(caller: Option<&Caller>, needed: Role, what: &str) -> Option<String> {
+    match caller {
+        Some(c) if c.may(needed) => None,
+        Some(c) if c.kind == CallerKind::Anonymous => {
+            Some(format!("You are viewing without signing in: sign in to {what}."))
+        }
+        Some(c) => Some(format!("Your role ({}) may look but not {what}.", c.role)),
+        None => Some(format!("Sign in to {what}.")),
+    }
+}
+
+/// Where the sign-in page sends the user back to: this page.
+pub fn login_url(here: &str) -> String {
+    let next: String = here
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("/login?next={next}")
+}
+
 /// `outlet=4` in a query string: the outlet the outlet chart shows (0 = all).
 pub fn outlet_from_query(query: &str) -> u32 {
     query.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("outlet=")?.parse().ok()).unwrap_or(0)
@@ -97,7 +143,7 @@ pub fn failure_words(code: u16) -> &'static str {
         404 => "no such outlet, rule or PDU",
         409 => "it conflicts with the rules file (a name used twice, or a file that cannot be used)",
         400 | 422 => "the request was not valid",
-        403 => "the request did not come from this dashboard",
+        403 => "refused: your role may not do this (or the request did not come from this dashboard)",
         _ => "the bridge failed to carry it out",
     }
 }
@@ -209,6 +255,13 @@ pub struct Dashboard {
     pub confirm_rule: StoredValue<Option<String>>,
     /// What the last form post did.
     pub outcome: StoredValue<Option<FormOutcome>>,
+    /// Who is signed in, as the server rendered the page for them: what
+    /// their role may not do is disabled and says why (the server refuses
+    /// it regardless).
+    pub caller: StoredValue<Option<Caller>>,
+    /// The bridge answered 401: the session ended (expired, or signed out
+    /// elsewhere); the page says so and links to the sign-in page.
+    pub session_ended: RwSignal<bool>,
 }
 
 impl Dashboard {
@@ -251,6 +304,31 @@ impl Dashboard {
             confirm: StoredValue::new(initial.confirm),
             confirm_rule: StoredValue::new(initial.confirm_rule),
             outcome: StoredValue::new(initial.outcome),
+            caller: StoredValue::new(initial.caller),
+            session_ended: RwSignal::new(false),
+        }
+    }
+
+    /// Whether the signed-in caller has at least `role`.
+    pub fn may(&self, role: Role) -> bool {
+        self.caller.with_value(|c| c.as_ref().is_some_and(|c| c.may(role)))
+    }
+
+    /// Why the caller may not do what needs `needed` ("switch outlets"), if not.
+    pub fn refusal(&self, needed: Role, what: &str) -> Option<String> {
+        self.caller.with_value(|c| role_refusal(c.as_ref(), needed, what))
+    }
+
+    /// A server function's error in words; a 401 also marks the session
+    /// as ended, which the page shows with a link to sign in again.
+    pub fn explain(&self, error: &ApiError) -> String {
+        match error {
+            ApiError::Unauthorized(_) => {
+                self.session_ended.set(true);
+                "Your session ended — sign in again.".to_owned()
+            }
+            ApiError::Forbidden { message, .. } => format!("Refused: {message}"),
+            other => other.to_string(),
         }
     }
 
@@ -375,6 +453,22 @@ mod tests {
         assert_eq!(outlet_from_query("outlet=x"), 0);
         assert_eq!(custom_from_query("?start=100&end=200&outlet=2"), Some((100, 200)));
         assert_eq!(custom_from_query("?start=200&end=100"), None);
+    }
+
+    #[test]
+    fn a_role_that_may_not_says_so_in_words() {
+        let caller = |role, kind| Caller { name: "ann".into(), kind, role, from: None };
+        let viewer = caller(Role::Viewer, CallerKind::User);
+        assert_eq!(
+            role_refusal(Some(&viewer), Role::Operator, "switch outlets").as_deref(),
+            Some("Your role (viewer) may look but not switch outlets.")
+        );
+        assert_eq!(role_refusal(Some(&caller(Role::Operator, CallerKind::User)), Role::Operator, "x"), None);
+        let anonymous = caller(Role::Viewer, CallerKind::Anonymous);
+        assert!(role_refusal(Some(&anonymous), Role::Operator, "x").unwrap().contains("without signing in"));
+        assert_eq!(View::from_path("/access/"), View::Access);
+        assert_eq!(View::from_path("/"), View::Dashboard);
+        assert_eq!(login_url("/access?x=1"), "/login?next=/access%3Fx%3D1");
     }
 
     #[test]

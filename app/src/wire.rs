@@ -42,6 +42,9 @@ pub struct PduInfo {
     pub simulated: bool,
     /// Why the last poll failed, if it did; never credentials.
     pub last_error: Option<String>,
+    /// Outlets that only an admin may switch off, and only by saying so.
+    #[serde(default)]
+    pub protected: Vec<u32>,
 }
 
 /// Where the dashboard's forms post (they work before and without the WASM;
@@ -105,4 +108,13 @@ pub struct InitialState {
     /// What the last form post did.
     #[serde(default)]
     pub outcome: Option<FormOutcome>,
+    /// Who is signed in (the dashboard hides or disables what their role
+    /// may not do; the server refuses it regardless).
+    #[serde(default)]
+    pub caller: Option<crate::access::Caller>,
 }
+
+/// The public id of the session a request came with, as the server's
+/// sign-in check puts it on the request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionMark(pub String);

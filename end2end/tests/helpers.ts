@@ -13,9 +13,26 @@ import { join } from 'node:path';
 
 export const bin = process.env.PDU_BRIDGE_BIN!;
 
-/** Open the dashboard and wait until the WASM has hydrated it and the live stream is up. */
+/** The first admin's password of every bridge a test starts. */
+export const BRIDGE_ADMIN_PASSWORD = 'e2e-extra-admin-password';
+
+/** On the login page: sign in, and land where the page was headed. */
+export async function signIn(page: Page, name: string, password: string) {
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname !== '/login');
+}
+
+/**
+ * Open the dashboard (signing in as admin if the bridge asks) and wait
+ * until the WASM has hydrated it and the live stream is up.
+ */
 export async function openLive(page: Page, url = '/') {
   await page.goto(url);
+  if (new URL(page.url()).pathname === '/login') {
+    await signIn(page, 'admin', BRIDGE_ADMIN_PASSWORD);
+  }
   await expect(page.getByTestId('link-state')).toContainText('live');
 }
 
@@ -86,6 +103,7 @@ export class Bridge {
         MQTT_BROKER: 'none',
         BRIDGE_DEMO_HISTORY_DAYS: '0',
         BRIDGE_LOG_LEVEL: 'warn',
+        BRIDGE_ADMIN_PASSWORD,
         ...this.env,
       },
     });

@@ -9,6 +9,7 @@
 //! ([`Bridge::device`]); errors here are the bridge's own and become HTTP
 //! answers only in `web`.
 
+use crate::auth::Auth;
 use crate::bus::Bus;
 use crate::clock::{unix_ms, unix_secs};
 use crate::config::Config;
@@ -16,9 +17,10 @@ use crate::device::Device;
 use crate::events::EventSink;
 use crate::pdu::SourceError;
 use crate::queue::QueueHealth;
+use app::access::{Caller, Role};
 use app::model::{Connection, DeviceId, Event, OutletAction, OutletCommandResult, PduSnapshot};
 use serde::Serialize;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Every PDU and the channels between tasks.
@@ -28,6 +30,9 @@ pub struct Bridge {
     bus: Bus,
     /// Rule, device and command events.
     events: Arc<EventSink>,
+    /// Where every outlet command is written down with who asked (set once
+    /// the access store is open).
+    audit: OnceLock<Arc<Auth>>,
 }
 
 /// Who asked for an outlet command (kept with its event).
@@ -37,6 +42,44 @@ pub enum Origin {
     Api,
     Mqtt,
     Rule(String),
+}
+
+/// Who asked for an outlet command, from where, and whether a protected
+/// outlet may be switched off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requester {
+    pub origin: Origin,
+    /// For the audit log: `user ann`, `token backup`, `rule night-off`, `mqtt`.
+    pub actor: String,
+    /// The client's address, when there is one.
+    pub from: Option<String>,
+    /// The request says explicitly to switch a protected outlet off, and
+    /// comes from an admin.
+    pub protected_ok: bool,
+}
+
+impl Requester {
+    /// A signed-in caller through the dashboard or the API;
+    /// `confirm_protected` counts only for an admin.
+    pub fn caller(origin: Origin, caller: &Caller, confirm_protected: bool) -> Self {
+        Self {
+            origin,
+            actor: caller.who(),
+            from: caller.from.clone(),
+            protected_ok: confirm_protected && caller.role == Role::Admin,
+        }
+    }
+
+    /// A rule: never switches a protected outlet off.
+    pub fn rule(name: &str) -> Self {
+        Self { origin: Origin::Rule(name.to_owned()), actor: format!("rule {name}"), from: None, protected_ok: false }
+    }
+
+    /// A command over MQTT (`who`: the account or client, when known).
+    pub fn mqtt(who: Option<&str>) -> Self {
+        let actor = who.map(|w| format!("mqtt {w}")).unwrap_or_else(|| "mqtt".to_owned());
+        Self { origin: Origin::Mqtt, actor, from: None, protected_ok: false }
+    }
 }
 
 impl Origin {
@@ -70,6 +113,11 @@ pub enum CommandError {
     Timeout { device: DeviceId, secs: f64, meaning: &'static str },
     #[error("PDU {device} refused the command for outlet {outlet}: {why}")]
     Refused { device: DeviceId, outlet: u32, why: String },
+    #[error(
+        "outlet {outlet} of PDU {device} is protected: only an admin may switch it off, and only by saying so \
+         (\"confirm_protected\": true); nothing was switched"
+    )]
+    Protected { device: DeviceId, outlet: u32 },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -97,7 +145,13 @@ impl Bridge {
             devices: config.devices.iter().map(Device::new).collect(),
             bus: Bus::default(),
             events: Arc::new(EventSink::default()),
+            audit: OnceLock::new(),
         }
+    }
+
+    /// Write every outlet command to this access store's audit log from now on.
+    pub fn set_audit(&self, auth: Arc<Auth>) {
+        let _ = self.audit.set(auth);
     }
 
     pub fn devices(&self) -> &[Arc<Device>] {
@@ -149,29 +203,45 @@ impl Bridge {
         device: &Device,
         outlet: u32,
         action: OutletAction,
-        origin: Origin,
+        requester: Requester,
     ) -> Result<OutletCommandResult, CommandError> {
         let id = device.id();
-        let result = self.checked_command(device, outlet, action).await;
+        let origin = &requester.origin;
+        let result = if action.cuts_power() && device.config.protected.contains(&outlet) && !requester.protected_ok {
+            Err(CommandError::Protected { device: id.clone(), outlet })
+        } else {
+            self.checked_command(device, outlet, action).await
+        };
         let mut event = Event::new(unix_secs(), id.clone(), "outlet_command", "");
         event.outlet = Some(outlet);
         event.origin = Some(origin.label().to_owned());
-        if let Origin::Rule(name) = &origin {
+        if let Origin::Rule(name) = origin {
             event.rule = Some(name.clone());
         }
         match &result {
             Ok(r) => {
-                tracing::info!(device = %id, outlet, %action, state = r.state.label(), pending = r.pending, origin = origin.label(), "outlet command carried out");
+                tracing::info!(device = %id, outlet, %action, state = r.state.label(), pending = r.pending, origin = origin.label(), by = %requester.actor, "outlet command carried out");
                 event.outcome = Some("ok".into());
                 let pending = if r.pending { " (pending)" } else { "" };
                 let later = if r.superseded { "; a later command followed" } else { "" };
                 event.details = format!("{} outlet {outlet}: now {}{pending}{later}", action.verb(), r.state.label());
             }
             Err(e) => {
-                tracing::warn!(device = %id, outlet, %action, error = %e, origin = origin.label(), "outlet command failed");
+                tracing::warn!(device = %id, outlet, %action, error = %e, origin = origin.label(), by = %requester.actor, "outlet command failed");
                 event.outcome = Some("failed".into());
                 event.details = format!("{} outlet {outlet}: {e}", action.verb());
             }
+        }
+        if let Some(audit) = self.audit.get() {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(CommandError::Protected { .. }) => "refused",
+                Err(_) => "failed",
+            };
+            let target = format!("{id} outlet {outlet}");
+            audit
+                .record(&requester.actor, requester.from.as_deref(), "outlet_command", &target, outcome, &event.details)
+                .await;
         }
         self.events.record(event);
         result
@@ -286,9 +356,6 @@ impl Bridge {
             .collect();
         let mut queues = self.bus.health();
         queues.push(self.events.health());
-        for q in queues.iter().filter(|q| q.losing()) {
-            reasons.push(format!("{}: {} items lost so far (the consumer fell behind)", q.name, q.lost));
-        }
         PollHealth { reasons, devices, queues }
     }
 }

@@ -1,5 +1,5 @@
 //! `pdu-bridge check`: before (or beside) a running bridge, try what it
-//! needs — the settings, the data folder, the history store, every PDU over
+//! needs — the settings, the data folder, the history store, the access store, every PDU over
 //! its real transport, the MQTT broker — and say in words what is wrong.
 //!
 //! Owns: nothing at run time; it changes nothing (the store is opened read
@@ -36,6 +36,7 @@ pub async fn run(config: &Config) -> Vec<Finding> {
         vec![ok(format!("settings are valid: {} PDU(s), data in {}", config.devices.len(), config.data_dir.display()))];
     out.push(data_folder(config));
     out.push(history(config).await);
+    out.push(access(config).await);
     for device in &config.devices {
         out.push(pdu(device).await);
     }
@@ -47,6 +48,31 @@ pub async fn run(config: &Config) -> Vec<Finding> {
         )));
     }
     out
+}
+
+/// The access store: who can sign in (never a secret).
+async fn access(config: &Config) -> Finding {
+    let path = &config.auth.db;
+    if !path.exists() {
+        let first = if config.auth.admin_password.is_some() {
+            "with BRIDGE_ADMIN_PASSWORD"
+        } else {
+            "with a random password saved in the data folder"
+        };
+        return ok(format!("access store {}: none yet; the first start makes user admin {first}", path.display()));
+    }
+    match crate::auth::store::AuthStore::census(path).await {
+        Ok((users, admins, tokens)) => {
+            let finding =
+                format!("access store {}: {users} user(s), {admins} admin(s), {tokens} API token(s)", path.display());
+            if admins == 0 {
+                fail(format!("{finding}: nobody can manage users (pdu-bridge user add NAME --role admin)"))
+            } else {
+                ok(finding)
+            }
+        }
+        Err(e) => fail(format!("access store {}: {e} (BRIDGE_AUTH_DB)", path.display())),
+    }
 }
 
 fn data_folder(config: &Config) -> Finding {
@@ -113,12 +139,38 @@ async fn pdu(device: &crate::config::DeviceConfig) -> Finding {
 async fn mqtt(config: &Config) -> Finding {
     match &config.mqtt.mode {
         MqttMode::Off => ok("MQTT is off (MQTT_BROKER=none)"),
-        MqttMode::Embedded { bind } => match std::net::TcpListener::bind(bind) {
-            Ok(_) => ok(format!("the embedded MQTT broker can listen on {bind}")),
-            Err(e) => note(format!(
-                "the embedded MQTT broker's address {bind} is in use ({e}): is the bridge running already? (MQTT_PORT, BRIDGE_MQTT_BIND)"
-            )),
-        },
+        MqttMode::Embedded { bind, broker } => {
+            if let Some((cert, key)) = &broker.tls {
+                if let Err(why) = crate::mqtt::front::tls_acceptor(cert, key) {
+                    return fail(format!("the embedded MQTT broker cannot serve TLS: {why}"));
+                }
+            }
+            let accounts = crate::mqtt::front::Accounts::new(broker, bind);
+            let names = accounts.configured();
+            if accounts.required() && names.is_empty() {
+                return fail(format!(
+                    "the embedded MQTT broker on {bind} requires accounts but none is set: every client would be \
+                     refused (set BRIDGE_MQTT_VIEWER_PASSWORD and/or BRIDGE_MQTT_OPERATOR_PASSWORD, or keep \
+                     BRIDGE_MQTT_BIND on loopback)"
+                ));
+            }
+            let how = match (broker.tls.is_some(), accounts.required()) {
+                (true, true) => format!(" over TLS, accounts: {}", names.join(", ")),
+                (true, false) => " over TLS".to_owned(),
+                (false, true) => format!(", accounts: {}", names.join(", ")),
+                (false, false) => String::new(),
+            };
+            match std::net::TcpListener::bind(bind) {
+                Ok(_) if broker.tls.is_none() && !bind.ip().is_loopback() => note(format!(
+                    "the embedded MQTT broker can listen on {bind}{how}, but without TLS its passwords cross the \
+                     network in clear (BRIDGE_MQTT_BROKER_CERT_FILE, BRIDGE_MQTT_BROKER_KEY_FILE)"
+                )),
+                Ok(_) => ok(format!("the embedded MQTT broker can listen on {bind}{how}")),
+                Err(e) => note(format!(
+                    "the embedded MQTT broker's address {bind} is in use ({e}): is the bridge running already? (MQTT_PORT, BRIDGE_MQTT_BIND)"
+                )),
+            }
+        }
         MqttMode::External { host, port, .. } => match crate::mqtt::probe(&config.mqtt, Duration::from_secs(5)).await {
             Ok(()) => ok(format!("the MQTT broker {host}:{port} accepts the bridge")),
             Err(why) if why.starts_with("I/O") => {

@@ -152,7 +152,7 @@ pub enum MqttMode {
     /// `MQTT_BROKER=none`.
     Off,
     /// No `MQTT_BROKER`: a broker inside the bridge, listening on `bind`.
-    Embedded { bind: SocketAddr },
+    Embedded { bind: SocketAddr, broker: BrokerSecurity },
     /// `MQTT_BROKER=host`.
     External { host: String, port: u16, username: Option<String>, password: Option<Secret>, tls: Option<MqttTls> },
 }
@@ -163,6 +163,34 @@ pub enum MqttMode {
 pub struct MqttTls {
     pub ca_file: PathBuf,
     pub client: Option<(PathBuf, PathBuf)>,
+}
+
+/// Who may use the embedded broker, and over what. On loopback only the
+/// machine's own users reach it and anonymous clients are fine; beyond
+/// loopback every client must sign in with one of these accounts.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct BrokerSecurity {
+    /// Password of the `viewer` account: subscribe only
+    /// (`BRIDGE_MQTT_VIEWER_PASSWORD`; unset = no such account).
+    pub viewer_password: Option<Secret>,
+    /// Password of the `operator` account: may also command outlets
+    /// (`BRIDGE_MQTT_OPERATOR_PASSWORD`; unset = no such account).
+    pub operator_password: Option<Secret>,
+    /// Certificate chain and key (PEM) to serve MQTT over TLS
+    /// (`BRIDGE_MQTT_BROKER_CERT_FILE`, `BRIDGE_MQTT_BROKER_KEY_FILE`).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Clients must sign in even on loopback (`BRIDGE_MQTT_REQUIRE_ACCOUNTS`):
+    /// for a machine whose other users should not switch outlets, and for
+    /// tests, which may not listen beyond loopback.
+    pub require_accounts: bool,
+}
+
+impl BrokerSecurity {
+    /// Whether clients must sign in: the broker listens beyond loopback,
+    /// or the setting says so.
+    pub fn accounts_required(&self, bind: &SocketAddr) -> bool {
+        self.require_accounts || !bind.ip().is_loopback()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -176,6 +204,37 @@ pub struct MqttConfig {
     pub refresh: Duration,
     /// The dashboard's address, for Home Assistant's `configuration_url`.
     pub dashboard_url: String,
+}
+
+/// Who may do what, and for how long a sign-in lasts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthConfig {
+    /// Users, sessions, tokens and the audit log (`BRIDGE_AUTH_DB`); kept
+    /// apart from history so a replaced history store loses no accounts.
+    pub db: PathBuf,
+    /// The first admin's password when no user exists yet
+    /// (`BRIDGE_ADMIN_PASSWORD`); unset = a random one, saved to
+    /// `<data dir>/initial-admin-password`, readable by the owner only.
+    pub admin_password: Option<Secret>,
+    /// Anyone may look without signing in (`BRIDGE_ANONYMOUS_READ`), for
+    /// wall displays; never switch.
+    pub anonymous_read: bool,
+    /// A session unused this long ends (`BRIDGE_SESSION_IDLE_HOURS`).
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, used or not
+    /// (`BRIDGE_SESSION_MAX_DAYS`).
+    pub session_max: Duration,
+    /// Other sites whose pages may call the API with a token
+    /// (`BRIDGE_CORS_ORIGINS`); empty = CORS closed.
+    pub cors_origins: Vec<String>,
+}
+
+/// HTTPS for the dashboard and API: certificate chain and key (PEM),
+/// reloaded when the files change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// The validated runtime configuration.
@@ -208,6 +267,9 @@ pub struct Config {
     /// Host names the dashboard answers to besides `localhost`, this
     /// machine's name and IP literals (`BRIDGE_ALLOWED_HOSTS`).
     pub allowed_hosts: Vec<String>,
+    pub auth: AuthConfig,
+    /// `BRIDGE_TLS_CERT` and `BRIDGE_TLS_KEY`; `None` = plain HTTP.
+    pub tls: Option<WebTls>,
 }
 
 /// Events are kept at least this long (and by default exactly this long).
@@ -289,6 +351,64 @@ fn existing_file(raw: &RawSettings, name: &'static str) -> Result<Option<PathBuf
     }
 }
 
+/// A password setting: at least 8 characters, no control characters.
+fn password(raw: &RawSettings, name: &'static str) -> Result<Option<Secret>, ConfigError> {
+    match raw.get(name) {
+        None => Ok(None),
+        Some(p) if p.chars().count() >= 8 && !p.chars().any(char::is_control) => Ok(Some(Secret(p.to_owned()))),
+        // The value itself is a secret: never echo it.
+        Some(_) => Err(invalid(name, "***", "at least 8 characters, no control characters")),
+    }
+}
+
+/// Two files that only make sense together (a certificate and its key).
+fn file_pair(
+    raw: &RawSettings,
+    first: &'static str,
+    second: &'static str,
+) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
+    match (existing_file(raw, first)?, existing_file(raw, second)?) {
+        (Some(a), Some(b)) => Ok(Some((a, b))),
+        (None, None) => Ok(None),
+        (Some(a), None) => Err(invalid(first, &a.display().to_string(), format!("set together with {second}"))),
+        (None, Some(b)) => Err(invalid(second, &b.display().to_string(), format!("set together with {first}"))),
+    }
+}
+
+fn auth_config(raw: &RawSettings, data_dir: &std::path::Path) -> Result<AuthConfig, ConfigError> {
+    let hours: f64 = number(raw, "BRIDGE_SESSION_IDLE_HOURS", 24.0, 0.05, 24.0 * 90.0)?;
+    let days: f64 = number(raw, "BRIDGE_SESSION_MAX_DAYS", 30.0, 0.01, 365.0)?;
+    let cors_origins = match raw.get("BRIDGE_CORS_ORIGINS") {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let scheme = o.starts_with("https://") || o.starts_with("http://");
+                let rest = o.split_once("://").map(|(_, r)| r).unwrap_or("");
+                if scheme && !rest.is_empty() && !rest.contains(['/', ' ', '*']) {
+                    Ok(o.to_owned())
+                } else {
+                    Err(invalid(
+                        "BRIDGE_CORS_ORIGINS",
+                        list,
+                        "origins separated by commas, such as https://grafana.example.net (no paths, no *)",
+                    ))
+                }
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(AuthConfig {
+        db: raw.get("BRIDGE_AUTH_DB").map(PathBuf::from).unwrap_or_else(|| data_dir.join("auth.db")),
+        admin_password: password(raw, "BRIDGE_ADMIN_PASSWORD")?,
+        anonymous_read: boolean(raw, "BRIDGE_ANONYMOUS_READ", false)?,
+        session_idle: Duration::from_secs_f64(hours * 3600.0),
+        session_max: Duration::from_secs_f64(days * 86400.0),
+        cors_origins,
+    })
+}
+
 fn mqtt_tls(raw: &RawSettings) -> Result<Option<MqttTls>, ConfigError> {
     let ca = existing_file(raw, "BRIDGE_MQTT_TLS_CA_FILE")?;
     let cert = existing_file(raw, "BRIDGE_MQTT_TLS_CERT_FILE")?;
@@ -338,7 +458,13 @@ fn mqtt_config(raw: &RawSettings, web_addr: SocketAddr) -> Result<MqttConfig, Co
             let ip: IpAddr = text
                 .parse()
                 .map_err(|_| invalid("BRIDGE_MQTT_BIND", text, "an IP address such as 127.0.0.1 or 0.0.0.0"))?;
-            MqttMode::Embedded { bind: SocketAddr::new(ip, port) }
+            let broker = BrokerSecurity {
+                viewer_password: password(raw, "BRIDGE_MQTT_VIEWER_PASSWORD")?,
+                operator_password: password(raw, "BRIDGE_MQTT_OPERATOR_PASSWORD")?,
+                tls: file_pair(raw, "BRIDGE_MQTT_BROKER_CERT_FILE", "BRIDGE_MQTT_BROKER_KEY_FILE")?,
+                require_accounts: boolean(raw, "BRIDGE_MQTT_REQUIRE_ACCOUNTS", false)?,
+            };
+            MqttMode::Embedded { bind: SocketAddr::new(ip, port), broker }
         }
     };
     let base = topic_prefix(raw, "BRIDGE_MQTT_BASE", "pdu")?;
@@ -488,7 +614,11 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let auth = auth_config(raw, &data_dir)?;
+        let tls = file_pair(raw, "BRIDGE_TLS_CERT", "BRIDGE_TLS_KEY")?.map(|(cert, key)| WebTls { cert, key });
         Ok(Config {
+            auth,
+            tls,
             devices: vec![device],
             demo,
             mqtt,
@@ -561,7 +691,10 @@ mod tests {
     #[test]
     fn mqtt_defaults_to_the_embedded_broker_and_can_be_external_or_off() {
         let config = validate(&[]).unwrap();
-        assert_eq!(config.mqtt.mode, MqttMode::Embedded { bind: "127.0.0.1:1883".parse().unwrap() });
+        assert_eq!(
+            config.mqtt.mode,
+            MqttMode::Embedded { bind: "127.0.0.1:1883".parse().unwrap(), broker: BrokerSecurity::default() }
+        );
         assert_eq!(
             (config.mqtt.base.as_str(), config.mqtt.discovery_prefix.as_deref()),
             ("pdu", Some("homeassistant"))
@@ -603,6 +736,60 @@ mod tests {
         let message =
             with(&[("BRIDGE_MQTT_TLS_CERT_FILE", pem), ("BRIDGE_MQTT_TLS_KEY_FILE", pem)]).unwrap_err().to_string();
         assert!(message.contains("BRIDGE_MQTT_TLS_CA_FILE"), "{message}");
+    }
+
+    #[test]
+    fn broker_accounts_are_required_beyond_loopback_and_their_passwords_stay_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, "-----").unwrap();
+        std::fs::write(&key, "-----").unwrap();
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        let config = validate(&[
+            ("BRIDGE_MQTT_BIND", "0.0.0.0"),
+            ("BRIDGE_MQTT_VIEWER_PASSWORD", "look-s3cret"),
+            ("BRIDGE_MQTT_OPERATOR_PASSWORD", "switch-s3cret"),
+            ("BRIDGE_MQTT_BROKER_CERT_FILE", cert),
+            ("BRIDGE_MQTT_BROKER_KEY_FILE", key),
+        ])
+        .unwrap();
+        let MqttMode::Embedded { bind, broker } = &config.mqtt.mode else { panic!("{:?}", config.mqtt.mode) };
+        assert_eq!(broker.viewer_password.as_ref().map(Secret::expose), Some("look-s3cret"));
+        assert_eq!(broker.operator_password.as_ref().map(Secret::expose), Some("switch-s3cret"));
+        assert_eq!(broker.tls, Some((cert.into(), key.into())));
+        assert!(broker.accounts_required(bind), "0.0.0.0 is beyond loopback");
+        assert!(!format!("{config:?}").contains("s3cret"), "passwords stay out of Debug output");
+
+        let MqttMode::Embedded { bind, broker } = validate(&[]).unwrap().mqtt.mode else { panic!() };
+        assert!(!broker.accounts_required(&bind), "loopback stays open, as before");
+        let config = validate(&[("BRIDGE_MQTT_REQUIRE_ACCOUNTS", "true")]).unwrap();
+        let MqttMode::Embedded { bind, broker } = config.mqtt.mode else { panic!() };
+        assert!(broker.accounts_required(&bind), "forced on loopback");
+
+        let message = validate(&[("BRIDGE_MQTT_VIEWER_PASSWORD", "short-1")]).unwrap_err().to_string();
+        assert!(message.contains("BRIDGE_MQTT_VIEWER_PASSWORD") && message.contains("at least 8"), "{message}");
+        assert!(!message.contains("short-1"), "a bad password is not echoed: {message}");
+        let message = validate(&[("BRIDGE_MQTT_BROKER_CERT_FILE", cert)]).unwrap_err().to_string();
+        assert!(message.contains("BRIDGE_MQTT_BROKER_KEY_FILE"), "{message}");
+    }
+
+    #[test]
+    fn https_needs_both_the_certificate_and_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, "-----").unwrap();
+        std::fs::write(&key, "-----").unwrap();
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        assert_eq!(validate(&[]).unwrap().tls, None);
+        let config = validate(&[("BRIDGE_TLS_CERT", cert), ("BRIDGE_TLS_KEY", key)]).unwrap();
+        assert_eq!(config.tls, Some(WebTls { cert: cert.into(), key: key.into() }));
+        for alone in [("BRIDGE_TLS_CERT", cert), ("BRIDGE_TLS_KEY", key)] {
+            let message = validate(&[alone]).unwrap_err().to_string();
+            assert!(message.contains("BRIDGE_TLS_CERT") && message.contains("BRIDGE_TLS_KEY"), "{message}");
+        }
+        let message = validate(&[("BRIDGE_TLS_CERT", "/nonexistent.pem"), ("BRIDGE_TLS_KEY", key)]).unwrap_err();
+        let message = message.to_string();
+        assert!(message.contains("BRIDGE_TLS_CERT") && message.contains("existing PEM file"), "{message}");
     }
 
     #[test]

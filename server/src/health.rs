@@ -52,12 +52,26 @@ pub fn report(
         queues: polled.queues,
         subsystems: Vec::new(),
     };
+    // Only the devices' own reasons speak for the pollers; a consumer that
+    // fell behind is the queues' matter.
     let pollers_ok = health.reasons.is_empty();
     let mut subsystems = vec![Subsystem {
         name: "poller",
         status: if health.devices.iter().all(|d| d.state == "online") && pollers_ok { "ok" } else { "degraded" },
         detail: None,
     }];
+    let losing: Vec<String> = health
+        .queues
+        .iter()
+        .filter(|q| q.losing())
+        .map(|q| format!("{}: {} items lost so far (the consumer fell behind)", q.name, q.lost))
+        .collect();
+    subsystems.push(Subsystem {
+        name: "queues",
+        status: if losing.is_empty() { "ok" } else { "degraded" },
+        detail: (!losing.is_empty()).then(|| losing.join("; ")),
+    });
+    health.reasons.extend(losing);
 
     let (status, detail) = match mqtt.state {
         MqttState::Off => ("off", None),

@@ -10,6 +10,7 @@
 //! `poller`, `history`, `rules`, `mqtt`, and `web` (HTTP, the dashboard, the
 //! stream, and the one service layer both the API and the dashboard call).
 
+pub mod auth;
 pub mod bridge;
 pub mod bus;
 pub mod check;
@@ -53,11 +54,48 @@ pub struct Running {
     pub tasks: Vec<JoinHandle<()>>,
 }
 
+/// Open the access store and, on a first start, create the admin.
+/// Without it nobody could sign in, so a failure stops start-up.
+pub async fn open_auth(config: &Config) -> Result<Arc<auth::Auth>, auth::AuthError> {
+    let access = auth::Auth::open(&config.auth, &config.data_dir).await?;
+    match access.first_admin(config.auth.admin_password.as_ref()).await? {
+        auth::FirstAdmin::Exists => {
+            if config.auth.admin_password.is_some() {
+                tracing::info!("BRIDGE_ADMIN_PASSWORD is used only on a first start; users exist, so it was ignored");
+            }
+        }
+        auth::FirstAdmin::FromSetting => {
+            tracing::info!("first start: user {:?} created with BRIDGE_ADMIN_PASSWORD", auth::FIRST_ADMIN)
+        }
+        auth::FirstAdmin::Random { file, password } => {
+            tracing::warn!(
+                "first start: user {:?} created with a random password, saved in {} (readable by this user only); \
+                 sign in and change it",
+                auth::FIRST_ADMIN,
+                file.display()
+            );
+            // Shown once to a person at a terminal; never to a log file.
+            use std::io::IsTerminal;
+            if std::io::stdout().is_terminal() {
+                println!("\n  Sign in as {:?} with password: {password}\n", auth::FIRST_ADMIN);
+            }
+        }
+    }
+    Ok(Arc::new(access))
+}
+
 /// Start everything but the web server: history and events (if the store
 /// opens), rules, MQTT, and last the pollers, so every consumer is
 /// subscribed before the first snapshot.
-pub async fn start(config: &Config, bridge: Arc<Bridge>, shutdown: &CancellationToken) -> Running {
+pub async fn start(
+    config: &Config,
+    bridge: Arc<Bridge>,
+    shutdown: &CancellationToken,
+) -> Result<Running, auth::AuthError> {
     let mut tasks = Vec::new();
+    let access = open_auth(config).await?;
+    bridge.set_audit(access.clone());
+    tasks.push(tokio::spawn(auth::housekeeping(access.clone(), shutdown.clone())));
     let automation = rules::Automation::new(config, &bridge);
     let reports = history::reports::Settings::from_config(config);
     // History is not essential to switching outlets: without it the bridge runs.
@@ -112,10 +150,11 @@ pub async fn start(config: &Config, bridge: Arc<Bridge>, shutdown: &Cancellation
         }
     };
     tasks.extend(automation.spawn(shutdown));
-    let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, shutdown);
+    let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, &access, shutdown);
     tasks.extend(mqtt_tasks);
     tasks.extend(poller::spawn(&bridge, shutdown));
-    Running { services: web::Services { bridge, automation, history, reports, mqtt, history_note }, tasks }
+    let services = web::Services { bridge, automation, history, reports, mqtt, history_note, auth: access };
+    Ok(Running { services, tasks })
 }
 
 /// As [`serve`], with a bridge the caller keeps (tests inject faults into it).
@@ -125,7 +164,14 @@ pub async fn serve_bridge(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let Running { services, mut tasks } = start(config, bridge, &shutdown).await;
+    // A certificate or key that cannot be used stops start-up before
+    // anything runs, naming the setting.
+    let tls = match &config.tls {
+        Some(files) => Some(web::Tls::load(files).await.map_err(std::io::Error::other)?),
+        None => None,
+    };
+    let Running { services, mut tasks } =
+        start(config, bridge, &shutdown).await.map_err(|e| std::io::Error::other(format!("access control: {e}")))?;
     // Listening and every task started: ready (for systemd's Type=notify).
     notify::notify("READY=1");
     tasks.push(tokio::spawn(notify::watchdog(shutdown.clone())));
@@ -134,8 +180,11 @@ pub async fn serve_bridge(
         shutdown: shutdown.clone(),
         site_root: config.site_root.clone(),
         allowed_hosts: config.allowed_hosts.clone(),
+        secure_cookies: config.tls.is_some(),
+        cors_origins: config.auth.cors_origins.clone(),
+        cookie_name: web::auth::cookie_name(listener.local_addr().map(|a| a.port()).unwrap_or(config.web_addr.port())),
     };
-    let served = web::run(listener, web::router(state), shutdown.clone()).await;
+    let served = web::run(listener, web::router(state), tls, shutdown.clone()).await;
     // However the server stopped, stop the pollers and MQTT too (MQTT says
     // `offline` on its way out).
     notify::notify("STOPPING=1");

@@ -29,7 +29,23 @@ COMMANDS (each takes --env-file and --set like the bridge):
     backup FILE        copy the history store to FILE while the bridge runs
                        (a consistent snapshot); restore: stop the bridge, put
                        FILE at BRIDGE_HISTORY_DB, remove its -wal/-shm, start
-    simulate           serve simulated PDUs over SNMP (pdu-bridge simulate --help)";
+    simulate           serve simulated PDUs over SNMP (pdu-bridge simulate --help)
+    user add NAME --role ROLE
+                       add a user; the password is read from standard input
+                       (one line), or a random one is made and printed
+    user passwd NAME   set a user's password (as for add); signs them out
+    user role NAME ROLE
+                       change a user's role (viewer, operator or admin)
+    user remove NAME   remove a user
+    user list          list users and their roles
+    token create NAME --role ROLE
+                       make an API token; printed once, on the last line
+    token list         list tokens (never their secrets)
+    token revoke ID|NAME
+                       revoke a token
+
+The user and token commands work on the access store (BRIDGE_AUTH_DB) while
+the bridge runs or not, and are never locked out by sign-in throttling.";
 
 const SIMULATE_USAGE: &str = "\
 pdu-bridge simulate — simulated PDU44001s as SNMP v2c agents
@@ -236,6 +252,145 @@ async fn backup(config: Config, file: String) -> ExitCode {
     }
 }
 
+/// What `pdu-bridge user|token …` was asked to do.
+enum AccessCommand {
+    UserAdd { name: String, role: app::access::Role },
+    UserPasswd { name: String },
+    UserRole { name: String, role: app::access::Role },
+    UserRemove { name: String },
+    UserList,
+    TokenCreate { name: String, role: app::access::Role },
+    TokenList,
+    TokenRevoke { id: String },
+}
+
+/// Split `pdu-bridge user|token …` into the command and the remaining
+/// (settings) arguments.
+fn access_command(args: &[String]) -> Result<(AccessCommand, Vec<String>), String> {
+    let mut words = Vec::new();
+    let mut role = None;
+    let mut rest = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--role" => {
+                let value = iter.next().ok_or("--role needs viewer, operator or admin")?;
+                role = Some(value.parse::<app::access::Role>()?);
+            }
+            "--env-file" | "--set" => {
+                rest.push(arg.clone());
+                rest.push(iter.next().ok_or_else(|| format!("{arg} needs a value"))?.clone());
+            }
+            other if other.starts_with("--") => return Err(format!("unknown argument {other:?} (see --help)")),
+            other => words.push(other.to_owned()),
+        }
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let need_role = || role.ok_or("say which role with --role viewer|operator|admin".to_owned());
+    let command = match words.as_slice() {
+        ["user", "add", name] => AccessCommand::UserAdd { name: (*name).into(), role: need_role()? },
+        ["user", "passwd", name] => AccessCommand::UserPasswd { name: (*name).into() },
+        ["user", "role", name, r] => AccessCommand::UserRole { name: (*name).into(), role: r.parse()? },
+        ["user", "remove", name] => AccessCommand::UserRemove { name: (*name).into() },
+        ["user", "list"] => AccessCommand::UserList,
+        ["token", "create", name] => AccessCommand::TokenCreate { name: (*name).into(), role: need_role()? },
+        ["token", "list"] => AccessCommand::TokenList,
+        ["token", "revoke", id] => AccessCommand::TokenRevoke { id: (*id).into() },
+        _ => return Err(format!("{:?} is not a user or token command (see --help)", words.join(" "))),
+    };
+    Ok((command, rest))
+}
+
+/// A password from standard input (one line), or a random one to print.
+fn password_from_stdin() -> Result<(String, bool), String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok((server::auth::secret::random_password(), true));
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|e| format!("cannot read the password: {e}"))?;
+    let line = line.trim_end_matches(['\n', '\r']).to_owned();
+    if line.is_empty() {
+        return Ok((server::auth::secret::random_password(), true));
+    }
+    Ok((line, false))
+}
+
+/// `pdu-bridge user …` and `pdu-bridge token …`, on the access store directly.
+async fn access(config: Config, command: AccessCommand) -> ExitCode {
+    use app::access::{Caller, CallerKind, Role, UserChange};
+    let auth = match server::auth::Auth::open(&config.auth, &config.data_dir).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("pdu-bridge: cannot open the access store {}: {e}", config.auth.db.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let user = std::env::var("USER").unwrap_or_else(|_| "shell".into());
+    let shell = Caller { name: format!("shell:{user}"), kind: CallerKind::User, role: Role::Admin, from: None };
+    let result: Result<(), String> = async {
+        match command {
+            AccessCommand::UserAdd { name, role } => {
+                let (password, random) = password_from_stdin()?;
+                auth.add_user(&shell, &name, role, &password).await.map_err(|e| e.to_string())?;
+                println!("user {name} added as {role}");
+                if random {
+                    println!("password: {password}");
+                }
+            }
+            AccessCommand::UserPasswd { name } => {
+                let (password, random) = password_from_stdin()?;
+                let change = UserChange { password: Some(password.clone()), ..Default::default() };
+                auth.update_user(&shell, &name, &change).await.map_err(|e| e.to_string())?;
+                println!("password of {name} changed; their sessions are ended");
+                if random {
+                    println!("password: {password}");
+                }
+            }
+            AccessCommand::UserRole { name, role } => {
+                let change = UserChange { role: Some(role), ..Default::default() };
+                auth.update_user(&shell, &name, &change).await.map_err(|e| e.to_string())?;
+                println!("{name} is now {role}");
+            }
+            AccessCommand::UserRemove { name } => {
+                auth.remove_user(&shell, &name).await.map_err(|e| e.to_string())?;
+                println!("user {name} removed");
+            }
+            AccessCommand::UserList => {
+                for u in auth.users().await.map_err(|e| e.to_string())? {
+                    println!("{:<24} {}", u.name, u.role);
+                }
+            }
+            AccessCommand::TokenCreate { name, role } => {
+                let token = auth.create_token(&shell, &name, role).await.map_err(|e| e.to_string())?;
+                println!("token {name} ({role}, id {}) created; it is shown only now:", token.info.id);
+                println!("{}", token.token);
+            }
+            AccessCommand::TokenList => {
+                for t in auth.tokens().await.map_err(|e| e.to_string())? {
+                    let used = t.last_used.map(|_| "used").unwrap_or("never used");
+                    println!("{:<14} {:<24} {:<9} {used}", t.id, t.name, t.role.label());
+                }
+            }
+            AccessCommand::TokenRevoke { id } => {
+                auth.revoke_token(&shell, &id).await.map_err(|e| e.to_string())?;
+                println!("token {id} revoked");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    auth.close().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("pdu-bridge: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants_help = args.iter().any(|a| a == "-h" || a == "--help");
@@ -267,6 +422,22 @@ fn main() -> ExitCode {
     if args.iter().any(|a| a == "-V" || a == "--version") {
         println!("pdu-bridge {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
+    }
+    if matches!(args.first().map(String::as_str), Some("user" | "token")) {
+        let (command, rest) = match access_command(&args) {
+            Ok(parsed) => parsed,
+            Err(message) => {
+                eprintln!("pdu-bridge: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        return match settings(&rest).and_then(|raw| Config::validate(&raw).map_err(|e| e.to_string())) {
+            Ok(config) => run_once(access(config, command)),
+            Err(message) => {
+                eprintln!("pdu-bridge: {message}");
+                ExitCode::from(2)
+            }
+        };
     }
     let command = args.first().map(String::as_str).filter(|c| ["check", "backup"].contains(c));
     let (command, rest) = match command {
@@ -312,7 +483,8 @@ fn main() -> ExitCode {
         let shutdown = CancellationToken::new();
         tokio::spawn(shutdown_signal(shutdown.clone()));
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!("dashboard on http://{addr}/");
+        let scheme = if config.tls.is_some() { "https" } else { "http" };
+        tracing::info!("dashboard on {scheme}://{addr}/");
         if config.demo {
             tracing::info!("demo mode: no PDU_HOST set, polling a simulated PDU44001");
         }

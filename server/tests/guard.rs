@@ -3,13 +3,21 @@
 //! answer carries the security headers, the page's inline script its nonce.
 
 use crate::util::Started;
+use app::access::Role;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use tower::ServiceExt;
 
-async fn send(bridge: &Started, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-    let response = bridge.router().oneshot(request).await.unwrap();
+static COUNT: AtomicU32 = AtomicU32::new(0);
+
+/// Sent as a signed-in admin's browser would (a session cookie, never a
+/// bearer token: scripts' tokens are not forgeable by another site).
+async fn send(bridge: &Started, mut request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let cookie = bridge.browser_cookie(&format!("b{}", COUNT.fetch_add(1, Ordering::Relaxed)), Role::Admin).await;
+    request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    let response = bridge.bare_router().oneshot(request).await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())

@@ -380,31 +380,45 @@ async fn state_appears_when_the_broker_comes_up_late_and_again_after_it_restarts
     assert_eq!(again.wait("pdu/pdu44001/outlet/4/name", any, 20).await, "Server-1");
 }
 
+/// A child process that is killed when dropped.
+struct KilledOnDrop(Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[tokio::test]
 async fn a_killed_bridge_goes_offline_by_its_last_will_and_a_stopped_one_says_so() {
     let port = mosquitto_port();
     for signal in ["-KILL", "-TERM"] {
         let base = if signal == "-KILL" { "t-lwt-kill" } else { "t-lwt-term" };
         let data = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pdu-bridge"))
-            .env_clear()
-            .env("BRIDGE_WEB_PORT", "0")
-            .env("BRIDGE_DATA_DIR", data.path())
-            .env("MQTT_BROKER", "127.0.0.1")
-            .env("MQTT_PORT", port.to_string())
-            .env("BRIDGE_MQTT_BASE", base)
-            .env("BRIDGE_HA_DISCOVERY", "false")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        // Killed however the test ends: a bridge left behind on the shared
+        // broker would take over the next run's connections.
+        let mut child = KilledOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_pdu-bridge"))
+                .env_clear()
+                .env("BRIDGE_WEB_PORT", "0")
+                .env("BRIDGE_DATA_DIR", data.path())
+                .env("MQTT_BROKER", "127.0.0.1")
+                .env("MQTT_PORT", port.to_string())
+                .env("BRIDGE_MQTT_BASE", base)
+                .env("BRIDGE_HA_DISCOVERY", "false")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let topic = format!("{base}/pdu44001/bridge/status");
         let mut sub = Sub::connect(port, &format!("test-{base}"), &[&topic]).await;
         sub.wait(&topic, |p, _| p == "online", 15).await;
-        let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill").args([signal, &child.0.id().to_string()]).status().unwrap();
         assert!(status.success());
         sub.wait(&topic, |p, _| p == "offline", 15).await;
-        let _ = child.wait();
+        let _ = child.0.wait();
     }
 }
 

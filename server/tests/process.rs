@@ -131,6 +131,7 @@ fn check_says_what_is_wrong_with_a_dead_pdu_or_broker_and_passes_a_good_setup() 
     let (code, text) = check(port, &off);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("ok    PDU pdu44001 at 127.0.0.1:") && text.contains("PDU44001"), "{text}");
+    assert!(text.contains("ok    access store") && text.contains("none yet"), "{text}");
     assert!(text.lines().last().unwrap().starts_with("check: ") && text.contains(", 0 failed"), "{text}");
 
     let (code, text) = check(free_udp_port(), &off);
@@ -247,6 +248,8 @@ fn a_backup_of_a_running_bridge_restores_to_an_identical_store() {
         .env("BRIDGE_WEB_PORT", web.to_string())
         .env("MQTT_BROKER", "none")
         .env("BRIDGE_DATA_DIR", restored.path())
+        // Reading is all this needs: no account.
+        .env("BRIDGE_ANONYMOUS_READ", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

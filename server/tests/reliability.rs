@@ -126,7 +126,7 @@ async fn health_names_each_subsystem_and_is_not_ok_while_mqtt_is_down() {
     }
     let names: Vec<&str> =
         health["subsystems"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["poller", "mqtt", "history", "rules"]);
+    assert_eq!(names, ["poller", "queues", "mqtt", "history", "rules"]);
     let status = |name: &str| {
         health["subsystems"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()["status"].clone()
     };
@@ -153,7 +153,15 @@ async fn concurrent_commands_to_one_outlet_are_answered_truthfully() {
     let commands = (0..50).map(|i| {
         let services = bridge.services.clone();
         let action = if i % 2 == 0 { OutletAction::Off } else { OutletAction::On };
-        async move { (action, services.outlet_command(None, 5, action, Origin::Api).await.unwrap()) }
+        async move {
+            (
+                action,
+                services
+                    .outlet_command(&crate::util::shell_admin(), Origin::Api, None, 5, action, false)
+                    .await
+                    .unwrap(),
+            )
+        }
     });
     let answers = futures::future::join_all(commands).await;
     for (action, answer) in &answers {
@@ -254,4 +262,37 @@ async fn a_store_written_by_the_previous_schema_is_upgraded_at_start_and_keeps_i
     assert_eq!(code, StatusCode::OK);
     let (_, events) = call(&router, "GET", "/api/events?kind=outlet_command", None).await;
     assert_eq!(events.as_array().map(Vec::len), Some(1), "{events}");
+}
+
+/// Regression: a consumer that fell behind made `/api/health` call the
+/// pollers degraded; it is the queues' matter, and the pollers are fine.
+#[tokio::test]
+async fn a_consumer_falling_behind_degrades_the_queues_not_the_pollers() {
+    let bridge = Started::new(&[("BRIDGE_POLL_INTERVAL", "0.1")]).await;
+    // A consumer that never reads, with room for one snapshot.
+    let _never_read = bridge.bridge.bus().durable("slow-consumer", 1, None);
+    let router = bridge.router();
+    let mut health = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, h) = call(&router, "GET", "/api/health", None).await;
+        health = h;
+        if health["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["name"] == "slow-consumer" && q["lost"].as_u64() > Some(0))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status = |name: &str| {
+        health["subsystems"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()["status"].clone()
+    };
+    assert_eq!((status("poller"), status("queues")), ("ok".into(), "degraded".into()), "{health}");
+    assert_eq!(health["status"], "degraded");
+    assert!(
+        health["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().starts_with("slow-consumer: ")),
+        "{health}"
+    );
 }

@@ -37,8 +37,11 @@ async fn the_live_stream_pushes_snapshots_and_ends_at_shutdown() {
     let mut stream = tokio::net::TcpStream::connect(served.addr).await.unwrap();
     stream
         .write_all(
-            format!("GET /api/stream HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", served.addr)
-                .as_bytes(),
+            format!(
+                "GET /api/stream HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nAuthorization: Bearer {}\r\n\r\n",
+                served.addr, served.token
+            )
+            .as_bytes(),
         )
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod access;
 mod api;
 mod energy;
 mod events;
@@ -11,11 +12,14 @@ mod hostile;
 mod limits;
 mod lossy;
 mod mqtt;
+mod mqtt_accounts;
 mod peers;
 mod poller;
 mod process;
 mod recovery;
 mod reliability;
 mod rules;
+mod secrets;
 mod snmp;
 mod socket;
+mod tls;

@@ -18,6 +18,10 @@ pub fn ConfirmDialog(
     danger: Signal<bool>,
     on_confirm: Callback<()>,
     on_cancel: Callback<()>,
+    /// Changes when the open dialog asks a further question (a protected
+    /// outlet's second step): focus goes back to the safe choice.
+    #[prop(optional)]
+    step: Option<Signal<u8>>,
     /// Prefix of the element ids (`{id}-title`, `{id}-body`).
     id: &'static str,
     testid: &'static str,
@@ -25,6 +29,7 @@ pub fn ConfirmDialog(
     let dialog = NodeRef::<leptos::html::Dialog>::new();
     let cancel_button = NodeRef::<leptos::html::Button>::new();
     keep_focus(open, dialog, cancel_button);
+    refocus_on_step(step, cancel_button);
     let confirm_class = move || if danger.get() { "danger" } else { "primary" };
     view! {
         <dialog
@@ -53,6 +58,24 @@ pub fn ConfirmDialog(
             </div>
         </dialog>
     }
+}
+
+/// A new question in the open dialog: the safe choice has focus again.
+fn refocus_on_step(step: Option<Signal<u8>>, first: NodeRef<leptos::html::Button>) {
+    #[cfg(feature = "hydrate")]
+    if let Some(step) = step {
+        Effect::new(move |previous: Option<u8>| {
+            let now = step.get();
+            if previous.is_some_and(|p| p != now) {
+                if let Some(button) = first.get_untracked() {
+                    let _ = button.focus();
+                }
+            }
+            now
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (step, first);
 }
 
 /// Open and close the dialog with `open`; remember what had focus and give

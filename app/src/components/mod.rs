@@ -7,6 +7,8 @@
 //! At the top, the status strip says in one line per PDU whether power is
 //! fine; below it every reading says how old it is when it is not live.
 
+pub mod access;
+mod account;
 mod ats;
 mod banks;
 mod charts;
@@ -18,7 +20,7 @@ mod rules;
 
 use crate::format;
 use crate::model::{DeviceId, MqttState};
-use crate::state::{Dashboard, LinkState, Trust};
+use crate::state::{Dashboard, LinkState, Trust, View};
 use crate::status::{self, Alarm, Severity};
 use leptos::prelude::*;
 
@@ -68,6 +70,7 @@ pub fn DashboardPage() -> impl IntoView {
         <a class="skip-link" href="#content">"Skip to the dashboard"</a>
         <Header/>
         <main id="content" tabindex="-1" class=class>
+            <account::SessionEnded/>
             <StatusStrip/>
             <Banners/>
             <Show when=has_data fallback=NeverReached>
@@ -154,6 +157,20 @@ fn Header() -> impl IntoView {
                     <span class="indicator-detail">{mqtt_detail}</span>
                 </li>
             </ul>
+            <account::AccountBar/>
+            <SectionLinks/>
+        </header>
+    }
+}
+
+/// Links to the sections of the page on screen, and to the other page.
+#[component]
+fn SectionLinks() -> impl IntoView {
+    let view = use_context::<View>().unwrap_or(View::Dashboard);
+    let dash = expect_context::<Dashboard>();
+    let admin = dash.may(crate::access::Role::Admin);
+    match view {
+        View::Dashboard => view! {
             <nav class="jump" aria-label="Sections">
                 <a href="#outlets">"Outlets"</a>
                 <a href="#history">"History"</a>
@@ -161,7 +178,21 @@ fn Header() -> impl IntoView {
                 <a href="#rules">"Rules"</a>
                 <a href="#events">"Events"</a>
             </nav>
-        </header>
+        }
+        .into_any(),
+        View::Access => view! {
+            <nav class="jump" aria-label="Sections">
+                <a href="/">"← Dashboard"</a>
+                <a href="#account">"Your account"</a>
+                <a href="#sessions">"Your sessions"</a>
+                {admin.then(|| view! {
+                    <a href="#users">"Users"</a>
+                    <a href="#tokens">"API tokens"</a>
+                    <a href="#audit">"Audit log"</a>
+                })}
+            </nav>
+        }
+        .into_any(),
     }
 }
 

@@ -9,10 +9,14 @@
 //! handles the click itself. The tile shows "pending" while the command is
 //! under way or the PDU reports one, and afterwards the state the PDU
 //! confirmed. While the PDU is unreachable, or the page has lost the bridge,
-//! the buttons are off and say why.
+//! the buttons are off and say why; so they are for a role that may not
+//! switch (a viewer). A protected outlet goes off only for an admin, who is
+//! asked a second time, with the outlet's load, before `confirm_protected`
+//! is sent; the server refuses everyone else whatever the page shows.
 
 use super::dialog::ConfirmDialog;
 use super::FreshnessNote;
+use crate::access::Role;
 use crate::api::OutletCommand;
 use crate::format;
 use crate::model::{Outlet, OutletAction, OutletState, PduSnapshot};
@@ -46,6 +50,9 @@ enum Outcome {
 #[derive(Clone, Copy)]
 struct Commands {
     proposal: RwSignal<Option<OutletRequest>>,
+    /// The proposal is for a protected outlet and the admin has said yes
+    /// once: the dialog now asks the second time.
+    second_step: RwSignal<bool>,
     action: ServerAction<OutletCommand>,
     outcome: RwSignal<Option<Outcome>>,
 }
@@ -60,6 +67,14 @@ impl Commands {
         }
     }
 }
+
+/// Whether outlet `n` of the PDU on screen is protected.
+fn is_protected(dash: &Dashboard, n: u32) -> bool {
+    dash.current_id.get().and_then(|id| dash.info(&id)).is_some_and(|p| p.protected.contains(&n))
+}
+
+/// Why a protected outlet's power-cutting buttons are off for this caller.
+const PROTECTED_REASON: &str = "Protected: only an admin may switch it off.";
 
 /// Why the buttons are off, if they are.
 fn locked_reason(trust: &Trust) -> Option<&'static str> {
@@ -91,6 +106,7 @@ pub fn OutletGrid() -> impl IntoView {
         dash.outcome.get_value().filter(|o| o.panel == "outlet").map(|o| Outcome::Said { ok: o.ok, text: o.text });
     let commands = Commands {
         proposal: RwSignal::new(dash.confirm.get_value()),
+        second_step: RwSignal::new(false),
         action: ServerAction::<OutletCommand>::new(),
         outcome: RwSignal::new(outcome),
     };
@@ -121,7 +137,9 @@ pub fn OutletGrid() -> impl IntoView {
                     pending: done.pending,
                 }));
             }
-            Err(e) => commands.outcome.set(Some(Outcome::Failed(format!("Command not carried out: {e}")))),
+            Err(e) => {
+                commands.outcome.set(Some(Outcome::Failed(format!("Command not carried out: {}", dash.explain(&e)))))
+            }
         });
     });
 
@@ -150,11 +168,17 @@ pub fn OutletGrid() -> impl IntoView {
     };
     let numbers = move || dash.read(|s| s.outlets.iter().map(|o| o.number).collect::<Vec<_>>()).unwrap_or_default();
     let locked = move || locked_reason(&dash.trust());
+    let role_reason = dash.refusal(Role::Operator, "switch outlets");
     view! {
         <section class="card outlets" id="outlets" aria-labelledby="outlets-title">
             <h2 id="outlets-title">"Outlets"</h2>
             <FreshnessNote/>
             <p class="locked-reason" id="outlets-locked" hidden=move || locked().is_none()>{move || locked().unwrap_or_default()}</p>
+            {role_reason.map(|why| view! {
+                <p class="role-reason" id="outlets-role" data-testid="outlets-role">
+                    <span aria-hidden="true">"ℹ "</span>{why}
+                </p>
+            })}
             <p class="toast" role="status" aria-live="polite" data-testid="command-message">
                 {move || message().map(|(is_error, text)| {
                     view! { <span class=if is_error { "error" } else { "ok" }>{text}</span> }
@@ -178,6 +202,19 @@ fn OutletTile(number: u32) -> impl IntoView {
     let state = move || dash.read(|s| outlet(s, number).map(|o| o.state)).flatten();
     let busy = move || commands.in_flight() == Some(number);
     let frozen = move || dash.trust().frozen();
+    let may_switch = dash.may(Role::Operator);
+    let admin = dash.may(Role::Admin);
+    let protected = move || is_protected(&dash, number);
+    // Why a button is off for this caller, as the id of the words that say so.
+    let refused = move |action: OutletAction| {
+        if !may_switch {
+            Some("outlets-role".to_owned())
+        } else if action.cuts_power() && !admin && protected() {
+            Some(format!("outlet-{number}-protected"))
+        } else {
+            None
+        }
+    };
     let pending = move || busy() || dash.read(|s| outlet(s, number).map(|o| o.pending)).flatten().unwrap_or(false);
     let class = move || {
         format!(
@@ -208,11 +245,11 @@ fn OutletTile(number: u32) -> impl IntoView {
                 value=action.as_str()
                 class=format!("cmd cmd-{}", action.as_str())
                 aria-label=label
-                aria-describedby=move || frozen().then_some("outlets-locked")
+                aria-describedby=move || refused(action).or_else(|| frozen().then(|| "outlets-locked".to_owned()))
                 // Busy stays focusable (focus comes back here after the
                 // dialog); unreachable is a real `disabled`, with its reason.
                 aria-disabled=move || busy().then_some("true")
-                disabled=frozen
+                disabled=move || frozen() || refused(action).is_some()
                 on:click=move |ev| {
                     ev.prevent_default();
                     if !busy() {
@@ -245,6 +282,15 @@ fn OutletTile(number: u32) -> impl IntoView {
                 </h3>
                 <span class="state-badge" data-testid="state">{state_text}</span>
             </header>
+            <Show when=protected>
+                <p class="protected-badge" data-testid="protected">
+                    <span aria-hidden="true">"⚑ "</span>
+                    "Protected"
+                </p>
+                {(!admin && may_switch).then(|| view! {
+                    <p class="protected-note" id=format!("outlet-{number}-protected")>{PROTECTED_REASON}</p>
+                })}
+            </Show>
             <p class="last-known" data-testid="last-known" hidden=move || !frozen()>"Last known state"</p>
             <p class="pending-note" hidden=move || !pending()>"pending…"</p>
             <dl class="readings">
@@ -296,16 +342,50 @@ fn question(p: &OutletRequest, name: &str) -> (String, String, String) {
     (title, body, confirm)
 }
 
+/// The second question for a protected outlet, naming it and its load:
+/// "Outlet 3 “Router” is protected and draws 45 W. Switch it off anyway?"
+fn protected_question(p: &OutletRequest, name: &str, load: &str) -> (String, String, String) {
+    let draws = if load == "—" { "its load is not known".to_owned() } else { format!("draws {load}") };
+    let (ask, label) = match p.action {
+        OutletAction::Reboot => ("Reboot it anyway?", format!("Reboot “{name}” anyway")),
+        OutletAction::DelayReboot => ("Reboot it after its delay anyway?", format!("Reboot “{name}” later anyway")),
+        OutletAction::DelayOff => ("Switch it off after its delay anyway?", format!("Turn off “{name}” later anyway")),
+        _ => ("Switch it off anyway?", format!("Turn off “{name}” anyway")),
+    };
+    let title = format!("Outlet {} “{name}” is protected and {draws}. {ask}", p.outlet);
+    let body =
+        "It is protected so that it is not switched off by mistake: what it feeds may keep other things running."
+            .to_owned();
+    (title, body, label)
+}
+
 #[component]
 fn OutletConfirm() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let commands = expect_context::<Commands>();
     let proposal = commands.proposal;
+    let second = commands.second_step;
+    let facts = move |p: &OutletRequest| {
+        dash.read(|s| outlet(s, p.outlet).map(|o| (o.name.clone(), format::reading(o.power, 0, "W"))))
+            .flatten()
+            .unwrap_or_else(|| (String::new(), "—".to_owned()))
+    };
+    // Only an admin is asked the second time: for anyone else the buttons
+    // are off, and the server refuses without `confirm_protected`.
+    let needs_second = move |p: &OutletRequest| {
+        p.action.cuts_power()
+            && dash.may(Role::Admin)
+            && dash.info(&p.device_id).is_some_and(|i| i.protected.contains(&p.outlet))
+    };
     let words = move || {
         proposal.with(|p| {
             p.as_ref().map(|p| {
-                let name = dash.read(|s| outlet(s, p.outlet).map(|o| o.name.clone())).flatten().unwrap_or_default();
-                question(p, &name)
+                let (name, load) = facts(p);
+                if second.get() {
+                    protected_question(p, &name, &load)
+                } else {
+                    question(p, &name)
+                }
             })
         })
     };
@@ -314,39 +394,62 @@ fn OutletConfirm() -> impl IntoView {
     let confirm_label = Signal::derive(move || words().map(|w| w.2).unwrap_or_default());
     let danger = Signal::derive(move || proposal.with(|p| p.as_ref().is_some_and(|p| p.action.cuts_power())));
     let open = Signal::derive(move || proposal.with(Option::is_some));
+    let step = Signal::derive(move || u8::from(second.get()));
     let cancel = Callback::new(move |_| {
         proposal.set(None);
+        second.set(false);
         forget_form_url();
     });
     let confirm = Callback::new(move |_| {
         let Some(p) = proposal.get_untracked() else { return };
+        if needs_second(&p) && !second.get_untracked() {
+            second.set(true);
+            return;
+        }
+        let confirm_protected = second.get_untracked();
         proposal.set(None);
+        second.set(false);
         forget_form_url();
         commands.outcome.set(None);
         commands.action.dispatch(OutletCommand {
             device_id: p.device_id.to_string(),
             outlet: p.outlet,
             action: p.action,
+            confirm_protected,
         });
     });
     // Before hydration the confirmation is the server's page: its buttons
-    // post (confirm) or go back (cancel).
+    // post (confirm) or go back (cancel). A protected outlet's asks both
+    // questions at once, and only an admin's form says `confirm_protected`.
     let server_confirm = dash.confirm.get_value();
     view! {
         {server_confirm.map(|p| {
-            let name = dash.read(|s| outlet(s, p.outlet).map(|o| o.name.clone())).flatten().unwrap_or_default();
+            let (name, load) = facts(&p);
             let (title, body, label) = question(&p, &name);
+            let protected = needs_second(&p).then(|| protected_question(&p, &name, &load));
+            let label = protected.as_ref().map(|q| q.2.clone()).unwrap_or(label);
             // Once hydrated, the modal dialog takes over.
             let hidden = move || dash.hydrated.get();
             view! {
-                <div class="server-confirm" role="alertdialog" aria-labelledby="server-confirm-title" hidden=hidden data-testid="server-confirm">
+                <div class="server-confirm" role="alertdialog" aria-labelledby="server-confirm-title" aria-describedby="server-confirm-body" hidden=hidden data-testid="server-confirm">
                     <h2 id="server-confirm-title">{title}</h2>
-                    <p>{body}</p>
+                    <div id="server-confirm-body">
+                        <p>{body}</p>
+                        {protected.as_ref().map(|q| view! {
+                            <p class="protected-question" data-testid="protected-question">
+                                <span aria-hidden="true">"⚑ "</span>
+                                <strong>{q.0.clone()}</strong>
+                                " "
+                                {q.1.clone()}
+                            </p>
+                        })}
+                    </div>
                     <form class="dialog-actions" method="post" action=OUTLET_FORM_PATH>
                         <input type="hidden" name="device_id" value=p.device_id.to_string()/>
                         <input type="hidden" name="o" value=p.outlet/>
                         <input type="hidden" name="action" value=p.action.as_str()/>
                         <input type="hidden" name="confirmed" value="1"/>
+                        {protected.is_some().then(|| view! { <input type="hidden" name="confirm_protected" value="1"/> })}
                         <a class="button secondary" href=format!("/#outlet-{}", p.outlet)>"Cancel"</a>
                         <button type="submit" class=if p.action.cuts_power() { "danger" } else { "primary" }>{label}</button>
                     </form>
@@ -359,6 +462,7 @@ fn OutletConfirm() -> impl IntoView {
             body
             confirm_label
             danger
+            step
             on_confirm=confirm
             on_cancel=cancel
             id="confirm"
@@ -385,5 +489,21 @@ pub(super) fn forget_form_url() {
                 let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DeviceId;
+
+    #[test]
+    fn a_protected_outlet_is_named_with_its_load_the_second_time() {
+        let p = OutletRequest { device_id: DeviceId::parse("pdu44001").unwrap(), outlet: 3, action: OutletAction::Off };
+        let (title, _, label) = protected_question(&p, "Router", "45 W");
+        assert_eq!(title, "Outlet 3 “Router” is protected and draws 45 W. Switch it off anyway?");
+        assert_eq!(label, "Turn off “Router” anyway");
+        let reboot = OutletRequest { action: OutletAction::Reboot, ..p };
+        assert!(protected_question(&reboot, "Router", "—").0.contains("its load is not known. Reboot it anyway?"));
     }
 }

@@ -2,10 +2,12 @@
 //! countdown, fired, disabled), run count and last run; an editor whose
 //! fields fit the chosen condition and which validates as you type with the
 //! same code the server runs (`Rule::validate`); enable/disable; delete
-//! behind a confirmation. And the event log.
+//! behind a confirmation. And the event log. A role that may not change
+//! rules (a viewer) sees them without those buttons, and why.
 
 use super::dialog::ConfirmDialog;
 use super::When;
+use crate::access::Role;
 use crate::api::{load_events, RuleDelete, RuleEnable, RuleSave};
 use crate::format;
 use crate::model::{Event, EventQuery};
@@ -221,7 +223,7 @@ pub fn RulesPanel() -> impl IntoView {
                 editing.set(None);
                 message.set(Some((false, format!("Rule “{}” saved.", status.rule.name))));
             }
-            Err(e) => message.set(Some((true, e.to_string()))),
+            Err(e) => message.set(Some((true, dash.explain(&e)))),
         });
     });
     Effect::new(move |_| {
@@ -232,7 +234,7 @@ pub fn RulesPanel() -> impl IntoView {
                 message.set(Some((false, format!("Rule “{}” {word}.", status.rule.name))));
                 dash.upsert_rule(status);
             }
-            Err(e) => message.set(Some((true, e.to_string()))),
+            Err(e) => message.set(Some((true, dash.explain(&e)))),
         });
     });
     Effect::new(move |_| {
@@ -243,14 +245,26 @@ pub fn RulesPanel() -> impl IntoView {
                 dash.remove_rule(&name);
                 message.set(Some((false, format!("Rule “{name}” deleted."))));
             }
-            Err(e) => message.set(Some((true, e.to_string()))),
+            Err(e) => message.set(Some((true, dash.explain(&e)))),
         });
     });
 
     provide_context(RowActions { editing, confirm_delete, enable });
     let names = move || dash.current_rules().into_iter().map(|r| r.rule.name).collect::<Vec<_>>();
     let empty = move || names().is_empty() && editing.with(Option::is_none);
-    let can_edit = move || dash.current.with(Option::is_some);
+    let role_reason = dash.refusal(Role::Operator, "change rules");
+    let may_change = role_reason.is_none();
+    let can_edit = move || may_change && dash.current.with(Option::is_some);
+    let new_rule_why = {
+        let role_reason = role_reason.clone();
+        move || {
+            role_reason.clone().or_else(|| {
+                (!can_edit()).then(|| {
+                    "Rules can be written once the PDU has answered: its outlets are not known before.".to_owned()
+                })
+            })
+        }
+    };
     let new_rule = move |_| editing.set(Some(Draft::new()));
     let shown_message = move || {
         message.get().map(|(is_error, text)| view! { <span class=if is_error { "error" } else { "ok" }>{text}</span> })
@@ -292,12 +306,18 @@ pub fn RulesPanel() -> impl IntoView {
                     class="primary"
                     data-testid="new-rule"
                     disabled=move || !can_edit()
-                    title=move || (!can_edit()).then_some("Rules can be written once the PDU has answered: its outlets are not known before.")
+                    title=new_rule_why
+                    aria-describedby=(!may_change).then_some("rules-role")
                     on:click=new_rule
                 >
                     "New rule"
                 </button>
             </div>
+            {role_reason.map(|why| view! {
+                <p class="role-reason" id="rules-role" data-testid="rules-role">
+                    <span aria-hidden="true">"ℹ "</span>{why}
+                </p>
+            })}
             <p class="toast" role="status" aria-live="polite" data-testid="rule-message">{shown_message}</p>
             {move || dash.rules_file_error().map(|e| view! {
                 <p class="error banner" role="alert" data-testid="rules-file-error">
@@ -375,6 +395,7 @@ fn RuleRow(name: String) -> impl IntoView {
         ev.prevent_default();
         actions.confirm_delete.set(Some(key.get_value()));
     };
+    let may_change = dash.may(Role::Operator);
     let toggle_label = move || if enabled() { "Disable" } else { "Enable" };
     let toggle_op = move || if enabled() { "disable" } else { "enable" };
     let class = move || format!("rule state-{}", state().0);
@@ -394,13 +415,17 @@ fn RuleRow(name: String) -> impl IntoView {
                 <p class="rule-summary">{summary}</p>
                 <p class="muted rule-runs">{runs}</p>
             </div>
-            <form class="rule-actions" method="post" action=RULE_FORM_PATH>
-                <input type="hidden" name="device_id" value=device/>
-                <input type="hidden" name="rule" value=name.clone()/>
-                <button type="button" aria-label=named("Edit") on:click=edit>"Edit"</button>
-                <button type="submit" name="op" value=toggle_op aria-label=toggle_name on:click=toggle>{toggle_label}</button>
-                <button type="submit" name="op" value="delete" class="cmd-off" aria-label=named("Delete") on:click=ask_delete>"Delete"</button>
-            </form>
+            // A role that may not change rules sees no buttons for it (the
+            // panel says why once).
+            {may_change.then(|| view! {
+                <form class="rule-actions" method="post" action=RULE_FORM_PATH>
+                    <input type="hidden" name="device_id" value=device/>
+                    <input type="hidden" name="rule" value=name.clone()/>
+                    <button type="button" aria-label=named("Edit") on:click=edit>"Edit"</button>
+                    <button type="submit" name="op" value=toggle_op aria-label=toggle_name on:click=toggle>{toggle_label}</button>
+                    <button type="submit" name="op" value="delete" class="cmd-off" aria-label=named("Delete") on:click=ask_delete>"Delete"</button>
+                </form>
+            })}
         </li>
     }
 }

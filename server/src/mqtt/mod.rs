@@ -1,6 +1,6 @@
-//! MQTT: the embedded broker, and one client connection per PDU that
-//! publishes the topic tree of `shared/spec/mqtt.md`, Home Assistant
-//! discovery, and takes outlet commands.
+//! MQTT: the embedded broker and its front door, and one client connection
+//! per PDU that publishes the topic tree of `shared/spec/mqtt.md`, Home
+//! Assistant discovery, and takes outlet commands.
 //!
 //! Owns: the MQTT link and what goes over it. One connection per PDU because
 //! an MQTT connection has exactly one last will, and each PDU's
@@ -10,16 +10,19 @@
 //! down at start-up, and republishes availability, discovery and all state on
 //! every connect; polling, history and the dashboard never wait for it.
 //! Retained messages on command topics are ignored: a stale retained `off`
-//! must never power-cycle a server at every restart.
+//! must never power-cycle a server at every restart. With the embedded
+//! broker, clients come in through `front` (accounts, TLS, read-only
+//! enforcement); the bridge's own connections go straight to the broker.
 
 pub mod broker;
 pub mod discovery;
+pub mod front;
 mod probe;
 pub mod topics;
 
 pub use probe::probe;
 
-use crate::bridge::{Bridge, Origin};
+use crate::bridge::{Bridge, Requester};
 use crate::clock::unix_secs;
 use crate::config::{MqttConfig, MqttMode, MqttTls};
 use crate::device::Device;
@@ -66,21 +69,30 @@ pub fn start(
     config: &MqttConfig,
     bridge: &Arc<Bridge>,
     automation: &Arc<Automation>,
+    access: &Arc<crate::auth::Auth>,
     shutdown: &CancellationToken,
 ) -> (watch::Receiver<MqttStatus>, Vec<JoinHandle<()>>) {
     // rustls needs a process-wide crypto provider; installing it twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut tasks = Vec::new();
+    let mut attribution = None;
     let (host, port, username, password, broker, tls) = match &config.mode {
         MqttMode::Off => return (watch::channel(MqttStatus::default()).1, Vec::new()),
-        MqttMode::Embedded { bind } => {
-            if let Err(e) = broker::start(*bind) {
-                tracing::error!("{e}; MQTT is off, everything else runs");
-                let status = MqttStatus { state: MqttState::Disconnected, broker: bind.to_string(), error: Some(e) };
-                return (watch::channel(status).1, Vec::new());
-            }
-            tracing::info!("embedded MQTT broker on {bind}");
-            let host = if bind.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind.ip().to_string() };
-            (host, bind.port(), None, None, format!("{bind} (embedded)"), None)
+        MqttMode::Embedded { bind, broker: security } => {
+            let broker = format!("{bind} (embedded{})", if security.tls.is_some() { ", TLS" } else { "" });
+            let embedded = match embedded(config, *bind, security, access, shutdown) {
+                Ok(embedded) => embedded,
+                Err(e) => {
+                    tracing::error!("{e}; MQTT is off, everything else runs");
+                    let status = MqttStatus { state: MqttState::Disconnected, broker, error: Some(e) };
+                    return (watch::channel(status).1, Vec::new());
+                }
+            };
+            tasks.push(embedded.task);
+            attribution = Some(embedded.attribution);
+            let internal = embedded.internal;
+            let (host, port) = (internal.addr.ip().to_string(), internal.addr.port());
+            (host, port, Some(internal.username), Some(internal.password), broker, None)
         }
         MqttMode::External { host, port, username, password, tls } => {
             let broker = format!("{host}:{port}{}", if tls.is_some() { " (TLS)" } else { "" });
@@ -98,36 +110,87 @@ pub fn start(
     let (status_tx, status_rx) =
         watch::channel(MqttStatus { state: MqttState::Connecting, broker: broker.clone(), error: None });
     let status_tx = Arc::new(status_tx);
-    let tasks = bridge
-        .devices()
-        .iter()
-        .enumerate()
-        .map(|(i, device)| {
-            let link = Link {
-                automation: automation.clone(),
-                bridge: bridge.clone(),
-                device: device.clone(),
-                config: config.clone(),
-                topics: Topics::new(&config.base, device.id().as_str()),
-                answers_unknown_devices: i == 0,
-                status: status_tx.clone(),
-                broker: broker.clone(),
-            };
-            let mut options = MqttOptions::new(format!("pdu-bridge-{}", device.id()), host.clone(), port);
-            options.set_keep_alive(Duration::from_secs(15));
-            options.set_clean_session(true);
-            options.set_max_packet_size(1 << 20, 1 << 20);
-            options.set_last_will(LastWill::new(link.topics.bridge_status(), "offline", QoS::AtLeastOnce, true));
-            if let Some(user) = &username {
-                options.set_credentials(user.clone(), password.clone().unwrap_or_default());
-            }
-            if let Some(tls) = &tls {
-                options.set_transport(Transport::tls_with_config(tls.clone()));
-            }
-            tokio::spawn(link.run(options, shutdown.clone()))
-        })
-        .collect();
+    let links = bridge.devices().iter().enumerate().map(|(i, device)| {
+        let link = Link {
+            automation: automation.clone(),
+            bridge: bridge.clone(),
+            device: device.clone(),
+            config: config.clone(),
+            topics: Topics::new(&config.base, device.id().as_str()),
+            answers_unknown_devices: i == 0,
+            status: status_tx.clone(),
+            broker: broker.clone(),
+            attribution: attribution.clone(),
+        };
+        let mut options = MqttOptions::new(format!("pdu-bridge-{}", device.id()), host.clone(), port);
+        options.set_keep_alive(Duration::from_secs(15));
+        options.set_clean_session(true);
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        options.set_last_will(LastWill::new(link.topics.bridge_status(), "offline", QoS::AtLeastOnce, true));
+        if let Some(user) = &username {
+            options.set_credentials(user.clone(), password.clone().unwrap_or_default());
+        }
+        if let Some(tls) = &tls {
+            options.set_transport(Transport::tls_with_config(tls.clone()));
+        }
+        tokio::spawn(link.run(options, shutdown.clone()))
+    });
+    tasks.extend(links);
     (status_rx, tasks)
+}
+
+/// The embedded broker, running behind its front door.
+struct Embedded {
+    /// The broker and the bridge's own account on it.
+    internal: broker::Internal,
+    attribution: Arc<front::Attribution>,
+    /// The front door's accept loop.
+    task: JoinHandle<()>,
+}
+
+/// Start the broker on loopback and its front door on `bind`.
+fn embedded(
+    config: &MqttConfig,
+    bind: std::net::SocketAddr,
+    security: &crate::config::BrokerSecurity,
+    access: &Arc<crate::auth::Auth>,
+    shutdown: &CancellationToken,
+) -> Result<Embedded, String> {
+    let tls = match &security.tls {
+        Some((cert, key)) => Some(front::tls_acceptor(cert, key)?),
+        None => None,
+    };
+    let listener = std::net::TcpListener::bind(bind)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .and_then(tokio::net::TcpListener::from_std)
+        .map_err(|e| format!("the embedded MQTT broker cannot listen on {bind}: {e}"))?;
+    let internal = broker::start()?;
+    let accounts = front::Accounts::new(security, &bind);
+    let names = accounts.configured();
+    if accounts.required() && names.is_empty() {
+        tracing::error!(
+            "the embedded MQTT broker on {bind} requires accounts but none is set \
+             (BRIDGE_MQTT_VIEWER_PASSWORD, BRIDGE_MQTT_OPERATOR_PASSWORD): every client will be refused"
+        );
+    }
+    let signing_in = match (accounts.required(), names.is_empty()) {
+        (true, _) => format!("accounts required: {}", names.join(", ")),
+        (false, true) => "anonymous clients allowed".to_owned(),
+        (false, false) => format!("anonymous clients allowed, accounts: {}", names.join(", ")),
+    };
+    let transport = if tls.is_some() { "TLS" } else { "plain TCP" };
+    tracing::info!("embedded MQTT broker on {bind} ({transport}; {signing_in})");
+    let attribution = Arc::new(front::Attribution::default());
+    let door = front::Door {
+        accounts,
+        broker: internal.clone(),
+        base: config.base.clone(),
+        attribution: attribution.clone(),
+        audit: access.clone(),
+        throttle: Default::default(),
+    };
+    let task = tokio::spawn(front::serve(listener, tls, Arc::new(door), shutdown.clone()));
+    Ok(Embedded { internal, attribution, task })
 }
 
 /// Read the PEM files named by the configuration.
@@ -153,6 +216,9 @@ struct Link {
     answers_unknown_devices: bool,
     status: Arc<watch::Sender<MqttStatus>>,
     broker: String,
+    /// Who sent a command through the embedded broker's front door (`None`
+    /// with an external broker, which does not say).
+    attribution: Option<Arc<front::Attribution>>,
 }
 
 pub(crate) fn refused_reason(e: &ConnectionError) -> String {
@@ -337,9 +403,7 @@ impl Link {
     /// `{base}/{d}/outlet/{n}/command`: validate, switch through the service
     /// path, answer on `…/command/response`.
     fn command(&self, client: &AsyncClient, p: Publish) {
-        let levels: Vec<&str> = p.topic.split('/').collect();
-        let base_levels = self.config.base.split('/').count();
-        let [device_id, "outlet", outlet, "command"] = levels[base_levels.min(levels.len())..] else { return };
+        let Some((device_id, outlet)) = topics::command_target(&self.config.base, &p.topic) else { return };
         let mine = device_id == self.device.id().as_str();
         let unknown = self.bridge.device(Some(device_id)).is_err();
         if !(mine || (unknown && self.answers_unknown_devices)) {
@@ -350,6 +414,10 @@ impl Link {
             return;
         }
         let response_topic = format!("{}/response", p.topic);
+        let requester = match self.attribution.as_ref().and_then(|a| a.take(&p.topic, &p.payload)) {
+            Some(sender) => Requester { from: Some(sender.from.to_string()), ..Requester::mqtt(Some(sender.account)) },
+            None => Requester::mqtt(None),
+        };
         let payload = String::from_utf8_lossy(&p.payload).trim().to_owned();
         let (bridge, client, device_id, outlet) =
             (self.bridge.clone(), client.clone(), device_id.to_owned(), outlet.to_owned());
@@ -360,7 +428,7 @@ impl Link {
                     (_, Err(_), _) => Err(format!("unknown outlet {outlet:?}")),
                     (_, _, Err(why)) => Err(why),
                     (Ok(device), Ok(n), Ok(action)) => {
-                        bridge.outlet_command(device, n, action, Origin::Mqtt).await.map_err(|e| e.to_string())
+                        bridge.outlet_command(device, n, action, requester).await.map_err(|e| e.to_string())
                     }
                 };
             let body = match &outcome {

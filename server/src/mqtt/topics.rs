@@ -73,6 +73,19 @@ impl Topics {
     }
 }
 
+/// `{base}/{d}/outlet/{n}/command`: the device id and outlet of a command
+/// topic, or `None` for any other topic (`…/command/response` included).
+/// The one definition of what a command is: the link acts on these, the
+/// broker's front door keeps the read-only account away from them.
+pub fn command_target<'a>(base: &str, topic: &'a str) -> Option<(&'a str, &'a str)> {
+    let rest = topic.strip_prefix(base)?.strip_prefix('/')?;
+    let mut levels = rest.split('/');
+    match (levels.next(), levels.next(), levels.next(), levels.next(), levels.next()) {
+        (Some(device), Some("outlet"), Some(outlet), Some("command"), None) => Some((device, outlet)),
+        _ => None,
+    }
+}
+
 fn num(v: Option<f64>) -> Option<String> {
     v.filter(|v| v.is_finite()).map(|v| {
         let text = format!("{v:.3}");
@@ -227,6 +240,22 @@ mod tests {
     use super::*;
     use crate::pdu::sim::SimModel;
     use app::model::DeviceId;
+
+    #[test]
+    fn only_outlet_command_topics_under_the_base_are_commands() {
+        assert_eq!(command_target("pdu", "pdu/rack1/outlet/3/command"), Some(("rack1", "3")));
+        assert_eq!(command_target("site/pdu", "site/pdu/rack1/outlet/x/command"), Some(("rack1", "x")));
+        for topic in [
+            "pdu/rack1/outlet/3/command/response",
+            "pdu/rack1/outlet/3/state",
+            "pdux/rack1/outlet/3/command",
+            "other/rack1/outlet/3/command",
+            "pdu/outlet/3/command",
+            "homeassistant/status",
+        ] {
+            assert_eq!(command_target("pdu", topic), None, "{topic}");
+        }
+    }
 
     fn snapshot(sim: &mut SimModel, at: Instant) -> PduSnapshot {
         let mut s = sim.snapshot(&DeviceId::parse("pdu44001").unwrap(), at);

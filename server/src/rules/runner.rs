@@ -13,7 +13,7 @@
 //! refused until it is fixed or replaced explicitly ([`RuleEngine::replace`]).
 
 use super::engine::{self, Decision, Phase, RuleState};
-use crate::bridge::{Bridge, Origin};
+use crate::bridge::{Bridge, Requester};
 use crate::clock::{unix_ms, unix_secs};
 use crate::device::Device;
 use crate::fsutil;
@@ -356,7 +356,7 @@ impl RuleEngine {
                 self.event(&work.rule, "failed", format!("outlet {n} is protected: a rule never switches it off"));
                 continue;
             }
-            match self.bridge.outlet_command(&self.device, *n, *action, Origin::Rule(work.rule.clone())).await {
+            match self.bridge.outlet_command(&self.device, *n, *action, Requester::rule(&work.rule)).await {
                 Ok(_) => done.push((*n, *action)),
                 Err(e) => {
                     self.event(&work.rule, "failed", format!("could not {} outlet {n}: {e}; retrying", action.verb()));

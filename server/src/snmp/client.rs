@@ -76,7 +76,7 @@ impl RoundTrip {
                 self.variation = rtt / 2;
             }
             Some(s) => {
-                let difference = if s > rtt { s - rtt } else { rtt - s };
+                let difference = s.abs_diff(rtt);
                 self.variation = (self.variation * 3 + difference) / 4;
                 self.smoothed = Some((s * 7 + rtt) / 8);
             }

@@ -1,5 +1,6 @@
 //! JSON endpoints (paths of the Python bridge kept) and the live stream.
 
+use super::auth::Who;
 use super::error::{ApiJson, ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use crate::bridge::Origin;
@@ -16,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
+
+/// How often a live stream checks that its session still exists.
+pub const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
 
 #[derive(Deserialize)]
 pub struct DeviceQuery {
@@ -48,10 +52,14 @@ pub async fn health(State(state): State<AppState>) -> Response {
 #[derive(Deserialize)]
 pub struct CommandBody {
     action: String,
+    /// Switch a protected outlet off (admins only).
+    #[serde(default)]
+    confirm_protected: bool,
 }
 
 pub async fn outlet_command(
     State(state): State<AppState>,
+    Who(caller): Who,
     ApiPath(outlet): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(body): ApiJson<CommandBody>,
@@ -60,7 +68,8 @@ pub async fn outlet_command(
         ApiError::bad_request("outlet", format!("outlet {outlet:?} is not an outlet number (1, 2, …)"))
     })?;
     let action: OutletAction = body.action.parse().map_err(|why| ApiError::bad_request("action", why))?;
-    Ok(Json(state.services.outlet_command(q.device_id.as_deref(), outlet, action, Origin::Api).await?))
+    let device = q.device_id.as_deref();
+    Ok(Json(state.services.outlet_command(&caller, Origin::Api, device, outlet, action, body.confirm_protected).await?))
 }
 
 fn snapshot_event(snapshot: &PduSnapshot) -> Option<Event> {
@@ -75,7 +84,10 @@ fn snapshot_event(snapshot: &PduSnapshot) -> Option<Event> {
 
 /// Server-sent events: every PDU's current snapshot at once, then each new
 /// one as it is published. Ends at shutdown so the server can stop.
-pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn stream(
+    State(state): State<AppState>,
+    session: Option<axum::Extension<app::wire::SessionMark>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // Subscribe before reading the current values so nothing falls between.
     let receiver = state.services.bridge.bus().live();
     let current: Vec<Arc<PduSnapshot>> = state.services.bridge.snapshots();
@@ -115,8 +127,21 @@ pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
         Some((status, (rx, false)))
     })
     .filter_map(|m| async move { Event::default().event(MQTT_EVENT).json_data(&m).ok() });
-    let events = futures::stream::select(futures::stream::select(snapshots, mqtt), log)
-        .map(Ok)
-        .take_until(state.shutdown.cancelled_owned());
+    // A browser's stream ends soon after its session does (signed out
+    // elsewhere, expired): what it shows is not for someone signed out.
+    let auth = state.services.auth.clone();
+    let session_over = async move {
+        let Some(axum::Extension(app::wire::SessionMark(id))) = session else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(SESSION_RECHECK).await;
+            if !auth.session_alive(&id).await {
+                return;
+            }
+        }
+    };
+    let stop = futures::future::select(Box::pin(state.shutdown.cancelled_owned()), Box::pin(session_over));
+    let events = futures::stream::select(futures::stream::select(snapshots, mqtt), log).map(Ok).take_until(stop);
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -5,7 +5,8 @@
 //! Owns: resolving the device once, at the edge, and turning each
 //! subsystem's own errors into [`ApiError`] — the only place that happens.
 
-use crate::bridge::{Bridge, CommandError, DeviceError, Origin};
+use crate::auth::{Auth, AuthError};
+use crate::bridge::{Bridge, CommandError, DeviceError, Origin, Requester};
 use crate::device::Device;
 use crate::events::store::{self as event_store, Filter, MAX_PAGE};
 use crate::health::Health;
@@ -15,6 +16,10 @@ use crate::history::store::{Store, StoreError};
 use crate::history::HistoryError;
 use crate::rules::runner::{RuleEngine, RuleError};
 use crate::rules::Automation;
+use app::access::{
+    AuditPage, AuditQuery, Caller, CallerKind, NewToken, Role, SessionInfo, TokenInfo, TokenRequest, UserChange,
+    UserInfo,
+};
 use app::history::{EnergyDay, EnergySummary, History, HistoryKind, Report, ReportSummary};
 use app::model::{ApiError, Event, EventPage, EventQuery, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use app::rules::{Rule, RuleStatus};
@@ -39,6 +44,32 @@ pub struct Services {
     pub mqtt: watch::Receiver<MqttStatus>,
     /// Why history is off, or that a damaged store was replaced at start.
     pub history_note: Option<String>,
+    /// Users, sessions, tokens and the audit log.
+    pub auth: Arc<Auth>,
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::WrongPassword => ApiError::Unauthorized(e.to_string()),
+            AuthError::Throttled(_) => ApiError::TooMany(e.to_string()),
+            AuthError::Invalid { field, message } => ApiError::Invalid { field: field.to_owned(), message },
+            AuthError::NoSuchUser(_) => ApiError::not_found("name", e.to_string()),
+            AuthError::NoSuchToken(_) | AuthError::NoSuchSession(_) => ApiError::not_found("id", e.to_string()),
+            AuthError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            AuthError::Forbidden(_) => ApiError::Forbidden { field: Some("role".into()), message: e.to_string() },
+            AuthError::Store(_) | AuthError::Hash(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Refuse `caller` unless their role is at least `needed`.
+fn need(caller: &Caller, needed: Role) -> Result<(), ApiError> {
+    if caller.may(needed) {
+        Ok(())
+    } else {
+        Err(super::auth::refusal(caller, needed))
+    }
 }
 
 impl From<DeviceError> for ApiError {
@@ -58,6 +89,9 @@ impl From<CommandError> for ApiError {
                 ApiError::Unavailable(e.to_string())
             }
             CommandError::Refused { .. } => ApiError::DeviceRefused(e.to_string()),
+            CommandError::Protected { .. } => {
+                ApiError::Forbidden { field: Some("confirm_protected".into()), message: e.to_string() }
+            }
         }
     }
 }
@@ -122,15 +156,32 @@ impl Services {
         )
     }
 
+    /// Switch an outlet for `caller` (an operator at least; a protected
+    /// outlet goes off only for an admin who says `confirm_protected`).
     pub async fn outlet_command(
         &self,
+        caller: &Caller,
+        via: Origin,
         device_id: Option<&str>,
         outlet: u32,
         action: OutletAction,
-        origin: Origin,
+        confirm_protected: bool,
     ) -> Result<OutletCommandResult, ApiError> {
+        need(caller, Role::Operator)?;
         let device = self.device(device_id)?;
-        Ok(self.bridge.outlet_command(device, outlet, action, origin).await?)
+        let requester = Requester::caller(via, caller, confirm_protected);
+        Ok(self.bridge.outlet_command(device, outlet, action, requester).await?)
+    }
+
+    /// Write a rule change to the audit log, whichever way it ended.
+    async fn audit_rule<T>(&self, caller: &Caller, rule: &str, what: &str, result: &Result<T, ApiError>) {
+        let (outcome, detail) = match result {
+            Ok(_) => ("ok", what.to_owned()),
+            Err(e) => ("failed", format!("{what}: {e}")),
+        };
+        self.auth
+            .record(&caller.who(), caller.from.as_deref(), "rule_change", &format!("rule {rule}"), outcome, &detail)
+            .await;
     }
 
     pub fn rules(&self, device_id: Option<&str>) -> Result<RulesUpdate, ApiError> {
@@ -145,32 +196,143 @@ impl Services {
     /// Create (`original` = `None`) or replace a rule.
     pub async fn save_rule(
         &self,
+        caller: &Caller,
         device_id: Option<&str>,
         original: Option<&str>,
         rule: Rule,
     ) -> Result<RuleStatus, ApiError> {
+        need(caller, Role::Operator)?;
         let engine = self.engine(device_id)?;
-        Ok(match original {
-            Some(name) => engine.update(name, rule).await?,
-            None => engine.create(rule).await?,
-        })
+        let name = rule.name.clone();
+        let result = match original {
+            Some(old) => engine.update(old, rule).await.map_err(ApiError::from),
+            None => engine.create(rule).await.map_err(ApiError::from),
+        };
+        let what = match original {
+            Some(old) if old != name => format!("replaced {old}"),
+            Some(_) => "updated".to_owned(),
+            None => "created".to_owned(),
+        };
+        self.audit_rule(caller, &name, &what, &result).await;
+        result
     }
 
-    pub async fn delete_rule(&self, device_id: Option<&str>, name: &str) -> Result<(), ApiError> {
-        Ok(self.engine(device_id)?.delete(name).await?)
+    pub async fn delete_rule(&self, caller: &Caller, device_id: Option<&str>, name: &str) -> Result<(), ApiError> {
+        need(caller, Role::Operator)?;
+        let result = self.engine(device_id)?.delete(name).await.map_err(ApiError::from);
+        self.audit_rule(caller, name, "deleted", &result).await;
+        result
     }
 
     pub async fn set_rule_enabled(
         &self,
+        caller: &Caller,
         device_id: Option<&str>,
         name: &str,
         enabled: bool,
     ) -> Result<RuleStatus, ApiError> {
-        Ok(self.engine(device_id)?.set_enabled(name, enabled).await?)
+        need(caller, Role::Operator)?;
+        let result = self.engine(device_id)?.set_enabled(name, enabled).await.map_err(ApiError::from);
+        self.audit_rule(caller, name, if enabled { "enabled" } else { "disabled" }, &result).await;
+        result
     }
 
-    pub async fn replace_rules(&self, device_id: Option<&str>, rules: Vec<Rule>) -> Result<Vec<RuleStatus>, ApiError> {
-        Ok(self.engine(device_id)?.replace(rules).await?)
+    pub async fn replace_rules(
+        &self,
+        caller: &Caller,
+        device_id: Option<&str>,
+        rules: Vec<Rule>,
+    ) -> Result<Vec<RuleStatus>, ApiError> {
+        need(caller, Role::Operator)?;
+        let count = rules.len();
+        let result = self.engine(device_id)?.replace(rules).await.map_err(ApiError::from);
+        self.audit_rule(caller, "*", &format!("every rule replaced ({count} rules)"), &result).await;
+        result
+    }
+
+    /// The longest a session may last, for the cookie's lifetime.
+    pub fn session_max_secs(&self) -> u64 {
+        self.auth.session_max().as_secs()
+    }
+
+    pub async fn users(&self, caller: &Caller) -> Result<Vec<UserInfo>, ApiError> {
+        need(caller, Role::Admin)?;
+        Ok(self.auth.users().await?)
+    }
+
+    pub async fn add_user(&self, caller: &Caller, change: UserChange) -> Result<UserInfo, ApiError> {
+        need(caller, Role::Admin)?;
+        let name = change.name.ok_or_else(|| ApiError::bad_request("name", "the new user's name"))?;
+        let password = change.password.ok_or_else(|| ApiError::bad_request("password", "the new user's password"))?;
+        let role = change.role.ok_or_else(|| ApiError::bad_request("role", "viewer, operator or admin"))?;
+        Ok(self.auth.add_user(caller, &name, role, &password).await?)
+    }
+
+    /// An admin changes anyone's role or password; a signed-in user only
+    /// their own password.
+    pub async fn update_user(&self, caller: &Caller, name: &str, change: UserChange) -> Result<UserInfo, ApiError> {
+        let own = caller.kind == CallerKind::User && caller.name.eq_ignore_ascii_case(name);
+        if !(own && change.role.is_none()) {
+            need(caller, Role::Admin)?;
+        }
+        if change.name.as_deref().is_some_and(|n| !n.eq_ignore_ascii_case(name)) {
+            return Err(ApiError::bad_request("name", "a user cannot be renamed; add a new one"));
+        }
+        Ok(self.auth.update_user(caller, name, &change).await?)
+    }
+
+    pub async fn remove_user(&self, caller: &Caller, name: &str) -> Result<(), ApiError> {
+        need(caller, Role::Admin)?;
+        Ok(self.auth.remove_user(caller, name).await?)
+    }
+
+    pub async fn tokens(&self, caller: &Caller) -> Result<Vec<TokenInfo>, ApiError> {
+        need(caller, Role::Admin)?;
+        Ok(self.auth.tokens().await?)
+    }
+
+    pub async fn create_token(&self, caller: &Caller, request: TokenRequest) -> Result<NewToken, ApiError> {
+        need(caller, Role::Admin)?;
+        Ok(self.auth.create_token(caller, &request.name, request.role).await?)
+    }
+
+    pub async fn revoke_token(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
+        need(caller, Role::Admin)?;
+        Ok(self.auth.revoke_token(caller, id).await?)
+    }
+
+    /// The caller's own sessions, or everyone's for an admin who asks.
+    pub async fn sessions(
+        &self,
+        caller: &Caller,
+        all: bool,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionInfo>, ApiError> {
+        if all {
+            need(caller, Role::Admin)?;
+        }
+        let user = (!all).then_some(caller.name.as_str());
+        if !all && caller.kind != CallerKind::User {
+            return Ok(Vec::new());
+        }
+        Ok(self.auth.sessions(user, current).await?)
+    }
+
+    pub async fn end_session(&self, caller: &Caller, id: &str) -> Result<(), ApiError> {
+        Ok(self.auth.end_session(caller, id).await?)
+    }
+
+    /// Sign the caller out everywhere.
+    pub async fn end_all_sessions(&self, caller: &Caller) -> Result<u64, ApiError> {
+        if caller.kind != CallerKind::User {
+            return Err(ApiError::bad_request("session", "only a signed-in user has sessions"));
+        }
+        Ok(self.auth.end_sessions_of(caller, &caller.name).await?)
+    }
+
+    pub async fn audit(&self, caller: &Caller, q: AuditQuery) -> Result<AuditPage, ApiError> {
+        need(caller, Role::Admin)?;
+        Ok(self.auth.audit(&q).await?)
     }
 
     pub fn recent_events(&self, limit: usize) -> Vec<Event> {
@@ -272,6 +434,7 @@ impl app::backend::Backend for Services {
                     address,
                     simulated: d.config.is_simulated(),
                     last_error: d.last_error(),
+                    protected: d.config.protected.clone(),
                 }
             })
             .collect()
@@ -287,27 +450,34 @@ impl app::backend::Backend for Services {
 
     fn save_rule(
         &self,
+        caller: Caller,
         device_id: Option<String>,
         original: Option<String>,
         rule: Rule,
     ) -> BoxFuture<'static, Result<RuleStatus, ApiError>> {
         let this = self.clone();
-        Box::pin(async move { this.save_rule(device_id.as_deref(), original.as_deref(), rule).await })
+        Box::pin(async move { this.save_rule(&caller, device_id.as_deref(), original.as_deref(), rule).await })
     }
 
-    fn delete_rule(&self, device_id: Option<String>, name: String) -> BoxFuture<'static, Result<(), ApiError>> {
+    fn delete_rule(
+        &self,
+        caller: Caller,
+        device_id: Option<String>,
+        name: String,
+    ) -> BoxFuture<'static, Result<(), ApiError>> {
         let this = self.clone();
-        Box::pin(async move { this.delete_rule(device_id.as_deref(), &name).await })
+        Box::pin(async move { this.delete_rule(&caller, device_id.as_deref(), &name).await })
     }
 
     fn set_rule_enabled(
         &self,
+        caller: Caller,
         device_id: Option<String>,
         name: String,
         enabled: bool,
     ) -> BoxFuture<'static, Result<RuleStatus, ApiError>> {
         let this = self.clone();
-        Box::pin(async move { this.set_rule_enabled(device_id.as_deref(), &name, enabled).await })
+        Box::pin(async move { this.set_rule_enabled(&caller, device_id.as_deref(), &name, enabled).await })
     }
 
     fn recent_events(&self, limit: usize) -> Vec<Event> {
@@ -358,13 +528,81 @@ impl app::backend::Backend for Services {
 
     fn outlet_command(
         &self,
+        caller: Caller,
         device_id: Option<String>,
         outlet: u32,
         action: OutletAction,
+        confirm_protected: bool,
     ) -> BoxFuture<'static, Result<OutletCommandResult, ApiError>> {
         let this = self.clone();
         Box::pin(async move {
-            Services::outlet_command(&this, device_id.as_deref(), outlet, action, Origin::Dashboard).await
+            let device_id = device_id.as_deref();
+            this.outlet_command(&caller, Origin::Dashboard, device_id, outlet, action, confirm_protected).await
         })
+    }
+
+    fn users(&self, caller: Caller) -> BoxFuture<'static, Result<Vec<UserInfo>, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.users(&caller).await })
+    }
+
+    fn add_user(&self, caller: Caller, change: UserChange) -> BoxFuture<'static, Result<UserInfo, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.add_user(&caller, change).await })
+    }
+
+    fn update_user(
+        &self,
+        caller: Caller,
+        name: String,
+        change: UserChange,
+    ) -> BoxFuture<'static, Result<UserInfo, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.update_user(&caller, &name, change).await })
+    }
+
+    fn remove_user(&self, caller: Caller, name: String) -> BoxFuture<'static, Result<(), ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.remove_user(&caller, &name).await })
+    }
+
+    fn tokens(&self, caller: Caller) -> BoxFuture<'static, Result<Vec<TokenInfo>, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.tokens(&caller).await })
+    }
+
+    fn create_token(&self, caller: Caller, request: TokenRequest) -> BoxFuture<'static, Result<NewToken, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.create_token(&caller, request).await })
+    }
+
+    fn revoke_token(&self, caller: Caller, id: String) -> BoxFuture<'static, Result<(), ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.revoke_token(&caller, &id).await })
+    }
+
+    fn sessions(
+        &self,
+        caller: Caller,
+        all: bool,
+        current: Option<String>,
+    ) -> BoxFuture<'static, Result<Vec<SessionInfo>, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.sessions(&caller, all, current.as_deref()).await })
+    }
+
+    fn end_session(&self, caller: Caller, id: String) -> BoxFuture<'static, Result<(), ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.end_session(&caller, &id).await })
+    }
+
+    fn end_all_sessions(&self, caller: Caller) -> BoxFuture<'static, Result<u64, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.end_all_sessions(&caller).await })
+    }
+
+    fn audit(&self, caller: Caller, query: AuditQuery) -> BoxFuture<'static, Result<AuditPage, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { Services::audit(&this, &caller, query).await })
     }
 }

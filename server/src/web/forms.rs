@@ -10,8 +10,10 @@
 //! again with `confirmed=1`. Same-origin only: a form posted from another
 //! site is refused (by `Sec-Fetch-Site`, else `Origin` against `Host`).
 
+use super::auth::Who;
 use super::AppState;
 use crate::bridge::Origin;
+use app::access::Caller;
 use app::model::{DeviceId, OutletAction};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
@@ -29,6 +31,8 @@ pub struct FormBody {
     rule: Option<String>,
     op: Option<String>,
     confirmed: Option<String>,
+    /// `1`: switch a protected outlet off (admins only).
+    confirm_protected: Option<String>,
 }
 
 /// Whether the post comes from a page of this bridge.
@@ -51,6 +55,7 @@ fn back(query: String, anchor: &str) -> Response {
 
 pub async fn post(
     State(state): State<AppState>,
+    Who(caller): Who,
     Path(what): Path<String>,
     headers: HeaderMap,
     Form(body): Form<FormBody>,
@@ -60,13 +65,13 @@ pub async fn post(
             let panel = if what == "rule" { "rule" } else { "outlet" };
             back(format!("failed={panel}&code=403"), "content")
         }
-        "outlet" => outlet(&state, body).await,
-        "rule" => rule(&state, body).await,
+        "outlet" => outlet(&state, &caller, body).await,
+        "rule" => rule(&state, &caller, body).await,
         _ => Redirect::to("/").into_response(),
     }
 }
 
-async fn outlet(state: &AppState, body: FormBody) -> Response {
+async fn outlet(state: &AppState, caller: &Caller, body: FormBody) -> Response {
     let device = body.device_id.as_deref().filter(|d| !d.is_empty()).map(DeviceId::parse);
     let outlet = body.o.as_deref().and_then(|o| o.parse::<u32>().ok()).filter(|n| *n > 0);
     let action = body.action.as_deref().and_then(|a| a.parse::<OutletAction>().ok());
@@ -80,7 +85,8 @@ async fn outlet(state: &AppState, body: FormBody) -> Response {
         return back(format!("confirm=outlet&{what}"), &format!("outlet-{n}"));
     }
     let device_id = device.as_ref().map(DeviceId::as_str);
-    match state.services.outlet_command(device_id, n, action, Origin::Dashboard).await {
+    let protected = body.confirm_protected.as_deref() == Some("1");
+    match state.services.outlet_command(caller, Origin::Dashboard, device_id, n, action, protected).await {
         Ok(r) => back(
             format!("done=outlet&{what}&state={}&pending={}", r.state.label(), u8::from(r.pending)),
             &format!("outlet-{n}"),
@@ -89,7 +95,7 @@ async fn outlet(state: &AppState, body: FormBody) -> Response {
     }
 }
 
-async fn rule(state: &AppState, body: FormBody) -> Response {
+async fn rule(state: &AppState, caller: &Caller, body: FormBody) -> Response {
     let device = body.device_id.as_deref().filter(|d| !d.is_empty());
     // Only a rule name goes back into the address.
     let Some(name) = body.rule.filter(|r| {
@@ -101,14 +107,18 @@ async fn rule(state: &AppState, body: FormBody) -> Response {
     let done = |what: &str| back(format!("done=rule&rule={name}&what={what}"), "rules");
     let failed = |code: u16| back(format!("failed=rule&rule={name}&code={code}"), "rules");
     match body.op.as_deref() {
-        Some(op @ ("enable" | "disable")) => match services.set_rule_enabled(device, &name, op == "enable").await {
-            Ok(_) => done(if op == "enable" { "enabled" } else { "disabled" }),
-            Err(e) => failed(e.status_code()),
-        },
-        Some("delete") if body.confirmed.as_deref() == Some("1") => match services.delete_rule(device, &name).await {
-            Ok(()) => done("deleted"),
-            Err(e) => failed(e.status_code()),
-        },
+        Some(op @ ("enable" | "disable")) => {
+            match services.set_rule_enabled(caller, device, &name, op == "enable").await {
+                Ok(_) => done(if op == "enable" { "enabled" } else { "disabled" }),
+                Err(e) => failed(e.status_code()),
+            }
+        }
+        Some("delete") if body.confirmed.as_deref() == Some("1") => {
+            match services.delete_rule(caller, device, &name).await {
+                Ok(()) => done("deleted"),
+                Err(e) => failed(e.status_code()),
+            }
+        }
         Some("delete") => back(format!("confirm=rule-delete&rule={name}"), "rules"),
         _ => failed(400),
     }

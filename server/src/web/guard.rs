@@ -41,7 +41,7 @@ impl Hosts {
     pub fn allows(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let literal = host.trim_start_matches('[').trim_end_matches(']');
-        literal.parse::<IpAddr>().is_ok() || self.0.iter().any(|n| *n == host)
+        literal.parse::<IpAddr>().is_ok() || self.0.contains(&host)
     }
 }
 

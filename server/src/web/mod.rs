@@ -14,6 +14,7 @@
 
 mod api;
 mod assets;
+pub mod auth;
 mod backend;
 mod error;
 mod forms;
@@ -23,11 +24,13 @@ mod limits;
 mod reports;
 mod rules;
 mod serve;
+mod tls;
 
+use app::access::Role;
 use app::backend::BackendHandle;
 use axum::body::Body;
 use axum::http::Request;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use leptos::prelude::{provide_context, use_context, LeptosOptions};
 use std::path::PathBuf;
@@ -40,10 +43,12 @@ pub use assets::embedded_site;
 pub fn site_output_name() -> String {
     assets::output_name(None)
 }
+pub use api::SESSION_RECHECK;
 pub use backend::Services;
 pub use error::HttpError;
 pub use limits::{BODY_DEADLINE, MAX_BODY_BYTES, MAX_HEADERS, MAX_PER_CLIENT};
 pub use serve::{run, HEADER_READ, WRITE_STALL};
+pub use tls::{Tls, TlsError};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -56,6 +61,27 @@ pub struct AppState {
     /// Host names besides `localhost`, this machine's and IP literals that
     /// the bridge answers to (`BRIDGE_ALLOWED_HOSTS`).
     pub allowed_hosts: Vec<String>,
+    /// Session cookies only over HTTPS (`Secure`): on when the bridge serves TLS.
+    pub secure_cookies: bool,
+    /// Other sites whose pages may call the API with a token; empty = CORS closed.
+    pub cors_origins: Vec<String>,
+    /// The session cookie's name ([`auth::cookie_name`] of the listening port).
+    pub cookie_name: String,
+}
+
+/// `methods`, reachable only by a caller with at least `role`.
+fn gate(role: Role, methods: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    methods.route_layer(axum::middleware::from_fn_with_state(role, auth::require))
+}
+
+/// CORS for the configured origins only (tokens, no cookies); none = closed.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderValue, Method};
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
 pub fn router(state: AppState) -> Router {
@@ -81,32 +107,58 @@ pub fn router(state: AppState) -> Router {
     let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || app::shell(options.clone()));
     let server_fns = move |req: Request<Body>| leptos_axum::handle_server_fns_with_context(context.clone(), req);
 
+    use Role::{Admin, Operator, Viewer};
     Router::new()
-        .route("/", get(page))
-        .route("/api/status", get(api::status))
+        // Public: signing in, the health probe, the site's static files (the fallback).
+        .route("/login", get(auth::login_form))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
         .route("/api/health", get(api::health))
-        .route("/api/outlets/{outlet}/command", post(api::outlet_command))
-        .route("/api/rules", get(rules::list).post(rules::create).put(rules::replace))
-        .route("/api/rules/{name}", axum::routing::put(rules::update).delete(rules::delete))
-        .route("/api/rules/{name}/enable", post(rules::enable))
-        .route("/api/rules/{name}/disable", post(rules::disable))
-        .route("/api/events", get(rules::events))
-        .route("/api/history/{what}", get(history::series))
-        .route("/api/energy", get(reports::energy))
-        .route("/api/energy/daily", get(reports::daily))
-        .route("/api/reports", get(reports::list))
-        .route("/api/reports/{id}", get(reports::one))
-        .route(app::wire::STREAM_PATH, get(api::stream))
-        .route("/forms/{what}", post(forms::post))
-        .route("/fn/{*name}", post(server_fns))
+        // Everyone signed in (or anonymous viewers, when that is on).
+        .route("/", gate(Viewer, get(page.clone())))
+        // The access page: one's own account for everyone; users, tokens and
+        // the audit log for admins (the server functions check each).
+        .route("/access", gate(Viewer, get(page)))
+        .route("/api/auth/me", gate(Viewer, get(auth::me)))
+        .route("/api/sessions", gate(Viewer, get(auth::sessions).delete(auth::end_all_sessions)))
+        .route("/api/sessions/{id}", gate(Viewer, delete(auth::end_session)))
+        .route("/api/status", gate(Viewer, get(api::status)))
+        .route("/api/events", gate(Viewer, get(rules::events)))
+        .route("/api/history/{what}", gate(Viewer, get(history::series)))
+        .route("/api/energy", gate(Viewer, get(reports::energy)))
+        .route("/api/energy/daily", gate(Viewer, get(reports::daily)))
+        .route("/api/reports", gate(Viewer, get(reports::list)))
+        .route("/api/reports/{id}", gate(Viewer, get(reports::one)))
+        .route(app::wire::STREAM_PATH, gate(Viewer, get(api::stream)))
+        // Operators: outlets and rules.
+        .route("/api/outlets/{outlet}/command", gate(Operator, post(api::outlet_command)))
+        .route(
+            "/api/rules",
+            gate(Viewer, get(rules::list)).merge(gate(Operator, post(rules::create).put(rules::replace))),
+        )
+        .route("/api/rules/{name}", gate(Operator, put(rules::update).delete(rules::delete)))
+        .route("/api/rules/{name}/enable", gate(Operator, post(rules::enable)))
+        .route("/api/rules/{name}/disable", gate(Operator, post(rules::disable)))
+        .route("/forms/{what}", gate(Operator, post(forms::post)))
+        // Admins: people and tokens, and what everyone did. A user may
+        // change their own password (the service layer checks).
+        .route("/api/users", gate(Admin, get(auth::users).post(auth::add_user)))
+        .route("/api/users/{name}", gate(Viewer, put(auth::update_user)).merge(gate(Admin, delete(auth::remove_user))))
+        .route("/api/tokens", gate(Admin, get(auth::tokens).post(auth::create_token)))
+        .route("/api/tokens/{id}", gate(Admin, delete(auth::revoke_token)))
+        .route("/api/audit", gate(Admin, get(auth::audit)))
+        // Server functions: the role by the function's name.
+        .route("/fn/{*name}", post(server_fns).route_layer(axum::middleware::from_fn(auth::require_for_server_fn)))
         .fallback(assets::serve)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn(error::json_errors))
         // gzip for browsers that ask (the WASM shrinks to about 40 %); never
         // for the live stream, which must not be buffered.
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(axum::middleware::from_fn(limits::bounded_request))
         .layer(axum::middleware::from_fn_with_state(limits::PerClient::default(), limits::per_client))
+        .layer(cors(&state.cors_origins))
         .layer(axum::middleware::from_fn_with_state(guard::Hosts::new(&state.allowed_hosts), guard::check))
         .with_state(state)
 }

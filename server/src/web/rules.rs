@@ -6,6 +6,7 @@
 //! until it is fixed or `PUT /api/rules` replaces every rule.
 
 use super::api::DeviceQuery;
+use super::auth::Who;
 use super::error::{ApiJson, ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use app::model::{ApiError, Event, EventQuery};
@@ -30,62 +31,69 @@ pub async fn list(
 /// as a timestamped backup).
 pub async fn replace(
     State(state): State<AppState>,
+    Who(caller): Who,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(rules): ApiJson<Vec<Rule>>,
 ) -> Result<Json<Vec<RuleStatus>>, HttpError> {
-    Ok(Json(state.services.replace_rules(q.device_id.as_deref(), rules).await?))
+    Ok(Json(state.services.replace_rules(&caller, q.device_id.as_deref(), rules).await?))
 }
 
 pub async fn create(
     State(state): State<AppState>,
+    Who(caller): Who,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<(StatusCode, Json<RuleStatus>), HttpError> {
-    let created = state.services.save_rule(q.device_id.as_deref(), None, rule).await?;
+    let created = state.services.save_rule(&caller, q.device_id.as_deref(), None, rule).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 pub async fn update(
     State(state): State<AppState>,
+    Who(caller): Who,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(rule): ApiJson<Rule>,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    Ok(Json(state.services.save_rule(q.device_id.as_deref(), Some(&name), rule).await?))
+    Ok(Json(state.services.save_rule(&caller, q.device_id.as_deref(), Some(&name), rule).await?))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
+    Who(caller): Who,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    state.services.delete_rule(q.device_id.as_deref(), &name).await?;
+    state.services.delete_rule(&caller, q.device_id.as_deref(), &name).await?;
     Ok(Json(serde_json::json!({ "deleted": name })))
 }
 
 pub async fn enable(
     state: State<AppState>,
+    who: Who,
     name: ApiPath<String>,
     q: ApiQuery<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    set_enabled(state, name, q, true).await
+    set_enabled(state, who, name, q, true).await
 }
 
 pub async fn disable(
     state: State<AppState>,
+    who: Who,
     name: ApiPath<String>,
     q: ApiQuery<DeviceQuery>,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    set_enabled(state, name, q, false).await
+    set_enabled(state, who, name, q, false).await
 }
 
 async fn set_enabled(
     State(state): State<AppState>,
+    Who(caller): Who,
     ApiPath(name): ApiPath<String>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
     enabled: bool,
 ) -> Result<Json<RuleStatus>, HttpError> {
-    Ok(Json(state.services.set_rule_enabled(q.device_id.as_deref(), &name, enabled).await?))
+    Ok(Json(state.services.set_rule_enabled(&caller, q.device_id.as_deref(), &name, enabled).await?))
 }
 
 /// The header that carries the next page's cursor (the body stays a plain

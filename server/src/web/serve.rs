@@ -9,21 +9,29 @@
 //! [`WRITE_STALL`]. Bodies have their own deadline (`limits`); a body that
 //! stops short of its Content-Length is answered 408 and the connection
 //! closed, since hyper never reuses a connection whose body was not read.
+//!
+//! With HTTPS (`tls`) the same holds over TLS: each connection's task first
+//! runs the handshake, which must finish within its deadline, then serves
+//! HTTP/1.1 on the decrypted stream exactly as on a plain one. Accepting
+//! never waits on a handshake.
 
+use super::tls::Tls;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -39,11 +47,24 @@ const DRAIN: Duration = Duration::from_secs(10);
 const HYPER_MAX_HEADERS: usize = 256;
 
 /// Serve until `shutdown` fires, then finish in-flight requests (at most
-/// [`DRAIN`]).
-pub async fn run(listener: TcpListener, router: Router, shutdown: CancellationToken) -> io::Result<()> {
+/// [`DRAIN`]). With `tls`, every connection is HTTPS and the certificate's
+/// files are watched until then.
+pub async fn run(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Tls>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ).max_headers(HYPER_MAX_HEADERS);
+    let (handshake, watching) = match tls {
+        Some(tls) => {
+            let (handshake, watcher) = tls.start(shutdown.clone());
+            (Some(handshake), Some(tokio::spawn(watcher)))
+        }
+        None => (None, None),
+    };
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -56,23 +77,72 @@ pub async fn run(listener: TcpListener, router: Router, shutdown: CancellationTo
             () = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request)
-        });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(Stalled::new(stream)), service));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, error = %e, "connection closed");
-            }
-        });
+        let connection = Connection {
+            stream,
+            peer,
+            router: router.clone(),
+            builder: builder.clone(),
+            // Taken here, before any shutdown signal, so the connection
+            // sees the signal even if its handshake ends after it.
+            graceful: graceful.watcher(),
+        };
+        tokio::spawn(connection.serve(handshake.clone(), shutdown.clone()));
     }
     drop(listener);
+    if let Some(watching) = watching {
+        watching.abort();
+    }
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open {DRAIN:?} after shutdown began were dropped");
     }
     Ok(())
+}
+
+/// One accepted connection, served by its own task.
+struct Connection {
+    stream: TcpStream,
+    /// Put on every request, for the per-client limit.
+    peer: SocketAddr,
+    router: Router,
+    builder: http1::Builder,
+    /// Closes the connection gracefully at shutdown.
+    graceful: Watcher,
+}
+
+impl Connection {
+    /// Serve HTTP/1.1, after a TLS handshake when `handshake` is given
+    /// (given up at its deadline or at shutdown).
+    async fn serve(self, handshake: Option<(TlsAcceptor, Duration)>, shutdown: CancellationToken) {
+        let Self { stream, peer, router, builder, graceful } = self;
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(request)
+        });
+        let stream = Stalled::new(stream);
+        let served = match handshake {
+            None => graceful.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+            Some((acceptor, deadline)) => {
+                let accepted = tokio::select! {
+                    accepted = tokio::time::timeout(deadline, acceptor.accept(stream)) => accepted,
+                    () = shutdown.cancelled() => return,
+                };
+                match accepted {
+                    Ok(Ok(stream)) => graceful.watch(builder.serve_connection(TokioIo::new(stream), service)).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "no TLS handshake within {deadline:?}; closed");
+                        return;
+                    }
+                }
+            }
+        };
+        if let Err(e) = served {
+            tracing::debug!(%peer, error = %e, "connection closed");
+        }
+    }
 }
 
 /// Errors of one connection (reset before it was accepted) are nobody's

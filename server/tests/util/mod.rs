@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use app::access::{Caller, CallerKind, Role};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
@@ -31,6 +32,9 @@ pub fn config(pairs: &[(&str, &str)]) -> (Config, tempfile::TempDir) {
 /// A bridge with everything running (history, events, rules, pollers; MQTT
 /// as configured) and a first snapshot published.
 pub struct Started {
+    /// An admin API token: [`Started::router`] sends it with every request
+    /// that brings no credentials of its own.
+    pub token: String,
     pub bridge: Arc<Bridge>,
     pub services: Services,
     pub automation: Arc<server::rules::Automation>,
@@ -47,22 +51,48 @@ impl Started {
         let (config, dir) = config(&with_mqtt_off);
         let bridge = Arc::new(Bridge::new(&config));
         let shutdown = CancellationToken::new();
-        let running = server::start(&config, bridge.clone(), &shutdown).await;
+        let running = server::start(&config, bridge.clone(), &shutdown).await.expect("access control opens");
         let services = running.services;
         let history = services.history.clone().expect("the history store opens");
         let automation = services.automation.clone();
-        let started = Self { bridge, services, automation, history, shutdown, config, _dir: dir };
+        let token = admin_token(&services.auth, "tests").await;
+        let started = Self { token, bridge, services, automation, history, shutdown, config, _dir: dir };
         started.wait_for(|b| b.snapshots().len() == 1).await;
         started
     }
 
+    /// The router as a signed-in admin sees it (requests without an
+    /// `Authorization` or `Cookie` header get the admin token).
     pub fn router(&self) -> Router {
+        with_default_token(self.bare_router(), &self.token)
+    }
+
+    /// The router as anyone sees it: credentials only as the request brings them.
+    pub fn bare_router(&self) -> Router {
         web::router(AppState {
             services: self.services.clone(),
             shutdown: self.shutdown.clone(),
             site_root: None,
             allowed_hosts: self.config.allowed_hosts.clone(),
+            secure_cookies: false,
+            cors_origins: self.config.auth.cors_origins.clone(),
+            cookie_name: web::auth::cookie_name(8080),
         })
+    }
+
+    /// A signed-in browser's `Cookie` header value for a new user `name`
+    /// with `role` (for [`Started::bare_router`]).
+    pub async fn browser_cookie(&self, name: &str, role: Role) -> String {
+        let auth = &self.services.auth;
+        auth.add_user(&shell_admin(), name, role, "browser-password").await.expect("a user");
+        let (secret, _) = auth.login(name, "browser-password", None, Some("test")).await.expect("signed in");
+        format!("{}={secret}", web::auth::cookie_name(8080))
+    }
+
+    /// A token with `role`, named `name`.
+    pub async fn token_for(&self, name: &str, role: Role) -> String {
+        let admin = shell_admin();
+        self.services.auth.create_token(&admin, name, role).await.expect("a token").token
     }
 
     /// Wait (at most 10 s) until the bridge satisfies `done`.
@@ -87,6 +117,31 @@ impl Drop for Started {
     }
 }
 
+/// The caller the tests act as when they set up users and tokens.
+pub fn shell_admin() -> Caller {
+    Caller { name: "tests".into(), kind: CallerKind::User, role: Role::Admin, from: None }
+}
+
+/// A new admin token in `auth`.
+pub async fn admin_token(auth: &server::auth::Auth, name: &str) -> String {
+    auth.create_token(&shell_admin(), name, Role::Admin).await.expect("an admin token").token
+}
+
+/// `router`, sending `token` with requests that bring no credentials.
+pub fn with_default_token(router: Router, token: &str) -> Router {
+    let bearer = axum::http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    router.layer(axum::middleware::map_request(move |mut request: Request<Body>| {
+        let bearer = bearer.clone();
+        async move {
+            let headers = request.headers_mut();
+            if !headers.contains_key("authorization") && !headers.contains_key("cookie") {
+                headers.insert("authorization", bearer);
+            }
+            request
+        }
+    }))
+}
+
 /// A request through the router without a socket; JSON bodies are parsed.
 pub async fn call(router: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, serde_json::Value) {
     let (status, text) = call_text(router, method, uri, body, "application/json").await;
@@ -109,13 +164,23 @@ pub async fn call_text(
     body: Option<&str>,
     content_type: &str,
 ) -> (StatusCode, String) {
+    call_with(router, method, uri, body, &[("content-type", content_type)]).await
+}
+
+/// A request with these headers through the router: (status, body text).
+pub async fn call_with(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String) {
     use tower::ServiceExt;
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", content_type)
-        .body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default())
-        .unwrap();
+    let mut request = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default()).unwrap();
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -125,6 +190,8 @@ pub async fn call_text(
 /// The bridge served on 127.0.0.1, port 0.
 pub struct Served {
     pub addr: SocketAddr,
+    /// An admin API token; [`http`] sends it to this address by default.
+    pub token: String,
     pub bridge: Arc<Bridge>,
     pub shutdown: CancellationToken,
     pub task: JoinHandle<std::io::Result<()>>,
@@ -142,12 +209,28 @@ pub async fn serve(pairs: &[(&str, &str)]) -> Served {
     let addr = listener.local_addr().unwrap();
     let bridge = Arc::new(Bridge::new(&config));
     let shutdown = CancellationToken::new();
+    // The same access store the bridge opens (SQLite allows both).
+    let auth = server::auth::Auth::open(&config.auth, &config.data_dir).await.expect("the access store opens");
+    let token = admin_token(&auth, "tests").await;
+    auth.close().await;
+    TOKENS.lock().unwrap().insert(addr, token.clone());
     let task = {
         let (bridge, shutdown) = (bridge.clone(), shutdown.clone());
         tokio::spawn(async move { server::serve_bridge(bridge, &config, listener, shutdown).await })
     };
-    Served { addr, bridge, shutdown, task, _dir: dir }
+    Served { addr, token, bridge, shutdown, task, _dir: dir }
 }
+
+impl Served {
+    /// The bridge's data folder.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
+/// The admin token of each bridge [`serve`] started, by address.
+static TOKENS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<SocketAddr, String>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// A plain HTTP/1.1 request over a real socket with a JSON body: (status, body).
 pub async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
@@ -162,10 +245,30 @@ pub async fn http_as(
     body: Option<&str>,
     content_type: &str,
 ) -> (u16, String) {
+    let token = TOKENS.lock().unwrap().get(&addr).cloned();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    http_raw(addr, method, path, body, &format!("Content-Type: {content_type}\r\n{auth}")).await
+}
+
+/// A plain HTTP/1.1 request over a real socket with exactly these extra
+/// header lines (each ending in CRLF): (status, body).
+pub async fn http_raw(addr: SocketAddr, method: &str, path: &str, body: Option<&str>, headers: &str) -> (u16, String) {
+    let (status, _, body) = http_full(addr, method, path, body, headers).await;
+    (status, body)
+}
+
+/// As [`http_raw`], with the response's head too: (status, head, body).
+pub async fn http_full(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &str,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let body = body.unwrap_or("");
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -174,7 +277,7 @@ pub async fn http_as(
     let text = String::from_utf8_lossy(&response).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
-    (status, body.to_owned())
+    (status, head.to_owned(), body.to_owned())
 }
 
 /// An empty history store in a temporary folder.
