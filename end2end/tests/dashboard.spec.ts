@@ -210,7 +210,7 @@ test('the history charts draw 1h and 7d, follow the range buttons and the back b
   const csv = page.getByTestId('chart-power').getByRole('link', { name: /CSV/ });
   await expect(csv).toHaveAttribute('href', /\/api\/history\/banks\.csv\?range=7d&device_id=pdu44001$/);
   const response = await page.request.get((await csv.getAttribute('href'))!);
-  expect((await response.text()).split('\n')[0]).toBe('ts,metric,avg,min,max');
+  expect((await response.text()).split('\n')[0]).toBe('time,metric,unit,avg,min,max');
 
   // Back returns to the hour; a bookmark of the URL opens the same range.
   await page.goBack();

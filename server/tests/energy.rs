@@ -164,8 +164,8 @@ async fn weekly_and_monthly_reports_are_made_for_completed_periods_with_catch_up
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "date,kwh,source_a_kwh,source_b_kwh,bank_1_kwh,outlet_3_kwh,peak_w,avg_w,cost");
     assert_eq!(lines.len(), 1 + 7 + 1);
-    assert!(lines[8].starts_with("total,67.600,67.600,,67.600,27.040,400,400.0,20.28"), "{}", lines[8]);
-    let html = reports::html(&week);
+    assert!(lines[8].starts_with("total,67.600,67.600,0.000,67.600,27.040,400,400.0,20.28"), "{}", lines[8]);
+    let html = reports::html(&week, "n0nce");
     assert!(html.contains("NAS &lt;main&gt;") && !html.contains("<main>"));
     assert!(html.contains("67.60 kWh") && html.contains("20.28 EUR"));
 
@@ -254,4 +254,133 @@ async fn the_demo_fill_gives_a_simulated_pdu_history_once() {
     let slots = store.energy(device, end - 3 * 86_400, end).await.unwrap();
     let t = reports::totals(&slots, None);
     assert!(t.kwh > 1.0 && t.outlets.len() == 10, "{t:?}");
+}
+
+/// A bridge in Berlin whose store has 100 Wh a quarter hour from source A
+/// (none from B) for the last 20 days, its reports made; and the newest
+/// weekly report's id (a week wholly inside those 20 days).
+async fn bridge_with_reports(price: Option<&str>) -> (crate::util::Started, String) {
+    let mut settings = vec![("BRIDGE_TIMEZONE", "Europe/Berlin"), ("BRIDGE_CURRENCY", "EUR")];
+    settings.extend(price.map(|p| ("BRIDGE_PRICE_PER_KWH", p)));
+    let bridge = crate::util::Started::new(&settings).await;
+    let now = server::clock::unix_secs() as i64;
+    let from = now - 20 * 86_400;
+    steady(&bridge.history, from - from.rem_euclid(SLOT), now + 1).await;
+    reports::generate_due(&bridge.history, &Settings::from_config(&bridge.config), now, &|id| {
+        bridge.bridge.device(Some(id)).map(|d| reports::outlet_names(d)).unwrap_or_default()
+    })
+    .await
+    .unwrap();
+    let (_, list) = crate::util::call(&bridge.router(), "GET", "/api/reports", None).await;
+    let week = list.as_array().unwrap().iter().find(|r| r["kind"] == "week").expect("a weekly report");
+    let id = week["id"].as_str().unwrap().to_owned();
+    (bridge, id)
+}
+
+/// Issue 16: the weekly report showed "kWh" with no number for source B and
+/// an empty Cost column.
+#[tokio::test]
+async fn a_report_has_every_number_of_the_energy_api_and_a_cost_only_with_a_price() {
+    use crate::history::get_with_headers;
+    use crate::util::{call, call_text};
+    use axum::http::StatusCode;
+    for price in [Some("0.25"), None] {
+        let (bridge, id) = bridge_with_reports(price).await;
+        let router = bridge.router();
+        let (_, report) = call(&router, "GET", &format!("/api/reports/{id}"), None).await;
+        let (_, daily) = call(&router, "GET", "/api/energy/daily?days=30", None).await;
+        // The energy API's row of each of the report's days.
+        let days: Vec<&serde_json::Value> = report["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                daily.as_array().unwrap().iter().find(|e| e["date"] == d["date"]).expect("the day in /api/energy/daily")
+            })
+            .collect();
+        assert_eq!(days.len(), 7);
+        let number = |v: &serde_json::Value, decimals: usize| format!("{:.decimals$}", v.as_f64().unwrap_or(0.0));
+        assert!(days.iter().all(|d| d["totals"]["sources"]["b"].is_null()), "no energy from source B");
+
+        let (code, headers, csv) = get_with_headers(&router, &format!("/api/reports/{id}.csv")).await;
+        assert_eq!(code, StatusCode::OK, "{csv}");
+        assert_eq!(headers["content-disposition"], format!("attachment; filename=\"pdu44001-{id}.csv\"").as_str());
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let column = |name: &str| header.iter().position(|h| *h == name);
+        assert_eq!(column("cost").is_some(), price.is_some(), "a cost column only with a price: {header:?}");
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), 7 + 1);
+        for (row, day) in rows.iter().zip(&days) {
+            assert!(row.len() == header.len() && row.iter().all(|cell| !cell.is_empty()), "every number: {row:?}");
+            let cell = |name: &str| row[column(name).unwrap()];
+            assert_eq!(cell("date"), day["date"]);
+            assert_eq!(cell("kwh"), number(&day["totals"]["kwh"], 3));
+            assert_eq!(cell("source_a_kwh"), number(&day["totals"]["sources"]["a"], 3));
+            assert_eq!(cell("source_b_kwh"), "0.000");
+            if price.is_some() {
+                assert_eq!(cell("cost"), number(&day["totals"]["cost"], 2));
+            }
+        }
+        let total: f64 = days.iter().map(|d| d["totals"]["kwh"].as_f64().unwrap()).sum();
+        let total_row = &rows[7];
+        assert_eq!(total_row[0], "total");
+        assert!((total_row[1].parse::<f64>().unwrap() - total).abs() < 0.0005, "{total_row:?} against {total}");
+
+        let (code, html) = call_text(&router, "GET", &format!("/api/reports/{id}.html"), None, "text/html").await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(html.contains(&format!("Energy<strong>{total:.2} kWh</strong>")), "{html}");
+        assert!(html.contains("Source B<strong>0.00 kWh</strong>"), "{html}");
+        for day in &days {
+            let t = &day["totals"];
+            let row = format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>0.00</td>",
+                day["date"].as_str().unwrap(),
+                number(&t["kwh"], 2),
+                number(&t["sources"]["a"], 2)
+            );
+            let at = html.find(&row).unwrap_or_else(|| panic!("{row} in {html}"));
+            let row = &html[at..at + html[at..].find("</tr>").unwrap()];
+            assert!(!row.contains("<td></td>") && !row.contains("<td> "), "{row}");
+            if price.is_some() {
+                assert!(row.ends_with(&format!("<td>{}</td>", number(&t["cost"], 2))), "{row}");
+            }
+        }
+        let note = "No price per kWh is set (BRIDGE_PRICE_PER_KWH), so no cost is shown.";
+        match price {
+            Some(_) => {
+                let cost = report["totals"]["cost"].as_f64().unwrap();
+                assert!((cost - total * 0.25).abs() < 0.006, "{cost}");
+                assert!(html.contains(&format!("<strong>Cost:</strong> {cost:.2} EUR at 0.25 EUR per kWh")), "{html}");
+                assert!(html.contains("<th scope=\"col\">Cost EUR</th>") && !html.contains(note));
+            }
+            None => {
+                assert!(report["totals"]["cost"].is_null());
+                assert!(html.contains(note) && !html.contains(">Cost"), "{html}");
+            }
+        }
+    }
+}
+
+/// Issue 16: the print page had no Print button. The CSP allows no inline
+/// script but the page's own, by nonce, and no `onclick`.
+#[tokio::test]
+async fn the_print_page_has_a_print_button_whose_script_the_csp_allows() {
+    use crate::history::get_with_headers;
+    let (bridge, id) = bridge_with_reports(Some("0.25")).await;
+    let (code, headers, html) = get_with_headers(&bridge.router(), &format!("/api/reports/{id}.html")).await;
+    assert_eq!(code, axum::http::StatusCode::OK);
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    let script_src = csp.split(';').map(str::trim).find(|d| d.starts_with("script-src")).expect("script-src");
+    assert!(!script_src.contains("'unsafe-inline'"), "{csp}");
+    let nonce = script_src.split_whitespace().find_map(|s| s.strip_prefix("'nonce-")?.strip_suffix('\'')).unwrap();
+    assert!(html.contains(r#"<button type="button" id="print">Print</button>"#), "{html}");
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert_eq!(scripts.len(), 1, "{html}");
+    assert!(scripts[0].starts_with(&format!(" nonce=\"{nonce}\">")), "the script carries the response's nonce");
+    assert!(scripts[0].contains(r#"getElementById("print").addEventListener("click", () => window.print())"#));
+    let lower = html.to_ascii_lowercase();
+    assert!(!lower.contains(" onclick=") && !lower.contains("javascript:"), "no inline handlers: {html}");
+    // Printed, the page is the report only: no button, no links.
+    assert!(html.contains("@media print {") && html.contains(".actions, button, a { display: none; }"), "{html}");
 }

@@ -153,7 +153,7 @@ async fn the_history_api_serves_buckets_csv_and_clear_errors() {
     let (code, csv) = call_text(&router, "GET", "/api/history/outlets.csv?range=1h&outlet=4", None, "text/csv").await;
     assert_eq!(code, StatusCode::OK);
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("ts,metric,avg,min,max"));
+    assert_eq!(lines.next(), Some("time,metric,unit,avg,min,max"));
     assert!(lines.all(|l| l.contains(",outlet.4.power,") || l.contains(",outlet.4.current,")), "{csv}");
 
     let cases = [
@@ -198,4 +198,79 @@ async fn a_bridge_killed_while_writing_leaves_an_intact_store_missing_at_most_on
     let newest = rows.last().unwrap().0;
     // A batch is 10 samples (1 s here) or 10 s; allow the batch and a poll.
     assert!(killed_at - newest <= 3, "lost more than a batch: newest {newest}, killed at {killed_at}");
+}
+
+/// A GET through `router` (so with its default token) that keeps the
+/// response's headers: (status, headers, body).
+pub(crate) async fn get_with_headers(
+    router: &axum::Router,
+    uri: &str,
+) -> (axum::http::StatusCode, axum::http::HeaderMap, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Issue 16: with one outlet chosen the CSV held all ten, with unix times,
+/// as `outlets.csv`.
+#[tokio::test]
+async fn the_csv_of_one_outlet_has_that_outlet_only_with_local_iso_times_and_a_file_name() {
+    use crate::util::{call, Started};
+    use axum::http::StatusCode;
+    let bridge = Started::new(&[("BRIDGE_POLL_INTERVAL", "0.25"), ("BRIDGE_TIMEZONE", "Europe/Berlin")]).await;
+    let router = bridge.router();
+    let mut first = None;
+    for _ in 0..80 {
+        let (code, h) = call(&router, "GET", "/api/history/outlets?range=1h&outlet=4", None).await;
+        assert_eq!(code, StatusCode::OK, "{h}");
+        let power = h["series"].as_array().unwrap().iter().find(|s| s["metric"] == "outlet.4.power").cloned();
+        let points = power.map(|p| p["points"].as_array().unwrap().clone()).unwrap_or_default();
+        if points.len() >= 3 {
+            first = Some((points[0][0].as_i64().unwrap(), points[0][1].as_f64().unwrap()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (first_ts, first_avg) = first.expect("outlet 4 has history within 20 s");
+
+    let (code, headers, csv) = get_with_headers(&router, "/api/history/outlets.csv?range=1h&outlet=4").await;
+    assert_eq!(code, StatusCode::OK, "{csv}");
+    assert_eq!(headers["content-disposition"], "attachment; filename=\"pdu44001-outlets-4-1h.csv\"");
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("time,metric,unit,avg,min,max"));
+    // The first row, parsed: the outlet's first bucket, at its local time.
+    let row: Vec<&str> = lines.next().expect("a row").split(',').collect();
+    let [time, metric, unit, avg, min, max] = <[&str; 6]>::try_from(row).unwrap();
+    let ts = time.parse::<jiff::Timestamp>().unwrap_or_else(|e| panic!("{time}: {e}"));
+    assert_eq!(ts.as_second(), first_ts, "{time}");
+    let offset = jiff::tz::TimeZone::get("Europe/Berlin").unwrap().to_offset(ts).seconds();
+    assert!(time.ends_with(&format!("{:+03}:00", offset / 3_600)), "{time} is Berlin time with its offset");
+    assert_eq!((metric, unit), ("outlet.4.power", "W"));
+    let [avg, min, max] = [avg, min, max].map(|v| v.parse::<f64>().unwrap());
+    assert!((avg - first_avg).abs() < 0.0005 && min <= avg && avg <= max, "{avg} {min} {max}");
+    // Exactly that outlet's columns, every row.
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert!(
+            matches!(cells[1..3], ["outlet.4.power", "W"] | ["outlet.4.current", "A"]) && cells.len() == 6,
+            "{line}"
+        );
+    }
+
+    // A custom window is named by its local dates; no range is the default 24 h.
+    let (start, end) = (at("2026-10-31T23:00:00Z"), at("2026-11-07T23:00:00Z"));
+    let (code, headers, csv) =
+        get_with_headers(&router, &format!("/api/history/banks.csv?start={start}&end={end}")).await;
+    assert_eq!((code, csv.as_str()), (StatusCode::OK, "time,metric,unit,avg,min,max\n"));
+    assert_eq!(headers["content-disposition"], "attachment; filename=\"pdu44001-banks-2026-11-01_2026-11-08.csv\"");
+    let (_, headers, _) = get_with_headers(&router, "/api/history/sources.csv").await;
+    assert_eq!(headers["content-disposition"], "attachment; filename=\"pdu44001-sources-24h.csv\"");
+}
+
+fn at(s: &str) -> i64 {
+    s.parse::<jiff::Timestamp>().unwrap().as_second()
 }

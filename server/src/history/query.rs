@@ -15,6 +15,8 @@ use crate::clock::unix_secs;
 use crate::device::Device;
 use app::history::HistoryKind;
 pub use app::history::{range_seconds as named_range, History, Point, Series};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 /// The latest unix second a window may end at: 2100-01-01T00:00:00Z.
 pub const LATEST: i64 = 4_102_444_800;
@@ -240,33 +242,74 @@ pub async fn fetch(
     Ok(query(store, device.id().as_str(), shape, &metrics, start, end).await?)
 }
 
-/// The same data as CSV (`ts,metric,avg,min,max`) in pieces of about
-/// 64 KiB, so an answer is sent as it is written and never held twice.
-pub fn csv(history: History) -> impl Iterator<Item = String> {
+/// The same data as CSV, the rows the dashboard's own CSV has: one per
+/// bucket and metric, in time order (`time,metric,unit,avg,min,max`), each
+/// time in ISO 8601 with its offset in `zone`. No unix-seconds column: the
+/// offset makes the time exact for any script (`datetime.fromisoformat`,
+/// `date -d`), and the JSON of the same query has unix seconds. Written in
+/// pieces of about 64 KiB, so an answer is sent as it is written and never
+/// held twice; its size is bounded by the query's [`MAX_POINTS`].
+pub fn csv(history: History, zone: TimeZone) -> impl Iterator<Item = String> {
     use std::fmt::Write;
     const PIECE: usize = 64 * 1024;
-    let mut series = history.series.into_iter();
-    let mut current: Option<(String, std::vec::IntoIter<Point>)> = None;
-    let mut header = Some(String::from("ts,metric,avg,min,max\n"));
+    let mut series: Vec<_> =
+        history.series.into_iter().map(|s| (s.metric, s.unit, s.points.into_iter().peekable())).collect();
+    let mut header = Some(String::from("time,metric,unit,avg,min,max\n"));
     std::iter::from_fn(move || {
         let mut piece = header.take().unwrap_or_default();
         while piece.len() < PIECE {
-            let Some((metric, points)) = current.as_mut() else {
-                match series.next() {
-                    Some(s) => current = Some((s.metric, s.points.into_iter())),
-                    None => break,
+            // Each series is in time order: the earliest head is the next bucket.
+            let Some(ts) = series.iter_mut().filter_map(|(_, _, points)| Some(points.peek()?.0)).min() else { break };
+            let time = iso(ts, &zone);
+            for (metric, unit, points) in &mut series {
+                if let Some(Point(_, avg, min, max)) = points.next_if(|p| p.0 == ts) {
+                    let _ = writeln!(piece, "{time},{metric},{unit},{avg:.3},{min:.3},{max:.3}");
                 }
-                continue;
-            };
-            match points.next() {
-                Some(Point(ts, avg, min, max)) => {
-                    let _ = writeln!(piece, "{ts},{metric},{avg},{min},{max}");
-                }
-                None => current = None,
             }
         }
         (!piece.is_empty()).then_some(piece)
     })
+}
+
+/// `2026-12-02T03:15:00+01:00`: a unix second in `zone`, with its offset.
+fn iso(ts: i64, zone: &TimeZone) -> String {
+    match Timestamp::from_second(ts) {
+        Ok(t) => t.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        Err(_) => ts.to_string(),
+    }
+}
+
+/// The name a CSV download is saved as: device, series, the outlet when
+/// there is one, and the named range (`pdu44001-outlets-4-24h.csv`) or the
+/// window's local start and end in `zone` (`pdu44001-banks-2026-11-01_2026-11-08.csv`;
+/// with the time, `2026-11-01T0815`, when a bound is not at midnight).
+/// Only `a-z`, `0-9`, `_`, `-` and `.`: device ids and range names are
+/// checked before this, so the name needs no quoting in a header.
+pub fn file_name(
+    history: &History,
+    kind: HistoryKind,
+    outlet: Option<u32>,
+    window: &Window,
+    zone: &TimeZone,
+) -> String {
+    let span = match (window.start, window.end) {
+        (Some(_), Some(_)) => format!("{}_{}", file_time(history.start, zone), file_time(history.end, zone)),
+        _ => window.range.as_deref().unwrap_or(app::history::DEFAULT_RANGE).to_owned(),
+    };
+    let outlet = outlet.map(|n| format!("-{n}")).unwrap_or_default();
+    format!("{}-{}{outlet}-{span}.csv", history.device_id, kind.as_str())
+}
+
+/// A moment in a file name: its local date, and the time (no colons, which
+/// some file systems refuse) when it is not midnight.
+fn file_time(ts: i64, zone: &TimeZone) -> String {
+    let Ok(t) = Timestamp::from_second(ts) else { return ts.to_string() };
+    let local = t.to_zoned_datetime(zone.clone());
+    if local.time() == jiff::civil::Time::midnight() {
+        local.strftime("%Y-%m-%d").to_string()
+    } else {
+        local.strftime("%Y-%m-%dT%H%M").to_string()
+    }
 }
 
 #[cfg(test)]
@@ -313,7 +356,7 @@ mod tests {
     }
 
     #[test]
-    fn csv_comes_in_pieces_that_add_up_to_every_point() {
+    fn csv_comes_in_pieces_in_time_order_with_local_iso_times() {
         let points = (0..5_000).map(|t| Point(t, 1.5, 1.0, 2.0)).collect();
         let series = vec![
             Series { metric: "total.power".into(), unit: "W".into(), points },
@@ -321,11 +364,53 @@ mod tests {
             Series { metric: "bank.1.power".into(), unit: "W".into(), points: vec![Point(7, 3.0, 2.0, 4.0)] },
         ];
         let history = History { device_id: "p".into(), start: 0, end: 5_000, bucket_s: 1, series };
-        let pieces: Vec<String> = csv(history).collect();
+        let pieces: Vec<String> = csv(history, TimeZone::UTC).collect();
         assert!(pieces.len() > 1 && pieces.iter().all(|p| p.len() < 65 * 1024));
         let text = pieces.concat();
         assert_eq!(text.lines().count(), 5_002);
-        assert!(text.starts_with("ts,metric,avg,min,max\n0,total.power,1.5,1,2\n"), "{}", &text[..60]);
-        assert!(text.ends_with("4999,total.power,1.5,1,2\n7,bank.1.power,3,2,4\n"));
+        let head = "time,metric,unit,avg,min,max\n1970-01-01T00:00:00+00:00,total.power,W,1.500,1.000,2.000\n";
+        assert!(text.starts_with(head), "{}", &text[..120]);
+        // Both series of second 7, in the order of the series.
+        assert!(text.contains(
+            "1970-01-01T00:00:07+00:00,total.power,W,1.500,1.000,2.000\n\
+             1970-01-01T00:00:07+00:00,bank.1.power,W,3.000,2.000,4.000\n\
+             1970-01-01T00:00:08+00:00,total.power,W,"
+        ));
+        assert!(text.ends_with("1970-01-01T01:23:19+00:00,total.power,W,1.500,1.000,2.000\n"));
+    }
+
+    #[test]
+    fn csv_times_carry_the_offset_of_the_zone_in_winter_and_summer() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap().as_second();
+        let points =
+            vec![Point(at("2026-12-02T02:15:00Z"), 1.0, 1.0, 1.0), Point(at("2026-07-01T12:00:00Z"), 2.0, 2.0, 2.0)];
+        let series = vec![Series { metric: "source.a.voltage".into(), unit: "V".into(), points }];
+        let history = History { device_id: "p".into(), start: 0, end: LATEST, bucket_s: 1, series };
+        let text: String = csv(history, berlin).collect();
+        let times: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+        assert_eq!(times, ["2026-12-02T03:15:00+01:00", "2026-07-01T14:00:00+02:00"]);
+    }
+
+    #[test]
+    fn csv_file_names_say_device_series_outlet_and_range_or_local_window() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap().as_second();
+        let history = |start, end| History { device_id: "pdu44001".into(), start, end, bucket_s: 60, series: vec![] };
+        let named = |range: Option<&str>| Window { range: range.map(str::to_owned), start: None, end: None };
+        let h = history(0, 86_400);
+        assert_eq!(
+            file_name(&h, HistoryKind::Outlets, Some(4), &named(Some("24h")), &berlin),
+            "pdu44001-outlets-4-24h.csv"
+        );
+        assert_eq!(file_name(&h, HistoryKind::Sources, None, &named(None), &berlin), "pdu44001-sources-24h.csv");
+        let (start, end) = (at("2026-10-31T23:00:00Z"), at("2026-11-07T23:00:00Z"));
+        let custom = Window { range: None, start: Some(start), end: Some(end) };
+        let name = file_name(&history(start, end), HistoryKind::Banks, None, &custom, &berlin);
+        assert_eq!(name, "pdu44001-banks-2026-11-01_2026-11-08.csv", "local midnights are dates");
+        let (start, end) = (at("2026-11-01T07:15:00Z"), at("2026-11-01T09:00:30Z"));
+        let custom = Window { range: None, start: Some(start), end: Some(end) };
+        let name = file_name(&history(start, end), HistoryKind::Banks, None, &custom, &berlin);
+        assert_eq!(name, "pdu44001-banks-2026-11-01T0815_2026-11-01T1000.csv");
     }
 }

@@ -362,22 +362,42 @@ pub async fn fetch(store: &Store, device_id: &str, id: &str) -> Result<Report, H
     serde_json::from_str(&body).map_err(|e| HistoryError::Corrupt(format!("report {id}: {e}")))
 }
 
-fn money(v: Option<f64>, currency: &str) -> String {
-    match v {
-        Some(v) if currency.is_empty() => format!("{v:.2}"),
-        Some(v) => format!("{v:.2} {currency}"),
-        None => String::new(),
+fn money(v: f64, currency: &str) -> String {
+    if currency.is_empty() {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.2} {currency}")
     }
 }
 
-fn opt(v: Option<f64>, decimals: usize) -> String {
-    v.map(|v| format!("{v:.decimals$}")).unwrap_or_default()
+/// kWh with `decimals`: a channel without energy in the period (source B
+/// while A carried the load) used none, so it is 0, never left blank.
+fn kwh(v: Option<f64>, decimals: usize) -> String {
+    format!("{:.decimals$}", v.unwrap_or(0.0))
 }
 
-/// The report as CSV: one row a day, then the whole period.
+/// Power in W, or `None` when the period has no power reading at all (the
+/// bridge was down all day): then nobody knows it, and 0 would be made up.
+fn watts(v: Option<f64>, decimals: usize) -> Option<String> {
+    v.map(|v| format!("{v:.decimals$}"))
+}
+
+/// Every outlet of the report: those the PDU named and those with energy.
+fn outlet_numbers(report: &Report) -> Vec<u32> {
+    let mut numbers: Vec<u32> = report.outlet_names.keys().chain(report.totals.outlets.keys()).copied().collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers
+}
+
+/// The report as CSV: one row a day, then the whole period (`total`). Every
+/// energy cell holds a number (`0.000` for none); `cost` is a column only
+/// when the report has a price. `peak_w` and `avg_w` are empty only for a
+/// day without a single power reading.
 pub fn csv(report: &Report) -> String {
     let banks: Vec<u32> = report.totals.banks.keys().copied().collect();
-    let outlets: Vec<u32> = report.totals.outlets.keys().copied().collect();
+    let outlets = outlet_numbers(report);
+    let priced = report.price_per_kwh.is_some();
     let mut out = String::from("date,kwh,source_a_kwh,source_b_kwh");
     for b in &banks {
         out.push_str(&format!(",bank_{b}_kwh"));
@@ -385,19 +405,24 @@ pub fn csv(report: &Report) -> String {
     for o in &outlets {
         out.push_str(&format!(",outlet_{o}_kwh"));
     }
-    out.push_str(",peak_w,avg_w,cost\n");
+    out.push_str(if priced { ",peak_w,avg_w,cost\n" } else { ",peak_w,avg_w\n" });
     let row = |label: &str, t: &EnergyTotals| {
         let mut line = format!("{label},{:.3}", t.kwh);
         for s in ["a", "b"] {
-            line.push_str(&format!(",{}", opt(t.sources.get(s).copied(), 3)));
+            line.push_str(&format!(",{}", kwh(t.sources.get(s).copied(), 3)));
         }
         for b in &banks {
-            line.push_str(&format!(",{}", opt(t.banks.get(b).copied(), 3)));
+            line.push_str(&format!(",{}", kwh(t.banks.get(b).copied(), 3)));
         }
         for o in &outlets {
-            line.push_str(&format!(",{}", opt(t.outlets.get(o).copied(), 3)));
+            line.push_str(&format!(",{}", kwh(t.outlets.get(o).copied(), 3)));
         }
-        line.push_str(&format!(",{},{},{}\n", opt(t.peak_w, 0), opt(t.avg_w, 1), opt(t.cost, 2)));
+        let power = |v, decimals| watts(v, decimals).unwrap_or_default();
+        line.push_str(&format!(",{},{}", power(t.peak_w, 0), power(t.avg_w, 1)));
+        if priced {
+            line.push_str(&format!(",{:.2}", t.cost.unwrap_or(0.0)));
+        }
+        line.push('\n');
         line
     };
     for day in &report.days {
@@ -411,87 +436,125 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The report as a page that prints well (A4, no dashboard around it).
-pub fn html(report: &Report) -> String {
+/// When the report was made, in its own time zone when this machine knows
+/// it (`2026-11-23 00:14 +01:00`).
+fn made_at(report: &Report) -> String {
+    let Ok(t) = Timestamp::from_second(report.created) else { return String::new() };
+    match TimeZone::get(&report.time_zone) {
+        Ok(zone) => t.to_zoned_datetime(zone).strftime("%Y-%m-%d %H:%M %:z").to_string(),
+        Err(_) => t.to_string(),
+    }
+}
+
+/// The report as a page that prints well (A4, no dashboard around it), with
+/// a Print button. Its one script is inline and carries `nonce`, the CSP
+/// nonce of the response (`web::guard`), since the CSP allows no other
+/// inline script and no `onclick`.
+pub fn html(report: &Report, nonce: &str) -> String {
     let t = &report.totals;
+    let priced = report.price_per_kwh.is_some();
+    let power = |v, decimals| watts(v, decimals).unwrap_or_else(|| "—".to_owned());
     let mut days = String::new();
     for d in &report.days {
+        let cost = if priced { format!("<td>{:.2}</td>", d.totals.cost.unwrap_or(0.0)) } else { String::new() };
         days.push_str(&format!(
-            "<tr><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            d.date,
+            "<tr><th scope=\"row\">{}</th><td>{:.2}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{cost}</tr>\n",
+            escape(&d.date),
             d.totals.kwh,
-            opt(d.totals.sources.get("a").copied(), 2),
-            opt(d.totals.sources.get("b").copied(), 2),
-            opt(d.totals.peak_w, 0),
-            opt(d.totals.avg_w, 0),
-            money(d.totals.cost, &report.currency),
+            kwh(d.totals.sources.get("a").copied(), 2),
+            kwh(d.totals.sources.get("b").copied(), 2),
+            power(d.totals.peak_w, 0),
+            power(d.totals.avg_w, 0),
         ));
     }
     let mut outlets = String::new();
-    for (n, kwh) in &t.outlets {
-        let name = report.outlet_names.get(n).map(|s| escape(s)).unwrap_or_default();
-        let share = if t.kwh > 0.0 { format!("{:.0} %", kwh / t.kwh * 100.0) } else { String::new() };
-        outlets.push_str(&format!("<tr><td>{n}</td><td>{name}</td><td>{kwh:.2}</td><td>{share}</td></tr>"));
+    for n in outlet_numbers(report) {
+        let name = report.outlet_names.get(&n).map(|s| escape(s)).unwrap_or_default();
+        let used = t.outlets.get(&n).copied().unwrap_or(0.0);
+        let share = if t.kwh > 0.0 { used / t.kwh * 100.0 } else { 0.0 };
+        outlets.push_str(&format!(
+            "<tr><th scope=\"row\">{n}</th><td class=\"name\">{name}</td><td>{used:.2}</td><td>{share:.0} %</td></tr>\n"
+        ));
     }
     let change = match (report.previous_kwh, report.change_percent) {
         (Some(p), Some(c)) => format!("{p:.2} kWh the period before ({c:+.1} %)"),
         (Some(p), None) => format!("{p:.2} kWh the period before"),
         _ => "no data for the period before".to_owned(),
     };
-    let cost = match (t.cost, report.price_per_kwh) {
-        (Some(_), Some(p)) => format!(
-            "<p><strong>Cost:</strong> {} at {} per kWh</p>",
-            money(t.cost, &report.currency),
-            money(Some(p), &report.currency)
+    let currency = escape(&report.currency);
+    let (cost, cost_head) = match report.price_per_kwh {
+        Some(p) => (
+            format!(
+                "<p data-testid=\"report-cost\"><strong>Cost:</strong> {} at {} per kWh</p>",
+                money(t.cost.unwrap_or(0.0), &currency),
+                money(p, &currency)
+            ),
+            format!(
+                "<th scope=\"col\">Cost{}</th>",
+                if currency.is_empty() { String::new() } else { format!(" {currency}") }
+            ),
         ),
-        _ => String::new(),
+        None => (
+            "<p data-testid=\"report-cost\">No price per kWh is set (BRIDGE_PRICE_PER_KWH), so no cost is shown.</p>"
+                .to_owned(),
+            String::new(),
+        ),
     };
     format!(
         r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} · {device}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · {device}</title>
 <style>
 body {{ font: 14px/1.45 system-ui, sans-serif; color: #1c2127; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; }}
 h1 {{ font-size: 1.4rem; margin-bottom: 0.2rem; }} .sub {{ color: #5f6b7a; margin-top: 0; }}
+.actions {{ display: flex; flex-wrap: wrap; align-items: center; gap: 1rem; }}
+.actions button {{ font: inherit; min-height: 44px; padding: 0 1.2rem; }}
+.actions a {{ display: inline-block; padding: 0.7rem 0; }}
 .kpis {{ display: flex; flex-wrap: wrap; gap: 1.5rem; margin: 1rem 0; }} .kpis div {{ min-width: 8rem; }}
 .kpis strong {{ display: block; font-size: 1.3rem; }}
 table {{ border-collapse: collapse; width: 100%; margin: 0.5rem 0 1.5rem; font-variant-numeric: tabular-nums; }}
 th, td {{ border-bottom: 1px solid #d5dae1; padding: 0.3rem 0.5rem; text-align: right; }}
-th:first-child, td:first-child, td.name {{ text-align: left; }}
-@media print {{ body {{ margin: 0; max-width: none; }} a {{ display: none; }} }}
+th:first-child, td:first-child, .name {{ text-align: left; }}
+@media print {{ body {{ margin: 0; max-width: none; }} .actions, button, a {{ display: none; }} }}
 @page {{ size: A4; margin: 15mm; }}
 </style></head><body>
 <h1>Energy report: {title}</h1>
 <p class="sub">PDU {device} · {first} to {last} ({zone})</p>
+<p class="actions"><button type="button" id="print">Print</button>
+<a href="{id}.csv?device_id={device}">Download CSV</a> <a href="{id}.json?device_id={device}">Download JSON</a></p>
 <div class="kpis">
 <div>Energy<strong>{kwh:.2} kWh</strong></div>
 <div>Source A<strong>{a} kWh</strong></div>
 <div>Source B<strong>{b} kWh</strong></div>
-<div>Peak power<strong>{peak} W</strong></div>
-<div>Average power<strong>{avg} W</strong></div>
+<div>Peak power<strong>{peak}</strong></div>
+<div>Average power<strong>{avg}</strong></div>
 </div>
 <p><strong>Compared with before:</strong> {change}</p>
 {cost}
 <h2>By day</h2>
-<table><thead><tr><th>Date</th><th>kWh</th><th>Source A</th><th>Source B</th><th>Peak W</th><th>Avg W</th><th>Cost</th></tr></thead>
-<tbody>{days}</tbody></table>
+<table><thead><tr><th scope="col">Date</th><th scope="col">kWh</th><th scope="col">Source A kWh</th><th scope="col">Source B kWh</th><th scope="col">Peak W</th><th scope="col">Avg W</th>{cost_head}</tr></thead>
+<tbody>
+{days}</tbody></table>
 <h2>By outlet</h2>
-<table><thead><tr><th>Outlet</th><th class="name">Name</th><th>kWh</th><th>Share</th></tr></thead>
-<tbody>{outlets}</tbody></table>
-<p class="sub">Energy from the PDU's own counters; made {created} by pdu-bridge.
-<a href="{id}.csv">CSV</a> · <a href="{id}">JSON</a></p>
+<table><thead><tr><th scope="col">Outlet</th><th scope="col" class="name">Name</th><th scope="col">kWh</th><th scope="col">Share</th></tr></thead>
+<tbody>
+{outlets}</tbody></table>
+<p class="sub">Energy from the PDU's own counters; made {created} by pdu-bridge.</p>
+<script nonce="{nonce}">document.getElementById("print").addEventListener("click", () => window.print());</script>
 </body></html>
 "#,
         title = escape(&report.title),
         device = escape(&report.device_id),
-        first = report.first_day,
-        last = report.last_day,
+        first = escape(&report.first_day),
+        last = escape(&report.last_day),
         zone = escape(&report.time_zone),
         kwh = t.kwh,
-        a = opt(t.sources.get("a").copied(), 2),
-        b = opt(t.sources.get("b").copied(), 2),
-        peak = opt(t.peak_w, 0),
-        avg = opt(t.avg_w, 0),
-        created = Timestamp::from_second(report.created).map(|t| t.to_string()).unwrap_or_default(),
-        id = report.id,
+        a = kwh(t.sources.get("a").copied(), 2),
+        b = kwh(t.sources.get("b").copied(), 2),
+        peak = watts(t.peak_w, 0).map(|w| format!("{w} W")).unwrap_or_else(|| "—".to_owned()),
+        avg = watts(t.avg_w, 0).map(|w| format!("{w} W")).unwrap_or_else(|| "—".to_owned()),
+        created = made_at(report),
+        id = escape(&report.id),
+        nonce = escape(nonce),
     )
 }

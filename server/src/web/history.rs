@@ -1,7 +1,8 @@
 //! `GET /api/history/{banks,outlets,sources}[.csv]?range=24h` (or
 //! `start`/`end` in unix seconds), optional `device_id`, and `outlet` for
 //! one outlet: average, minimum and maximum per bucket; gaps are gaps.
-//! CSV is streamed in pieces as it is written.
+//! CSV is streamed in pieces as it is written, its times in the bridge's
+//! time zone, and downloads under a name that says device, series and range.
 
 use super::error::{ApiPath, ApiQuery, HttpError};
 use super::AppState;
@@ -39,9 +40,13 @@ pub async fn series(
     let window = Window { range: q.range, start: q.start, end: q.end };
     let history = state.services.history(q.device_id.as_deref(), kind, &window, q.outlet).await?;
     Ok(if as_csv {
-        let pieces = query::csv(history).map(|piece| Ok::<_, std::convert::Infallible>(Bytes::from(piece)));
-        ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], Body::from_stream(futures::stream::iter(pieces)))
-            .into_response()
+        let zone = state.services.reports.zone.clone();
+        let disposition =
+            format!("attachment; filename=\"{}\"", query::file_name(&history, kind, q.outlet, &window, &zone));
+        let pieces = query::csv(history, zone).map(|piece| Ok::<_, std::convert::Infallible>(Bytes::from(piece)));
+        let headers =
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)];
+        (headers, Body::from_stream(futures::stream::iter(pieces))).into_response()
     } else {
         Json(history).into_response()
     })
