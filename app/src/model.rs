@@ -244,6 +244,17 @@ pub struct Outlet {
     pub power: Option<f64>,
     /// Never floored.
     pub energy_kwh: Option<f64>,
+    /// The delays set on the PDU for this outlet, in seconds, read with the
+    /// identity (every few minutes): a delayed on waits `on_delay_s`, a
+    /// delayed off `off_delay_s`, a reboot keeps it off for `reboot_s`.
+    /// `None` when the PDU did not say (or says "never", -1): the words then
+    /// name "the delay set on the PDU" instead of a number.
+    #[serde(default)]
+    pub on_delay_s: Option<u32>,
+    #[serde(default)]
+    pub off_delay_s: Option<u32>,
+    #[serde(default)]
+    pub reboot_s: Option<u32>,
 }
 
 /// The whole PDU: the phase rows of the load table when present, else the

@@ -152,6 +152,22 @@ pub fn parse_hhmm(text: &str) -> Option<Minute> {
     (h < 24 && m < 60 && text.trim().len() <= 5).then_some(h * 60 + m)
 }
 
+/// What a rule name may be, in the words the editor and the API show.
+pub const NAME_RULE: &str = "1 to 64 characters from letters A-Z and a-z, digits, spaces, '-', '_' and '.'; \
+     no space at the start or end, and not only dots";
+
+/// Whether `name` may name a rule: [`NAME_RULE`]. Names go into URL paths
+/// (`/api/rules/Night%20shed%202`), form redirects and MQTT payloads, never
+/// into MQTT topics; "." and ".." are refused because clients resolve them
+/// as path segments.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+        && !name.starts_with(' ')
+        && !name.ends_with(' ')
+        && !name.chars().all(|c| c == '.')
+}
+
 /// The threshold of a rule, read for its condition.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Limit {
@@ -222,11 +238,8 @@ impl Rule {
 
     /// Every check, in field order. `outlet_count` is the PDU's, when known.
     pub fn validate(&self, outlet_count: Option<u32>) -> Result<(), FieldError> {
-        let name_ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !name_ok {
-            return Err(error("name", "1 to 64 characters from A-Z, a-z, 0-9, '_' and '-'"));
+        if !valid_name(&self.name) {
+            return Err(error("name", NAME_RULE));
         }
         let input_ok = match self.condition {
             c if c.is_voltage() => self.input <= 2,
@@ -313,7 +326,7 @@ mod tests {
     fn invalid_rules_name_the_field() {
         let base = || parse_rules(PYTHON_RULES, Some(10)).unwrap()[0].clone();
         let field = |r: Rule| r.validate(Some(10)).unwrap_err().field;
-        assert_eq!(field(Rule { name: "bad name".into(), ..base() }), "name");
+        assert_eq!(field(Rule { name: "bad/name".into(), ..base() }), "name");
         assert_eq!(field(Rule { threshold: Threshold::Text("high".into()), ..base() }), "threshold");
         assert_eq!(field(Rule { threshold: Threshold::Number(-3.0), ..base() }), "threshold");
         assert_eq!(field(Rule { outlet: Outlets::Many(vec![3, 11]), ..base() }), "outlet");
@@ -325,6 +338,22 @@ mod tests {
         assert_eq!(field(time), "threshold");
         let msg = Rule { outlet: Outlets::One(12), ..base() }.validate(Some(10)).unwrap_err().to_string();
         assert_eq!(msg, "outlet: outlet 12 does not exist (outlets are 1 to 10)");
+    }
+
+    #[test]
+    fn rule_names_may_have_spaces_inside_but_not_at_the_ends() {
+        for good in ["Night shed 2", "brownout-shed", "on_battery", "v1.2", "a", "-", "x  y", &"n".repeat(64)] {
+            assert!(valid_name(good), "{good:?}");
+        }
+        for bad in ["", " lead", "trail ", " ", ".", "..", "a/b", "a%20b", "a+b", "tab\tname", "Büro", &"n".repeat(65)]
+        {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+        let base = parse_rules(PYTHON_RULES, Some(10)).unwrap()[0].clone();
+        assert!(Rule { name: "Night shed 2".into(), ..base.clone() }.validate(Some(10)).is_ok());
+        let e = Rule { name: "Night shed ".into(), ..base }.validate(Some(10)).unwrap_err();
+        assert_eq!(e.field, "name");
+        assert!(e.message.contains("spaces") && e.message.contains("start or end"), "{}", e.message);
     }
 
     #[test]

@@ -120,6 +120,27 @@ fn param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
     query.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
+/// A value of an `application/x-www-form-urlencoded` query (`+` is a
+/// space, `%XX` a byte); `None` when it is not UTF-8 once decoded.
+fn form_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = value.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
 /// What happened to an outlet, in words: "Outlet 3 “NAS” is off."
 pub fn outlet_outcome(outlet: u32, name: &str, action: OutletAction, state: OutletState, pending: bool) -> String {
     let head = format!("Outlet {outlet} “{name}”");
@@ -167,7 +188,9 @@ pub fn forms_from_query(
             .map(|o| o.name.clone())
             .unwrap_or_default()
     };
-    let rule = param(query, "rule").filter(|r| r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    // A rule name may hold spaces: the server's redirect encodes it.
+    let rule = param(query, "rule").and_then(form_decode).filter(|r| crate::rules::valid_name(r));
+    let rule = rule.as_deref();
     let confirm = match (param(query, "confirm"), &device, outlet, action) {
         (Some("outlet"), Some(device_id), Some(outlet), Some(action)) => {
             Some(OutletRequest { device_id: device_id.clone(), outlet, action })
@@ -488,5 +511,11 @@ mod tests {
         assert_eq!(outcome.unwrap().text, "Rule “shed-nas” deleted.");
         let (_, rule, _) = forms_from_query("confirm=rule-delete&rule=shed-nas", &[]);
         assert_eq!(rule.as_deref(), Some("shed-nas"));
+        let (_, rule, _) = forms_from_query("confirm=rule-delete&rule=Night+shed+2", &[]);
+        assert_eq!(rule.as_deref(), Some("Night shed 2"));
+        let (_, _, outcome) = forms_from_query("done=rule&rule=Night%20shed%202&what=enabled", &[]);
+        assert_eq!(outcome.unwrap().text, "Rule “Night shed 2” enabled.");
+        let (_, _, outcome) = forms_from_query("failed=rule&rule=Night%2Fshed&code=404", &[]);
+        assert_eq!(outcome.unwrap().text, "The change: not done, no such outlet, rule or PDU.");
     }
 }

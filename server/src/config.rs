@@ -871,6 +871,9 @@ mod tests {
             current: None,
             power: None,
             energy_kwh: None,
+            on_delay_s: None,
+            off_delay_s: None,
+            reboot_s: None,
         }];
         config.devices[0].outlet_names.apply(&mut outlets);
         assert_eq!(outlets[0].name, "Core router");

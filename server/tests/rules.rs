@@ -252,3 +252,71 @@ async fn two_rules_on_one_outlet_the_later_one_wins_and_the_log_says_so() {
     let second = rig.bridge.events().recent(50).into_iter().find(|e| e.rule.as_deref() == Some("second")).unwrap();
     assert!(second.details.contains("also switched by first") && second.details.contains("wins"), "{}", second.details);
 }
+
+#[tokio::test]
+async fn a_rule_named_with_spaces_round_trips_through_the_api_by_its_encoded_path() {
+    let bridge = Started::new(&[]).await;
+    let router = bridge.router();
+    let rule =
+        r#"{"name":"Night shed 2","condition":"time_between","threshold":"22:00-06:00","outlet":[7],"action":"off"}"#;
+    let (code, r) = call(&router, "POST", "/api/rules", Some(rule)).await;
+    assert_eq!((code, r["name"].as_str()), (StatusCode::CREATED, Some("Night shed 2")), "{r}");
+
+    let edited =
+        r#"{"name":"Night shed 2","condition":"time_between","threshold":"23:00-06:00","outlet":[7],"action":"off"}"#;
+    let (code, r) = call(&router, "PUT", "/api/rules/Night%20shed%202", Some(edited)).await;
+    assert_eq!((code, r["threshold"].as_str()), (StatusCode::OK, Some("23:00-06:00")), "{r}");
+    let (code, r) = call(&router, "POST", "/api/rules/Night%20shed%202/disable", None).await;
+    assert_eq!((code, r["enabled"].as_bool()), (StatusCode::OK, Some(false)), "{r}");
+    let (code, r) = call(&router, "POST", "/api/rules/Night%20shed%202/enable", None).await;
+    assert_eq!((code, r["enabled"].as_bool()), (StatusCode::OK, Some(true)), "{r}");
+    let file = std::fs::read_to_string(bridge.config.devices[0].rules_file.clone()).unwrap();
+    assert!(file.contains("\"Night shed 2\""), "the rules file keeps the name as typed: {file}");
+
+    let (code, r) = call(&router, "DELETE", "/api/rules/Night%20shed%202", None).await;
+    assert_eq!((code, r["deleted"].as_str()), (StatusCode::OK, Some("Night shed 2")), "{r}");
+    let (_, events) = call(&router, "GET", "/api/events?limit=10", None).await;
+    let named = events.as_array().unwrap().iter().filter(|e| e["rule"] == "Night shed 2").count();
+    assert_eq!(named, 5, "created, updated, disabled, enabled, deleted: {events}");
+
+    let padded = r#"{"name":" Night","condition":"redundancy_lost","threshold":0,"outlet":[7],"action":"off"}"#;
+    let (code, e) = call(&router, "POST", "/api/rules", Some(padded)).await;
+    assert_eq!((code, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("name")), "{e}");
+    assert!(e["error"].as_str().unwrap().contains("spaces"), "the message says what is allowed: {e}");
+}
+
+/// A plain HTML form post to `/forms/rule`: (status, `Location`).
+async fn form_post(router: &axum::Router, body: &str) -> (StatusCode, String) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::post("/forms/rule")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(body.to_owned()))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    (response.status(), location)
+}
+
+#[tokio::test]
+async fn the_no_script_rule_form_takes_a_name_with_spaces_and_encodes_it_in_the_redirect() {
+    let bridge = Started::new(&[]).await;
+    let router = bridge.router();
+    let rule = r#"{"name":"Night shed 2","condition":"redundancy_lost","threshold":0,"outlet":[7],"action":"off"}"#;
+    let (code, r) = call(&router, "POST", "/api/rules", Some(rule)).await;
+    assert_eq!(code, StatusCode::CREATED, "{r}");
+
+    let (code, to) = form_post(&router, "rule=Night+shed+2&op=disable").await;
+    assert_eq!((code, to.as_str()), (StatusCode::SEE_OTHER, "/?done=rule&rule=Night+shed+2&what=disabled#rules"));
+    assert!(!bridge.automation.engines[0].list()[0].rule.enabled);
+
+    let (_, to) = form_post(&router, "rule=Night%20shed%202&op=delete").await;
+    assert_eq!(to, "/?confirm=rule-delete&rule=Night+shed+2#rules", "asked first");
+    let (_, to) = form_post(&router, "rule=Night+shed+2&op=delete&confirmed=1").await;
+    assert_eq!(to, "/?done=rule&rule=Night+shed+2&what=deleted#rules");
+    assert!(bridge.automation.engines[0].list().is_empty());
+
+    let (_, to) = form_post(&router, "rule=Night+shed+2&op=enable").await;
+    assert_eq!(to, "/?failed=rule&rule=Night+shed+2&code=404#rules");
+    let (_, to) = form_post(&router, "rule=a%26b%3Dc&op=enable").await;
+    assert_eq!(to, "/?failed=rule&code=400#rules", "not a rule name: nothing of it goes back");
+}

@@ -260,3 +260,23 @@ async fn a_pdu_whose_uptime_goes_backwards_is_seen_to_reboot_and_rediscovered() 
     bridge.wait_for(|b| b.snapshots()[0].uptime_s.is_some_and(|u| u < 60)).await;
     assert_eq!(bridge.bridge.snapshots()[0].outlets.len(), 10);
 }
+
+#[tokio::test]
+async fn the_status_carries_each_outlets_delays_as_read_from_the_pdu() {
+    let agent = agent(Faults::default()).await;
+    // Set on the PDU before the bridge first reads its identity.
+    let modem = server::pdu::OutletConfig { on_delay: 20, off_delay: 15, reboot_duration: 10 };
+    agent.sim.model().set_outlet_timings(7, &modem).unwrap();
+    let bridge = snmp_bridge(&agent, &[]).await;
+    let (code, s) = call(&bridge.router(), "GET", "/api/status", None).await;
+    assert_eq!(code, StatusCode::OK, "{s}");
+    let configs = agent.sim.model().outlet_configs();
+    let outlets = s["outlets"].as_array().unwrap();
+    assert_eq!(outlets.len(), configs.len());
+    for (api, device) in outlets.iter().zip(&configs) {
+        let delays = (api["on_delay_s"].as_i64(), api["off_delay_s"].as_i64(), api["reboot_s"].as_i64());
+        assert_eq!(delays, (Some(device.on_delay), Some(device.off_delay), Some(device.reboot_duration)), "{api}");
+    }
+    assert_eq!((outlets[6]["off_delay_s"].as_i64(), outlets[6]["reboot_s"].as_i64()), (Some(15), Some(10)));
+    assert_eq!(outlets[0]["reboot_s"].as_i64(), Some(5), "the simulated PDU44001's default");
+}

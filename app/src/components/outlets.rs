@@ -304,23 +304,85 @@ fn OutletTile(number: u32) -> impl IntoView {
             {form(&[OutletAction::On, OutletAction::Off, OutletAction::Reboot])}
             <details class="more">
                 <summary>"Delayed…"</summary>
-                <p class="muted small">"After the delay set on the PDU for this outlet."</p>
+                <p class="muted small" data-testid="delays">{field(delays_note)}</p>
                 {form(&[OutletAction::DelayOn, OutletAction::DelayOff, OutletAction::DelayReboot, OutletAction::Cancel])}
             </details>
         </article>
     }
 }
 
-/// "Turn off outlet 3 “NAS”?" — and what that does to its load.
-fn question(p: &OutletRequest, name: &str) -> (String, String, String) {
+/// An outlet's delays as the PDU reported them (seconds; `None` unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Delays {
+    on: Option<u32>,
+    off: Option<u32>,
+    reboot: Option<u32>,
+}
+
+impl Delays {
+    fn of(o: &Outlet) -> Self {
+        Self { on: o.on_delay_s, off: o.off_delay_s, reboot: o.reboot_s }
+    }
+}
+
+/// Where the PDU keeps the delay, for when it did not tell us.
+const SET_ON_THE_PDU: &str = "the delay set on the PDU";
+
+/// `15` → `"15 s"`, `120` → `"2 min"`, `7200` → `"2 h"`.
+fn seconds(s: u32) -> String {
+    match s {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// "after its 15 s delay", or "after the delay set on the PDU".
+fn after_its(delay: Option<u32>) -> String {
+    delay.map(|s| format!("after its {} delay", seconds(s))).unwrap_or_else(|| format!("after {SET_ON_THE_PDU}"))
+}
+
+/// "after 10 s", or "after the delay set on the PDU".
+fn after(delay: Option<u32>) -> String {
+    format!("after {}", delay.map(seconds).unwrap_or_else(|| SET_ON_THE_PDU.to_owned()))
+}
+
+/// The tile's note under "Delayed…": what each delayed button waits.
+fn delays_note(o: &Outlet) -> String {
+    let d = Delays::of(o);
+    if d == Delays::default() {
+        return "After the delays set on the PDU for this outlet.".to_owned();
+    }
+    let known = |v: Option<u32>| v.map(seconds).unwrap_or_else(|| "the PDU's delay".to_owned());
+    format!("On after {}, off after {}; a reboot is off for {}.", known(d.on), known(d.off), known(d.reboot))
+}
+
+/// "Turn off outlet 7 “Modem” after its 15 s delay?" — and what that does
+/// to its load, with the delays the PDU reported for the outlet.
+fn question(p: &OutletRequest, name: &str, delays: Delays) -> (String, String, String) {
     let who = format!("outlet {} “{name}”", p.outlet);
     let (title, confirm) = match p.action {
         OutletAction::On => (format!("Turn on {who}?"), format!("Turn on “{name}”")),
         OutletAction::Off => (format!("Turn off {who}?"), format!("Turn off “{name}”")),
-        OutletAction::Reboot => (format!("Reboot {who}?"), format!("Reboot “{name}”")),
-        OutletAction::DelayOn => (format!("Turn on {who} after its delay?"), format!("Turn on “{name}” later")),
-        OutletAction::DelayOff => (format!("Turn off {who} after its delay?"), format!("Turn off “{name}” later")),
-        OutletAction::DelayReboot => (format!("Reboot {who} after its delay?"), format!("Reboot “{name}” later")),
+        OutletAction::Reboot => {
+            (format!("Reboot {who}: off now, on again {}?", after(delays.reboot)), format!("Reboot “{name}”"))
+        }
+        OutletAction::DelayOn => {
+            (format!("Turn on {who} {}?", after_its(delays.on)), format!("Turn on “{name}” later"))
+        }
+        OutletAction::DelayOff => {
+            (format!("Turn off {who} {}?", after_its(delays.off)), format!("Turn off “{name}” later"))
+        }
+        OutletAction::DelayReboot => {
+            let on_again = match delays.reboot {
+                Some(s) => format!("{} later", seconds(s)),
+                None => after(None),
+            };
+            (
+                format!("Reboot {who}: off {}, on again {on_again}?", after_its(delays.off)),
+                format!("Reboot “{name}” later"),
+            )
+        }
         OutletAction::Cancel => (format!("Cancel the pending command of {who}?"), "Cancel the command".to_owned()),
     };
     let body = match p.action {
@@ -328,16 +390,12 @@ fn question(p: &OutletRequest, name: &str) -> (String, String, String) {
             format!("Everything plugged into outlet {} (“{name}”) will lose power.", p.outlet)
         }
         OutletAction::Reboot | OutletAction::DelayReboot => format!(
-            "Everything plugged into outlet {} (“{name}”) will lose power, then get it back after the reboot time set on the PDU.",
-            p.outlet
+            "Everything plugged into outlet {} (“{name}”) will lose power, then get it back {}.",
+            p.outlet,
+            after(delays.reboot)
         ),
         OutletAction::On | OutletAction::DelayOn => format!("Outlet {} (“{name}”) will be switched on.", p.outlet),
         OutletAction::Cancel => format!("Outlet {} (“{name}”) stays as it is now.", p.outlet),
-    };
-    let body = if matches!(p.action, OutletAction::DelayOn | OutletAction::DelayOff | OutletAction::DelayReboot) {
-        format!("{body} The delay is the one set on the PDU for this outlet.")
-    } else {
-        body
     };
     (title, body, confirm)
 }
@@ -366,9 +424,9 @@ fn OutletConfirm() -> impl IntoView {
     let proposal = commands.proposal;
     let second = commands.second_step;
     let facts = move |p: &OutletRequest| {
-        dash.read(|s| outlet(s, p.outlet).map(|o| (o.name.clone(), format::reading(o.power, 0, "W"))))
+        dash.read(|s| outlet(s, p.outlet).map(|o| (o.name.clone(), format::reading(o.power, 0, "W"), Delays::of(o))))
             .flatten()
-            .unwrap_or_else(|| (String::new(), "—".to_owned()))
+            .unwrap_or_else(|| (String::new(), "—".to_owned(), Delays::default()))
     };
     // Only an admin is asked the second time: for anyone else the buttons
     // are off, and the server refuses without `confirm_protected`.
@@ -380,11 +438,11 @@ fn OutletConfirm() -> impl IntoView {
     let words = move || {
         proposal.with(|p| {
             p.as_ref().map(|p| {
-                let (name, load) = facts(p);
+                let (name, load, delays) = facts(p);
                 if second.get() {
                     protected_question(p, &name, &load)
                 } else {
-                    question(p, &name)
+                    question(p, &name, delays)
                 }
             })
         })
@@ -424,8 +482,8 @@ fn OutletConfirm() -> impl IntoView {
     let server_confirm = dash.confirm.get_value();
     view! {
         {server_confirm.map(|p| {
-            let (name, load) = facts(&p);
-            let (title, body, label) = question(&p, &name);
+            let (name, load, delays) = facts(&p);
+            let (title, body, label) = question(&p, &name, delays);
             let protected = needs_second(&p).then(|| protected_question(&p, &name, &load));
             let label = protected.as_ref().map(|q| q.2.clone()).unwrap_or(label);
             // Once hydrated, the modal dialog takes over.
@@ -505,5 +563,37 @@ mod tests {
         assert_eq!(label, "Turn off “Router” anyway");
         let reboot = OutletRequest { action: OutletAction::Reboot, ..p };
         assert!(protected_question(&reboot, "Router", "—").0.contains("its load is not known. Reboot it anyway?"));
+    }
+
+    #[test]
+    fn the_confirmation_names_the_delays_the_pdu_reported() {
+        let p = OutletRequest {
+            device_id: DeviceId::parse("pdu44001").unwrap(),
+            outlet: 7,
+            action: OutletAction::DelayOff,
+        };
+        let known = Delays { on: Some(120), off: Some(15), reboot: Some(10) };
+        let ask = |action, delays| question(&OutletRequest { action, ..p.clone() }, "Modem", delays);
+        assert_eq!(ask(OutletAction::DelayOff, known).0, "Turn off outlet 7 “Modem” after its 15 s delay?");
+        assert_eq!(ask(OutletAction::DelayOn, known).0, "Turn on outlet 7 “Modem” after its 2 min delay?");
+        let (title, body, _) = ask(OutletAction::Reboot, known);
+        assert_eq!(title, "Reboot outlet 7 “Modem”: off now, on again after 10 s?");
+        assert!(body.ends_with("will lose power, then get it back after 10 s."), "{body}");
+        assert_eq!(
+            ask(OutletAction::DelayReboot, known).0,
+            "Reboot outlet 7 “Modem”: off after its 15 s delay, on again 10 s later?"
+        );
+        assert_eq!(ask(OutletAction::Off, known).0, "Turn off outlet 7 “Modem”?");
+
+        let unknown = Delays::default();
+        assert_eq!(ask(OutletAction::DelayOff, unknown).0, "Turn off outlet 7 “Modem” after the delay set on the PDU?");
+        assert_eq!(
+            ask(OutletAction::Reboot, unknown).0,
+            "Reboot outlet 7 “Modem”: off now, on again after the delay set on the PDU?"
+        );
+        assert_eq!(
+            ask(OutletAction::DelayReboot, unknown).0,
+            "Reboot outlet 7 “Modem”: off after the delay set on the PDU, on again after the delay set on the PDU?"
+        );
     }
 }

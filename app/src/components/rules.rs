@@ -503,7 +503,7 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                         prop:value=move || d.with(|d| d.name.clone())
                         on:input=move |ev| d.update(|draft| draft.name = event_target_value(&ev))
                     />
-                    <small id="rule-name-hint">"Letters, digits, - and _ (no spaces)"</small>
+                    <small id="rule-name-hint">"Up to 64 letters, digits, spaces, - _ and ."</small>
                 </label>
                 <label class="field">
                     <span>"Condition"</span>

@@ -106,6 +106,9 @@ mod tests {
             current,
             power,
             energy_kwh: Some(3.2),
+            on_delay_s: None,
+            off_delay_s: None,
+            reboot_s: None,
         }
     }
 

@@ -36,6 +36,22 @@ pub struct RawIdentity {
     pub num_banks: Option<i64>,
     /// ePDULoadDevBankMaxLoad by bank number, A.
     pub bank_max_load: Vec<(u32, i64)>,
+    /// Each outlet's delays (ePDUOutletConfigTable): set by hand on the PDU
+    /// and rarely changed, so read with the identity, not every poll.
+    pub outlet_timings: Vec<RawOutletTimings>,
+}
+
+/// One outlet's row of ePDUOutletConfigTable (E.3.4.1.1.{4,5,6}.n), seconds.
+/// The MIB allows -1 for the delays ("never power on/off").
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawOutletTimings {
+    pub index: u32,
+    /// ePDUOutletConfigPowerOnTime: delayedOn waits this long.
+    pub on_delay: Option<i64>,
+    /// ePDUOutletConfigPowerOffTime: delayedOff waits this long.
+    pub off_delay: Option<i64>,
+    /// ePDUOutletConfigRebootDuration: how long a reboot keeps the outlet off.
+    pub reboot_duration: Option<i64>,
 }
 
 /// One row of ePDULoadStatusTable. Rows are told apart by their phase and

@@ -5,7 +5,7 @@
 //! ePDU2 source table, and enumerations outside the MIB's range are treated
 //! as absent rather than guessed.
 
-use super::{RawAts, RawIdentity, RawLoadRow, RawPoll};
+use super::{RawAts, RawIdentity, RawLoadRow, RawOutletTimings, RawPoll};
 use app::model::{
     Ats, Bank, Connection, DeviceId, Identity, Input, LoadState, Outlet, OutletState, PduSnapshot, RangeStatus,
     Redundancy, Source, SourceReading, Totals,
@@ -168,6 +168,10 @@ pub fn snapshot(ctx: &Context<'_>, ident: &RawIdentity, raw: &RawPoll) -> Result
                 Some(2) => OutletState::Off,
                 value => return Err(ScaleError::OutletState { outlet: o.index, value }),
             };
+            let timings = ident.outlet_timings.iter().find(|t| t.index == o.index);
+            // -1 ("never") and values outside u32 are not a delay to show.
+            let secs =
+                |v: fn(&RawOutletTimings) -> Option<i64>| timings.and_then(v).and_then(|s| u32::try_from(s).ok());
             Ok(Outlet {
                 number: o.index,
                 name: o.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| format!("Outlet {}", o.index)),
@@ -177,6 +181,9 @@ pub fn snapshot(ctx: &Context<'_>, ident: &RawIdentity, raw: &RawPoll) -> Result
                 current: tenths(o.load),
                 power: whole(o.active_power),
                 energy_kwh: tenths(o.energy),
+                on_delay_s: secs(|t| t.on_delay),
+                off_delay_s: secs(|t| t.off_delay),
+                reboot_s: secs(|t| t.reboot_duration),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -251,6 +258,27 @@ mod tests {
         assert_eq!(s.outlets[0].current, None);
         assert_eq!(s.outlets[0].name, "Outlet 1");
         assert_eq!(s.input.voltage, None);
+    }
+
+    #[test]
+    fn outlet_delays_come_from_the_identity_and_never_is_not_a_delay() {
+        let id = DeviceId::parse("t").unwrap();
+        let raw = RawPoll {
+            outlets: (1..=3).map(|index| RawOutlet { index, state: Some(1), ..Default::default() }).collect(),
+            ..Default::default()
+        };
+        let ident = RawIdentity {
+            outlet_timings: vec![
+                RawOutletTimings { index: 2, on_delay: Some(15), off_delay: Some(-1), reboot_duration: Some(10) },
+                RawOutletTimings { index: 3, on_delay: None, off_delay: Some(0), reboot_duration: None },
+            ],
+            ..Default::default()
+        };
+        let s = snapshot(&ctx(&id), &ident, &raw).unwrap();
+        let delays = |n: usize| (s.outlets[n].on_delay_s, s.outlets[n].off_delay_s, s.outlets[n].reboot_s);
+        assert_eq!(delays(0), (None, None, None), "not read");
+        assert_eq!(delays(1), (Some(15), None, Some(10)));
+        assert_eq!(delays(2), (None, Some(0), None));
     }
 
     #[test]

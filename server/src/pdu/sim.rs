@@ -13,7 +13,8 @@
 //! Time is `tokio::time::Instant`: under a paused Tokio clock, reboots and
 //! delayed commands happen exactly when the test advances time to them.
 
-use super::{correct, scale, OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll, SourceError};
+use super::SourceError;
+use super::{correct, scale, OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawOutletTimings, RawPoll};
 use app::model::{DeviceId, PduSnapshot};
 use app::model::{OutletAction, OutletState, Source};
 use std::collections::VecDeque;
@@ -429,6 +430,18 @@ impl SimModel {
             num_phases: Some(1),
             num_banks: Some(2),
             bank_max_load: vec![(1, BANK_MAX_AMPS), (2, BANK_MAX_AMPS)],
+            // The same values the agent serves in ePDUOutletConfigTable.
+            outlet_timings: self
+                .outlet_configs()
+                .into_iter()
+                .zip(1..)
+                .map(|(c, index)| RawOutletTimings {
+                    index,
+                    on_delay: Some(c.on_delay),
+                    off_delay: Some(c.off_delay),
+                    reboot_duration: Some(c.reboot_duration),
+                })
+                .collect(),
         }
     }
 

@@ -10,7 +10,7 @@
 //! comes from the ePDU2 source table, not from ePDUPowerSupply status.
 
 use super::codec::{Oid, VarValue};
-use crate::pdu::{OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawPoll};
+use crate::pdu::{OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawOutletTimings, RawPoll};
 use std::collections::{BTreeMap, HashMap};
 
 /// MIB-II system group.
@@ -109,6 +109,13 @@ pub fn outlet_control_command(outlet: u32) -> Oid {
 pub fn outlet_config(column: u32, outlet: u32) -> Oid {
     oid(&EPDU, &[3, 4, 1, 1, column, outlet])
 }
+/// ePDUOutletConfigPowerOnTime / PowerOffTime / RebootDuration: the columns
+/// delayedOn, delayedOff and (delayed) reboot follow, by the MIB's text of
+/// ePDUOutletControlOutletCommand. The ePDU2 switched-config table holds the
+/// same values at columns 5-7, indexed by module and outlet: not read here.
+pub const CONFIG_ON_DELAY: u32 = 4;
+pub const CONFIG_OFF_DELAY: u32 = 5;
+pub const CONFIG_REBOOT_DURATION: u32 = 6;
 
 /// ePDUOutletStatusTable column (E.3.5.1.1.c.n): 1 index, 2 name, 4 state
 /// (1 on, 2 off), 5 command pending (1 yes, 2 no), 6 bank, 7 load (0.1 A),
@@ -190,11 +197,14 @@ impl Layout {
         oids
     }
 
-    /// Identity plus the per-outlet names and per-bank limits.
+    /// Identity plus the per-outlet names and delays and per-bank limits.
     pub fn identity_oids(&self) -> Vec<Oid> {
         let mut oids = identity_oids();
         oids.extend(self.outlets.iter().map(|&n| outlet_status(2, n)));
         oids.extend(self.banks.iter().map(|&b| load_dev_bank(BANK_MAX_LOAD, b)));
+        for &n in &self.outlets {
+            oids.extend([CONFIG_ON_DELAY, CONFIG_OFF_DELAY, CONFIG_REBOOT_DURATION].map(|c| outlet_config(c, n)));
+        }
         oids
     }
 }
@@ -235,6 +245,16 @@ pub fn decode_identity(a: &Answers<'_>, layout: &Layout) -> RawIdentity {
             .banks
             .iter()
             .filter_map(|&b| a.int(&load_dev_bank(BANK_MAX_LOAD, b)).map(|v| (b, v)))
+            .collect(),
+        outlet_timings: layout
+            .outlets
+            .iter()
+            .map(|&n| RawOutletTimings {
+                index: n,
+                on_delay: a.int(&outlet_config(CONFIG_ON_DELAY, n)),
+                off_delay: a.int(&outlet_config(CONFIG_OFF_DELAY, n)),
+                reboot_duration: a.int(&outlet_config(CONFIG_REBOOT_DURATION, n)),
+            })
             .collect(),
     }
 }
@@ -399,9 +419,9 @@ pub fn encode_view(ident: &RawIdentity, raw: &RawPoll, configs: &[OutletConfig])
         put(outlet_control_command(n), int(o.state));
         put(outlet_config(1, n), Some(VarValue::Integer(n.into())));
         put(outlet_config(2, n), text(&o.name));
-        put(outlet_config(4, n), Some(VarValue::Integer(config.on_delay)));
-        put(outlet_config(5, n), Some(VarValue::Integer(config.off_delay)));
-        put(outlet_config(6, n), Some(VarValue::Integer(config.reboot_duration)));
+        put(outlet_config(CONFIG_ON_DELAY, n), Some(VarValue::Integer(config.on_delay)));
+        put(outlet_config(CONFIG_OFF_DELAY, n), Some(VarValue::Integer(config.off_delay)));
+        put(outlet_config(CONFIG_REBOOT_DURATION, n), Some(VarValue::Integer(config.reboot_duration)));
         put(outlet_status(1, n), Some(VarValue::Integer(n.into())));
         put(outlet_status(2, n), text(&o.name));
         put(outlet_status(4, n), int(o.state));

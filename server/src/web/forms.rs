@@ -53,6 +53,12 @@ fn back(query: String, anchor: &str) -> Response {
     Redirect::to(&format!("/?{query}#{anchor}")).into_response()
 }
 
+/// `pairs` as a query string, each value encoded (a rule name may hold
+/// spaces; nothing a user typed goes into the address unencoded).
+fn query(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}
+
 pub async fn post(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -97,15 +103,13 @@ async fn outlet(state: &AppState, caller: &Caller, body: FormBody) -> Response {
 
 async fn rule(state: &AppState, caller: &Caller, body: FormBody) -> Response {
     let device = body.device_id.as_deref().filter(|d| !d.is_empty());
-    // Only a rule name goes back into the address.
-    let Some(name) = body.rule.filter(|r| {
-        !r.is_empty() && r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    }) else {
+    // Only a valid rule name goes back into the address, encoded.
+    let Some(name) = body.rule.filter(|r| app::rules::valid_name(r)) else {
         return back("failed=rule&code=400".into(), "rules");
     };
     let services = &state.services;
-    let done = |what: &str| back(format!("done=rule&rule={name}&what={what}"), "rules");
-    let failed = |code: u16| back(format!("failed=rule&rule={name}&code={code}"), "rules");
+    let done = |what: &str| back(query(&[("done", "rule"), ("rule", &name), ("what", what)]), "rules");
+    let failed = |code: u16| back(query(&[("failed", "rule"), ("rule", &name), ("code", &code.to_string())]), "rules");
     match body.op.as_deref() {
         Some(op @ ("enable" | "disable")) => {
             match services.set_rule_enabled(caller, device, &name, op == "enable").await {
@@ -119,7 +123,7 @@ async fn rule(state: &AppState, caller: &Caller, body: FormBody) -> Response {
                 Err(e) => failed(e.status_code()),
             }
         }
-        Some("delete") => back(format!("confirm=rule-delete&rule={name}"), "rules"),
+        Some("delete") => back(query(&[("confirm", "rule-delete"), ("rule", &name)]), "rules"),
         _ => failed(400),
     }
 }
@@ -142,5 +146,10 @@ mod tests {
         assert!(same_origin(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])));
         assert!(!same_origin(&headers(&[("origin", "http://evil.example"), ("host", "127.0.0.1:8080")])));
         assert!(same_origin(&headers(&[])), "curl and scripts carry no Origin");
+    }
+
+    #[test]
+    fn a_rule_name_with_spaces_is_encoded_in_the_redirect() {
+        assert_eq!(query(&[("done", "rule"), ("rule", "Night shed 2")]), "done=rule&rule=Night+shed+2");
     }
 }
