@@ -56,7 +56,9 @@ pub fn initial_state() -> InitialState {
         let chart_outlet = crate::state::outlet_from_query(&query);
         let custom = crate::state::custom_from_query(&query);
         let (confirm, confirm_rule, outcome) = crate::state::forms_from_query(&query, &snapshots);
+        let rule_editor = crate::state::rule_editor_from_query(&query, &rules);
         InitialState {
+            rule_editor,
             snapshots,
             mqtt,
             rules,

@@ -281,6 +281,237 @@ impl Rule {
     }
 }
 
+/// The rule editor's fields as typed: what the browser's editor holds
+/// and what its plain HTML form posts (field names in [`RuleDraft::to_pairs`]),
+/// so a page without the WASM and one with it check the same way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleDraft {
+    /// The rule being edited; `None` for a new one.
+    pub original: Option<String>,
+    pub name: String,
+    pub condition: Condition,
+    pub input: u32,
+    pub value: String,
+    pub source: u8,
+    pub at: String,
+    pub until: String,
+    pub outlets: Vec<u32>,
+    pub action: RuleAction,
+    pub delay: String,
+    pub restore: bool,
+    pub restore_delay: String,
+    pub hysteresis: String,
+    pub days: Vec<u8>,
+    pub oneshot: bool,
+    pub enabled: bool,
+    /// Show what is wrong at once: the server sent the form back refused.
+    #[serde(default)]
+    pub show_errors: bool,
+}
+
+impl Default for RuleDraft {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RuleDraft {
+    pub fn new() -> Self {
+        Self {
+            original: None,
+            name: String::new(),
+            condition: Condition::VoltageBelow,
+            input: 1,
+            value: "108".into(),
+            source: 2,
+            at: "22:00".into(),
+            until: "06:00".into(),
+            outlets: Vec::new(),
+            action: RuleAction::Off,
+            delay: "5".into(),
+            restore: true,
+            restore_delay: "0".into(),
+            hysteresis: String::new(),
+            days: (0..7).collect(),
+            oneshot: false,
+            enabled: true,
+            show_errors: false,
+        }
+    }
+
+    pub fn from_rule(r: &Rule) -> Self {
+        let mut d = Self::new();
+        d.original = Some(r.name.clone());
+        d.name.clone_from(&r.name);
+        d.condition = r.condition;
+        d.input = r.input;
+        match &r.threshold {
+            Threshold::Number(v) => {
+                d.value = v.to_string();
+                d.source = if *v == 1.0 { 1 } else { 2 };
+            }
+            Threshold::Text(t) => match t.split_once('-') {
+                Some((a, b)) => (d.at, d.until) = (a.to_owned(), b.to_owned()),
+                None => {
+                    d.at.clone_from(t);
+                    d.value.clone_from(t);
+                }
+            },
+        }
+        d.outlets = r.outlet.list();
+        d.action = r.action;
+        d.delay = r.delay.to_string();
+        d.restore = r.restore;
+        d.restore_delay = r.restore_delay.to_string();
+        d.hysteresis = r.hysteresis.map(|h| h.to_string()).unwrap_or_default();
+        d.days = r.days_of_week.clone().unwrap_or_else(|| (0..7).collect());
+        d.oneshot = r.schedule_type == ScheduleType::Oneshot;
+        d.enabled = r.enabled;
+        d
+    }
+
+    /// The rule these fields describe, or the first field that is wrong.
+    pub fn to_rule(&self, outlet_count: Option<u32>) -> Result<Rule, FieldError> {
+        let number = |field: &str, text: &str| {
+            text.trim()
+                .parse::<f64>()
+                .map_err(|_| FieldError { field: field.into(), message: format!("{text:?} is not a number") })
+        };
+        let threshold = match self.condition {
+            c if c.is_voltage() || c == Condition::LoadAbove => Threshold::Number(number("threshold", &self.value)?),
+            Condition::AtsSourceIs => Threshold::Number(f64::from(self.source)),
+            Condition::AtsPreferredLost | Condition::RedundancyLost => Threshold::Number(0.0),
+            Condition::TimeBetween => Threshold::Text(format!("{}-{}", self.at.trim(), self.until.trim())),
+            _ => Threshold::Text(self.at.trim().to_owned()),
+        };
+        if self.condition.is_time() && parse_hhmm(&self.at).is_none() {
+            return Err(FieldError {
+                field: "threshold".into(),
+                message: format!("{:?} is not a time HH:MM", self.at),
+            });
+        }
+        let hysteresis = match self.hysteresis.trim() {
+            "" => None,
+            h => Some(number("hysteresis", h)?),
+        };
+        let mut outlets = self.outlets.clone();
+        outlets.sort_unstable();
+        let rule = Rule {
+            name: self.name.trim().to_owned(),
+            condition: self.condition,
+            input: self.input,
+            threshold,
+            outlet: Outlets::Many(outlets),
+            action: self.action,
+            restore: self.restore,
+            delay: number("delay", &self.delay)?,
+            restore_delay: number("restore_delay", &self.restore_delay)?,
+            hysteresis,
+            days_of_week: (self.days.len() < 7).then(|| self.days.clone()),
+            schedule_type: if self.oneshot { ScheduleType::Oneshot } else { ScheduleType::Continuous },
+            enabled: self.enabled,
+        };
+        rule.validate(outlet_count)?;
+        Ok(rule)
+    }
+
+    /// The fields as the editor's form posts them: `outlet` and `day` once
+    /// per ticked box, a checkbox only when ticked.
+    pub fn to_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![
+            ("name", self.name.clone()),
+            ("condition", condition_key(self.condition).to_owned()),
+            ("input", self.input.to_string()),
+            ("bank", self.input.to_string()),
+            ("value", self.value.clone()),
+            ("source", self.source.to_string()),
+            ("at", self.at.clone()),
+            ("until", self.until.clone()),
+            ("action", action_key(self.action).to_owned()),
+            ("delay", self.delay.clone()),
+            ("restore_delay", self.restore_delay.clone()),
+            ("hysteresis", self.hysteresis.clone()),
+        ];
+        if let Some(original) = &self.original {
+            pairs.push(("original", original.clone()));
+        }
+        pairs.extend(self.outlets.iter().map(|n| ("outlets", n.to_string())));
+        pairs.extend(self.days.iter().map(|d| ("day", d.to_string())));
+        for (key, on) in [("restore", self.restore), ("oneshot", self.oneshot), ("enabled", self.enabled)] {
+            if on {
+                pairs.push((key, "1".to_owned()));
+            }
+        }
+        pairs
+    }
+
+    /// The fields a form posted (see [`RuleDraft::to_pairs`]); what cannot
+    /// be read stays as typed, for [`RuleDraft::to_rule`] to name.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Self {
+        let get = |key: &str| pairs.iter().find(|(k, _)| k.as_ref() == key).map(|(_, v)| v.as_ref().to_owned());
+        let all = |key: &'static str| {
+            pairs.iter().filter(move |(k, _)| k.as_ref() == key).filter_map(|(_, v)| v.as_ref().trim().parse().ok())
+        };
+        let mut d = Self::new();
+        d.original = get("original").filter(|o| !o.is_empty());
+        d.name = get("name").unwrap_or_default();
+        if let Some(c) = get("condition").and_then(|k| condition_from_key(&k)) {
+            d.condition = c;
+        }
+        let input = if d.condition == Condition::LoadAbove { get("bank") } else { get("input") };
+        // An input that is not a number becomes one that is refused.
+        d.input = input.map(|i| i.trim().parse().unwrap_or(u32::MAX)).unwrap_or(0);
+        for (key, slot) in [("value", &mut d.value), ("at", &mut d.at), ("until", &mut d.until)] {
+            if let Some(v) = get(key) {
+                *slot = v;
+            }
+        }
+        d.source = get("source").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        d.action = match get("action").as_deref() {
+            Some("on") => RuleAction::On,
+            Some("reboot") => RuleAction::Reboot,
+            _ => RuleAction::Off,
+        };
+        d.delay = get("delay").unwrap_or_default();
+        d.restore_delay = get("restore_delay").unwrap_or_default();
+        d.hysteresis = get("hysteresis").unwrap_or_default();
+        d.outlets = all("outlets").collect();
+        d.days = all("day").filter_map(|v: u32| u8::try_from(v).ok()).collect();
+        d.restore = get("restore").is_some();
+        d.oneshot = get("oneshot").is_some();
+        d.enabled = get("enabled").is_some();
+        d
+    }
+}
+
+/// A condition as `rules.json` spells it (`voltage_below`).
+pub fn condition_key(c: Condition) -> &'static str {
+    match c {
+        Condition::VoltageBelow => "voltage_below",
+        Condition::VoltageAbove => "voltage_above",
+        Condition::AtsSourceIs => "ats_source_is",
+        Condition::AtsPreferredLost => "ats_preferred_lost",
+        Condition::RedundancyLost => "redundancy_lost",
+        Condition::LoadAbove => "load_above",
+        Condition::TimeAfter => "time_after",
+        Condition::TimeBefore => "time_before",
+        Condition::TimeBetween => "time_between",
+    }
+}
+
+fn condition_from_key(key: &str) -> Option<Condition> {
+    serde_json::from_value(serde_json::Value::String(key.to_owned())).ok()
+}
+
+/// An action as `rules.json` spells it (`off`).
+pub fn action_key(a: RuleAction) -> &'static str {
+    match a {
+        RuleAction::On => "on",
+        RuleAction::Off => "off",
+        RuleAction::Reboot => "reboot",
+    }
+}
+
 /// Parse a whole rules file: a JSON array of rules with unique names.
 pub fn parse_rules(text: &str, outlet_count: Option<u32>) -> Result<Vec<Rule>, String> {
     let rules: Vec<Rule> = serde_json::from_str(text).map_err(|e| format!("not a JSON array of rules: {e}"))?;
@@ -379,6 +610,23 @@ mod tests {
         assert!(err.contains("rule 2") && err.contains("used twice"), "{err}");
         assert!(parse_rules("{}", None).unwrap_err().contains("JSON array"));
         assert!(parse_rules(r#"[{"name":"x","condition":"explode"}]"#, None).is_err());
+    }
+
+    #[test]
+    fn the_editor_form_posts_what_it_shows_and_reads_it_back() {
+        let rules = parse_rules(PYTHON_RULES, Some(10)).unwrap();
+        for rule in &rules {
+            let draft = RuleDraft::from_rule(rule);
+            let back = RuleDraft::from_pairs(&draft.to_pairs());
+            assert_eq!(back, draft, "{}", rule.name);
+            assert_eq!(back.to_rule(Some(10)).map(|r| r.name), Ok(rule.name.clone()));
+        }
+        // Unticked boxes are not posted: false, and no days is refused by name.
+        let bare = RuleDraft::from_pairs(&[("name", "x"), ("condition", "redundancy_lost"), ("outlets", "2")]);
+        assert!(!bare.enabled && !bare.restore);
+        assert_eq!(bare.to_rule(Some(10)).unwrap_err().field, "delay");
+        let typed = RuleDraft::from_pairs(&[("condition", "voltage_below"), ("input", "x"), ("value", "900")]);
+        assert_eq!(typed.input, u32::MAX, "kept refusable, not silently 0");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use crate::access::{Caller, CallerKind, Role};
 use crate::model::{ApiError, Connection, DeviceId, Event, MqttStatus, PduSnapshot};
 use crate::model::{OutletAction, OutletState};
-use crate::rules::RuleStatus;
+use crate::rules::{RuleDraft, RuleStatus};
 use crate::wire::{FormOutcome, InitialState, OutletRequest, PduInfo, RulesUpdate, EVENTS_SHOWN};
 use leptos::prelude::*;
 
@@ -215,6 +215,8 @@ pub fn forms_from_query(
                 Some("enabled") => "enabled",
                 Some("disabled") => "disabled",
                 Some("saved") => "saved",
+                Some("created") => "created",
+                Some("updated") => "updated",
                 _ => "deleted",
             };
             FormOutcome { panel: "rule".into(), ok: true, text: format!("Rule “{r}” {what}.") }
@@ -235,6 +237,33 @@ pub fn forms_from_query(
         _ => None,
     };
     (confirm, confirm_rule, outcome)
+}
+
+/// The rule editor an address opens: `editor=new`, `editor=edit&rule=NAME`
+/// (a rule of `device_id`, else of any PDU), or `editor=check&…` with the
+/// fields of a form the server refused (shown with what is wrong).
+pub fn rule_editor_from_query(query: &str, rules: &[RulesUpdate]) -> Option<RuleDraft> {
+    let pairs: Vec<(String, String)> = query
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .filter_map(|(k, v)| Some((form_decode(k)?, form_decode(v)?)))
+        .collect();
+    let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    match get("editor")? {
+        "new" => Some(RuleDraft::new()),
+        "edit" => {
+            let name = get("rule")?;
+            let device = get("device_id");
+            rules
+                .iter()
+                .filter(|u| device.is_none_or(|d| u.device_id.as_str() == d))
+                .find_map(|u| u.rules.iter().find(|r| r.rule.name == name))
+                .map(|r| RuleDraft::from_rule(&r.rule))
+        }
+        "check" => Some(RuleDraft { show_errors: true, ..RuleDraft::from_pairs(&pairs) }),
+        _ => None,
+    }
 }
 
 /// The page's state; `Copy`, so every closure can hold it.
@@ -276,6 +305,8 @@ pub struct Dashboard {
     pub confirm: StoredValue<Option<OutletRequest>>,
     /// A rule a form asked to delete before the WASM ran, to confirm.
     pub confirm_rule: StoredValue<Option<String>>,
+    /// The rule editor the address opened.
+    pub rule_editor: StoredValue<Option<RuleDraft>>,
     /// What the last form post did.
     pub outcome: StoredValue<Option<FormOutcome>>,
     /// Who is signed in, as the server rendered the page for them: what
@@ -326,6 +357,7 @@ impl Dashboard {
             chart_outlet: RwSignal::new(initial.chart_outlet),
             confirm: StoredValue::new(initial.confirm),
             confirm_rule: StoredValue::new(initial.confirm_rule),
+            rule_editor: StoredValue::new(initial.rule_editor),
             outcome: StoredValue::new(initial.outcome),
             caller: StoredValue::new(initial.caller),
             session_ended: RwSignal::new(false),
@@ -492,6 +524,17 @@ mod tests {
         assert_eq!(View::from_path("/access/"), View::Access);
         assert_eq!(View::from_path("/"), View::Dashboard);
         assert_eq!(login_url("/access?x=1"), "/login?next=/access%3Fx%3D1");
+    }
+
+    #[test]
+    fn the_address_opens_the_rule_editor() {
+        assert_eq!(rule_editor_from_query("?editor=new", &[]), Some(RuleDraft::new()));
+        assert_eq!(rule_editor_from_query("?editor=edit&rule=gone", &[]), None);
+        assert_eq!(rule_editor_from_query("?rule=new", &[]), None, "a rule name alone opens nothing");
+        let back =
+            rule_editor_from_query("editor=check&name=Shed+NAS&condition=load_above&bank=2&value=9%2C5", &[]).unwrap();
+        assert!(back.show_errors);
+        assert_eq!((back.name.as_str(), back.input, back.value.as_str()), ("Shed NAS", 2, "9,5"));
     }
 
     #[test]

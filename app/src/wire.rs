@@ -105,6 +105,10 @@ pub struct InitialState {
     /// A rule whose deletion a form asked for, to confirm.
     #[serde(default)]
     pub confirm_rule: Option<String>,
+    /// The rule editor the address opens (`?editor=new`, `?editor=edit&rule=…`,
+    /// or a refused form's fields), so it opens without the WASM.
+    #[serde(default)]
+    pub rule_editor: Option<crate::rules::RuleDraft>,
     /// What the last form post did.
     #[serde(default)]
     pub outcome: Option<FormOutcome>,

@@ -558,3 +558,40 @@ test('a custom range, typed in local time, is in the URL and in the CSV name', a
   await expect(page.getByTestId('chart-power').getByRole('link', { name: /CSV/ })).toHaveAttribute('download', /^pdu44001-power-\d{8}T\d{4}-to-\d{8}T\d{4}\.csv$/);
   await expectAccessible(page, 'a custom range');
 });
+
+test.describe('without JavaScript, the rule editor', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('creates a rule through the server, says which field is wrong, and edits it', async ({ page, request }) => {
+    await page.goto('/#rules');
+    await page.getByTestId('new-rule').click();
+    await expect(page).toHaveURL(/[?&]editor=new/);
+    const form = page.getByTestId('rule-form');
+    await form.getByTestId('rule-name').fill('No script shed');
+    await form.getByTestId('rule-outlet-6').check();
+    await form.getByTestId('rule-threshold').fill('900');
+    await form.getByTestId('rule-save').click();
+    // Refused by the server: the editor again, with what was typed and the field named.
+    await expect(form.getByTestId('rule-error')).toContainText('threshold: a voltage from 0 to 500 V');
+    await expect(form.getByTestId('rule-name')).toHaveValue('No script shed');
+    await expect(form.getByTestId('rule-outlet-6')).toBeChecked();
+    let names = ((await (await request.get('/api/rules')).json()) as { name: string }[]).map((r) => r.name);
+    expect(names).not.toContain('No script shed');
+    await form.getByTestId('rule-threshold').fill('92');
+    await form.getByTestId('rule-save').click();
+    await expect(page.getByTestId('rule-message')).toHaveText('Rule “No script shed” created.');
+    const row = page.getByTestId('rule-No script shed');
+    await expect(row).toContainText('Source A voltage below 92 V for 5 s → turn off outlets 6');
+
+    await row.getByRole('button', { name: 'Edit rule No script shed' }).click();
+    await expect(form.getByTestId('rule-name')).toHaveValue('No script shed');
+    await expect(form.getByTestId('rule-threshold')).toHaveValue('92');
+    await form.getByTestId('rule-threshold').fill('94');
+    await form.getByTestId('rule-save').click();
+    await expect(page.getByTestId('rule-message')).toHaveText('Rule “No script shed” updated.');
+    await expect(page.getByTestId('rule-No script shed')).toContainText('below 94 V');
+    names = ((await (await request.get('/api/rules')).json()) as { name: string }[]).map((r) => r.name);
+    expect(names.filter((n) => n === 'No script shed')).toHaveLength(1);
+    expect((await request.delete('/api/rules/No%20script%20shed')).ok()).toBe(true);
+  });
+});

@@ -2,6 +2,7 @@
 //! runner, under paused Tokio time; the rules file; the HTTP API.
 
 use crate::util::{call, config, Started};
+use app::access::Role;
 use app::model::{OutletState, Source};
 use axum::http::StatusCode;
 use server::bridge::Bridge;
@@ -319,4 +320,70 @@ async fn the_no_script_rule_form_takes_a_name_with_spaces_and_encodes_it_in_the_
     assert_eq!(to, "/?failed=rule&rule=Night+shed+2&code=404#rules");
     let (_, to) = form_post(&router, "rule=a%26b%3Dc&op=enable").await;
     assert_eq!(to, "/?failed=rule&code=400#rules", "not a rule name: nothing of it goes back");
+}
+
+/// A plain HTML form post to `/forms/rule` from a signed-in browser: (status, `Location`).
+async fn form_post_as(router: &axum::Router, cookie: &str, body: &str) -> (StatusCode, String) {
+    use tower::ServiceExt;
+    let request = axum::http::Request::post("/forms/rule")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
+        .body(axum::body::Body::from(body.to_owned()))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    (response.status(), location)
+}
+
+/// The editor's fields as a browser without the WASM posts them.
+const EDITOR_FORM: &str = "op=save&name=Shed+NAS&condition=voltage_below&input=1&bank=1&value=95&source=2\
+    &at=22%3A00&until=06%3A00&action=off&delay=5&restore_delay=0&hysteresis=&outlets=3&outlets=5\
+    &day=0&day=1&day=2&day=3&day=4&day=5&day=6&restore=1&enabled=1";
+
+#[tokio::test]
+async fn the_rule_editor_works_as_a_plain_form_create_update_and_refuse() {
+    let started = Started::new(&[]).await;
+    let router = started.bare_router();
+    let operator = started.browser_cookie("olga", Role::Operator).await;
+    let rules = || started.automation.engines[0].list().into_iter().map(|s| s.rule).collect::<Vec<_>>();
+
+    let (code, to) = form_post_as(&router, &operator, EDITOR_FORM).await;
+    assert_eq!((code, to.as_str()), (StatusCode::SEE_OTHER, "/?done=rule&rule=Shed+NAS&what=created#rules"));
+    let created = rules();
+    assert_eq!(created.len(), 1);
+    let rule = &created[0];
+    assert_eq!((rule.name.as_str(), rule.input, rule.outlet.list()), ("Shed NAS", 1, vec![3, 5]));
+    assert_eq!(rule.threshold, app::rules::Threshold::Number(95.0));
+    assert_eq!((rule.days_of_week.as_ref(), rule.restore, rule.enabled), (None, true, true), "every day, as ticked");
+
+    let update = EDITOR_FORM.replace("value=95", "value=100").replace("&enabled=1", "") + "&original=Shed+NAS";
+    let (_, to) = form_post_as(&router, &operator, &update).await;
+    assert_eq!(to, "/?done=rule&rule=Shed+NAS&what=updated#rules");
+    let updated = rules();
+    assert_eq!(updated.len(), 1, "replaced, not added");
+    assert_eq!(updated[0].threshold, app::rules::Threshold::Number(100.0));
+    assert!(!updated[0].enabled, "an unticked box is false");
+
+    // A bad threshold: back to the editor with what was typed and the field named; nothing changes.
+    let bad = EDITOR_FORM.replace("value=95", "value=900") + "&original=Shed+NAS";
+    let (code, to) = form_post_as(&router, &operator, &bad).await;
+    assert_eq!(code, StatusCode::SEE_OTHER);
+    assert!(to.starts_with("/?editor=check&failed=rule&code=422&field=threshold&"), "{to}");
+    assert!(to.contains("&name=Shed+NAS&") && to.contains("&value=900&") && to.contains("&original=Shed+NAS"), "{to}");
+    assert!(to.ends_with("#rules"), "{to}");
+    assert_eq!(rules(), updated, "nothing changed");
+
+    // The page that address opens has the editor, the values and what is wrong.
+    let (code, page) =
+        crate::util::call_with(&router, "GET", to.trim_end_matches("#rules"), None, &[("cookie", &operator)]).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(page.contains("data-testid=\"rule-form\""), "the editor is open");
+    assert!(page.contains("value=\"900\""), "what was typed is kept");
+    assert!(page.contains("threshold: a voltage from 0 to 500 V"), "the field and what is allowed");
+
+    // A viewer's post is refused and changes nothing.
+    let viewer = started.browser_cookie("vic", Role::Viewer).await;
+    let (code, to) = form_post_as(&router, &viewer, &EDITOR_FORM.replace("Shed+NAS", "Viewer+rule")).await;
+    assert!(code == StatusCode::FORBIDDEN || to.contains("code=403"), "{code} {to}");
+    assert_eq!(rules(), updated);
 }

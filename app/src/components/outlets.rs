@@ -536,7 +536,7 @@ pub(super) fn forget_form_url() {
     {
         let location = window().location();
         let search = location.search().unwrap_or_default();
-        if ["confirm=", "done=", "failed="].iter().any(|k| search.contains(k)) {
+        if ["confirm=", "done=", "failed=", "editor="].iter().any(|k| search.contains(k)) {
             let kept: Vec<&str> = search
                 .trim_start_matches('?')
                 .split('&')

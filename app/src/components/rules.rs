@@ -2,7 +2,10 @@
 //! countdown, fired, disabled), run count and last run; an editor whose
 //! fields fit the chosen condition and which validates as you type with the
 //! same code the server runs (`Rule::validate`); enable/disable; delete
-//! behind a confirmation. And the event log. A role that may not change
+//! behind a confirmation. And the event log. Every one of these is a
+//! plain HTML form first (the editor posts to `/forms/rule`; "New rule" and
+//! "Edit" ask for the page with the editor open), so it works before and
+//! without the WASM, which takes the submits over once hydrated. A role that may not change
 //! rules (a viewer) sees them without those buttons, and why.
 
 use super::dialog::ConfirmDialog;
@@ -11,7 +14,7 @@ use crate::access::Role;
 use crate::api::{load_events, RuleDelete, RuleEnable, RuleSave};
 use crate::format;
 use crate::model::{Event, EventQuery};
-use crate::rules::{parse_hhmm, Condition, FieldError, Outlets, Rule, RuleAction, ScheduleType, Threshold};
+use crate::rules::{action_key, condition_key, Condition, Rule, RuleAction, RuleDraft, ScheduleType, Threshold};
 use crate::state::Dashboard;
 use crate::wire::RULE_FORM_PATH;
 use leptos::prelude::*;
@@ -28,10 +31,6 @@ const CONDITIONS: [(Condition, &str, &str); 9] = [
     (Condition::TimeBetween, "time_between", "Time between"),
 ];
 const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-
-fn condition_key(c: Condition) -> &'static str {
-    CONDITIONS.iter().find(|(k, _, _)| *k == c).map(|(_, key, _)| *key).unwrap_or("voltage_below")
-}
 
 fn action_word(a: RuleAction) -> &'static str {
     match a {
@@ -77,133 +76,10 @@ pub fn describe(rule: &Rule) -> String {
     text
 }
 
-/// The editor's fields as typed.
-#[derive(Clone, Debug, PartialEq)]
-struct Draft {
-    /// The rule being edited; `None` for a new one.
-    original: Option<String>,
-    name: String,
-    condition: Condition,
-    input: u32,
-    value: String,
-    source: u8,
-    at: String,
-    until: String,
-    outlets: Vec<u32>,
-    action: RuleAction,
-    delay: String,
-    restore: bool,
-    restore_delay: String,
-    hysteresis: String,
-    days: Vec<u8>,
-    oneshot: bool,
-    enabled: bool,
-}
-
-impl Draft {
-    fn new() -> Self {
-        Self {
-            original: None,
-            name: String::new(),
-            condition: Condition::VoltageBelow,
-            input: 1,
-            value: "108".into(),
-            source: 2,
-            at: "22:00".into(),
-            until: "06:00".into(),
-            outlets: Vec::new(),
-            action: RuleAction::Off,
-            delay: "5".into(),
-            restore: true,
-            restore_delay: "0".into(),
-            hysteresis: String::new(),
-            days: (0..7).collect(),
-            oneshot: false,
-            enabled: true,
-        }
-    }
-
-    fn from_rule(r: &Rule) -> Self {
-        let mut d = Self::new();
-        d.original = Some(r.name.clone());
-        d.name.clone_from(&r.name);
-        d.condition = r.condition;
-        d.input = r.input;
-        match &r.threshold {
-            Threshold::Number(v) => {
-                d.value = v.to_string();
-                d.source = if *v == 1.0 { 1 } else { 2 };
-            }
-            Threshold::Text(t) => match t.split_once('-') {
-                Some((a, b)) => (d.at, d.until) = (a.to_owned(), b.to_owned()),
-                None => {
-                    d.at.clone_from(t);
-                    d.value.clone_from(t);
-                }
-            },
-        }
-        d.outlets = r.outlet.list();
-        d.action = r.action;
-        d.delay = r.delay.to_string();
-        d.restore = r.restore;
-        d.restore_delay = r.restore_delay.to_string();
-        d.hysteresis = r.hysteresis.map(|h| h.to_string()).unwrap_or_default();
-        d.days = r.days_of_week.clone().unwrap_or_else(|| (0..7).collect());
-        d.oneshot = r.schedule_type == ScheduleType::Oneshot;
-        d.enabled = r.enabled;
-        d
-    }
-
-    /// The rule these fields describe, or the first field that is wrong.
-    fn to_rule(&self, outlet_count: Option<u32>) -> Result<Rule, FieldError> {
-        let number = |field: &str, text: &str| {
-            text.trim()
-                .parse::<f64>()
-                .map_err(|_| FieldError { field: field.into(), message: format!("{text:?} is not a number") })
-        };
-        let threshold = match self.condition {
-            c if c.is_voltage() || c == Condition::LoadAbove => Threshold::Number(number("threshold", &self.value)?),
-            Condition::AtsSourceIs => Threshold::Number(f64::from(self.source)),
-            Condition::AtsPreferredLost | Condition::RedundancyLost => Threshold::Number(0.0),
-            Condition::TimeBetween => Threshold::Text(format!("{}-{}", self.at.trim(), self.until.trim())),
-            _ => Threshold::Text(self.at.trim().to_owned()),
-        };
-        if self.condition.is_time() && parse_hhmm(&self.at).is_none() {
-            return Err(FieldError {
-                field: "threshold".into(),
-                message: format!("{:?} is not a time HH:MM", self.at),
-            });
-        }
-        let hysteresis = match self.hysteresis.trim() {
-            "" => None,
-            h => Some(number("hysteresis", h)?),
-        };
-        let mut outlets = self.outlets.clone();
-        outlets.sort_unstable();
-        let rule = Rule {
-            name: self.name.trim().to_owned(),
-            condition: self.condition,
-            input: self.input,
-            threshold,
-            outlet: Outlets::Many(outlets),
-            action: self.action,
-            restore: self.restore,
-            delay: number("delay", &self.delay)?,
-            restore_delay: number("restore_delay", &self.restore_delay)?,
-            hysteresis,
-            days_of_week: (self.days.len() < 7).then(|| self.days.clone()),
-            schedule_type: if self.oneshot { ScheduleType::Oneshot } else { ScheduleType::Continuous },
-            enabled: self.enabled,
-        };
-        rule.validate(outlet_count)?;
-        Ok(rule)
-    }
-}
-
 #[component]
 pub fn RulesPanel() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let editing = RwSignal::new(None::<Draft>);
+    let editing = RwSignal::new(dash.rule_editor.get_value());
     let confirm_delete = RwSignal::new(dash.confirm_rule_delete());
     let outcome = dash.outcome.get_value().filter(|o| o.panel == "rule").map(|o| (!o.ok, o.text));
     let message = RwSignal::new(outcome);
@@ -221,6 +97,7 @@ pub fn RulesPanel() -> impl IntoView {
             Ok(status) => {
                 dash.upsert_rule(status.clone());
                 editing.set(None);
+                super::outlets::forget_form_url();
                 message.set(Some((false, format!("Rule “{}” saved.", status.rule.name))));
             }
             Err(e) => message.set(Some((true, dash.explain(&e)))),
@@ -265,7 +142,10 @@ pub fn RulesPanel() -> impl IntoView {
             })
         }
     };
-    let new_rule = move |_| editing.set(Some(Draft::new()));
+    let new_rule = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        editing.set(Some(RuleDraft::new()));
+    };
     let shown_message = move || {
         message.get().map(|(is_error, text)| view! { <span class=if is_error { "error" } else { "ok" }>{text}</span> })
     };
@@ -301,8 +181,13 @@ pub fn RulesPanel() -> impl IntoView {
         <section class="card rules" id="rules" aria-labelledby="rules-title">
             <div class="card-head">
                 <h2 id="rules-title">"Automation rules"</h2>
+                // Without the WASM, the button asks the server for the page
+                // with the editor open.
+                <form class="new-rule" method="get" action="/#rules">
                 <button
-                    type="button"
+                    type="submit"
+                    name="editor"
+                    value="new"
                     class="primary"
                     data-testid="new-rule"
                     disabled=move || !can_edit()
@@ -312,6 +197,7 @@ pub fn RulesPanel() -> impl IntoView {
                 >
                     "New rule"
                 </button>
+                </form>
             </div>
             {role_reason.map(|why| view! {
                 <p class="role-reason" id="rules-role" data-testid="rules-role">
@@ -350,7 +236,7 @@ pub fn RulesPanel() -> impl IntoView {
 /// What a rule row can ask of the panel.
 #[derive(Clone, Copy)]
 struct RowActions {
-    editing: RwSignal<Option<Draft>>,
+    editing: RwSignal<Option<RuleDraft>>,
     confirm_delete: RwSignal<Option<String>>,
     enable: ServerAction<RuleEnable>,
 }
@@ -381,9 +267,10 @@ fn RuleRow(name: String) -> impl IntoView {
         })
     };
     let enabled = move || status().map(|s| s.rule.enabled).unwrap_or(true);
-    let edit = move |_| {
+    let edit = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
         if let Some(s) = status() {
-            actions.editing.set(Some(Draft::from_rule(&s.rule)));
+            actions.editing.set(Some(RuleDraft::from_rule(&s.rule)));
         }
     };
     let toggle = move |ev: leptos::ev::MouseEvent| {
@@ -421,7 +308,7 @@ fn RuleRow(name: String) -> impl IntoView {
                 <form class="rule-actions" method="post" action=RULE_FORM_PATH>
                     <input type="hidden" name="device_id" value=device/>
                     <input type="hidden" name="rule" value=name.clone()/>
-                    <button type="button" aria-label=named("Edit") on:click=edit>"Edit"</button>
+                    <button type="submit" formmethod="get" formaction="/#rules" name="editor" value="edit" aria-label=named("Edit") on:click=edit>"Edit"</button>
                     <button type="submit" name="op" value=toggle_op aria-label=toggle_name on:click=toggle>{toggle_label}</button>
                     <button type="submit" name="op" value="delete" class="cmd-off" aria-label=named("Delete") on:click=ask_delete>"Delete"</button>
                 </form>
@@ -431,8 +318,13 @@ fn RuleRow(name: String) -> impl IntoView {
 }
 
 #[component]
-fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option<Draft>>) -> impl IntoView {
+fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Option<RuleDraft>>) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
+    // What the server renders the fields with (the properties below take
+    // over once hydrated, and are not part of the server's HTML).
+    let start = StoredValue::new(draft.clone());
+    let was = move |f: fn(&RuleDraft) -> String| start.with_value(f);
+    let show_errors = draft.show_errors;
     let d = RwSignal::new(draft);
     let outlet_count = move || dash.read(|s| s.outlets.len() as u32);
     let outlet_numbers = move || {
@@ -440,8 +332,9 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
     };
     let banks = move || dash.read(|s| s.banks.iter().map(|b| b.number).collect::<Vec<_>>()).unwrap_or_default();
     let checked = move || d.with(|d| d.to_rule(outlet_count()));
-    // Say what is wrong once the user has started, not on an empty form.
-    let touched = RwSignal::new(false);
+    // Say what is wrong once the user has started, not on an empty form;
+    // a form the server sent back says it at once.
+    let touched = RwSignal::new(show_errors);
     Effect::new(move |first: Option<()>| {
         d.track();
         if first.is_some() {
@@ -450,35 +343,47 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
     });
     let error = move || checked().err().filter(|_| touched.get());
     let condition = move || d.with(|d| d.condition);
-    let text_input =
-        move |label: &'static str, testid: &'static str, get: fn(&Draft) -> String, set: fn(&mut Draft, String)| {
-            view! {
-                <label class="field">
-                    <span>{label}</span>
-                    <input
-                        type="text"
-                        data-testid=testid
-                        prop:value=move || d.with(get)
-                        on:input=move |ev| d.update(|draft| set(draft, event_target_value(&ev)))
-                    />
-                </label>
-            }
-        };
-    let checkbox = move |label: &'static str, get: fn(&Draft) -> bool, set: fn(&mut Draft, bool)| {
+    // Without the WASM every field is there, as the condition cannot
+    // change what is shown; once hydrated, only those that fit.
+    let hide_unless = move |fits: fn(Condition) -> bool| move || dash.hydrated.get() && !fits(condition());
+    let text_input = move |label: &'static str,
+                           testid: &'static str,
+                           name: &'static str,
+                           get: fn(&RuleDraft) -> String,
+                           set: fn(&mut RuleDraft, String)| {
         view! {
-            <label class="check">
+            <label class="field">
+                <span>{label}</span>
                 <input
-                    type="checkbox"
-                    prop:checked=move || d.with(get)
-                    on:change=move |ev| {
-                        let on = event_target_checked(&ev);
-                        d.update(|draft| set(draft, on));
-                    }
+                    type="text"
+                    name=name
+                    data-testid=testid
+                    value=was(get)
+                    prop:value=move || d.with(get)
+                    on:input=move |ev| d.update(|draft| set(draft, event_target_value(&ev)))
                 />
-                {label}
             </label>
         }
     };
+    let checkbox =
+        move |label: &'static str, name: &'static str, get: fn(&RuleDraft) -> bool, set: fn(&mut RuleDraft, bool)| {
+            view! {
+                <label class="check">
+                    <input
+                        type="checkbox"
+                        name=name
+                        value="1"
+                        checked=start.with_value(get)
+                        prop:checked=move || d.with(get)
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            d.update(|draft| set(draft, on));
+                        }
+                    />
+                    {label}
+                </label>
+            }
+        };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         touched.set(true);
@@ -487,19 +392,35 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
         let original = d.with_untracked(|d| d.original.clone());
         save.dispatch(RuleSave { device_id, original, rule: serde_json::to_string(&rule).unwrap_or_default() });
     };
+    let cancel = move |ev: leptos::ev::MouseEvent| {
+        ev.prevent_default();
+        editing.set(None);
+        super::outlets::forget_form_url();
+    };
     let title = move || {
         d.with(|d| d.original.as_ref().map(|n| format!("Edit rule “{n}”")).unwrap_or_else(|| "New rule".into()))
     };
+    let device = move || dash.current_id.get().map(|d| d.to_string()).unwrap_or_default();
+    let original = start.with_value(|d| d.original.clone());
+    let input_was = start.with_value(|d| d.input);
+    let source_was = start.with_value(|d| d.source);
+    let action_was = start.with_value(|d| d.action);
+    let condition_was = start.with_value(|d| d.condition);
+    let is_level = |c: Condition| c.is_voltage() || c == Condition::LoadAbove;
     view! {
-        <form class="rule-form" on:submit=submit data-testid="rule-form" aria-label=title>
+        <form class="rule-form" method="post" action=RULE_FORM_PATH on:submit=submit data-testid="rule-form" aria-label=title>
             <h3>{title}</h3>
+            <input type="hidden" name="device_id" value=device/>
+            {original.map(|o| view! { <input type="hidden" name="original" value=o/> })}
             <div class="form-grid">
                 <label class="field">
                     <span>"Name"</span>
                     <input
                         type="text"
+                        name="name"
                         data-testid="rule-name"
                         aria-describedby="rule-name-hint"
+                        value=was(|d| d.name.clone())
                         prop:value=move || d.with(|d| d.name.clone())
                         on:input=move |ev| d.update(|draft| draft.name = event_target_value(&ev))
                     />
@@ -508,6 +429,7 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                 <label class="field">
                     <span>"Condition"</span>
                     <select
+                        name="condition"
                         data-testid="rule-condition"
                         prop:value=move || condition_key(condition())
                         on:change=move |ev| {
@@ -520,71 +442,65 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                             }
                         }
                     >
-                        {CONDITIONS.iter().map(|(_, key, label)| view! { <option value=*key>{*label}</option> }).collect_view()}
+                        {CONDITIONS.iter().map(|(c, key, label)| view! { <option value=*key selected=*c == condition_was>{*label}</option> }).collect_view()}
                     </select>
                 </label>
-                <Show when=move || condition().is_voltage()>
-                    <label class="field">
-                        <span>"Watch"</span>
-                        <select prop:value=move || d.with(|d| d.input.to_string()) on:change=move |ev| {
-                            let v = event_target_value(&ev).parse().unwrap_or(0);
-                            d.update(|d| d.input = v);
-                        }>
-                            <option value="1">"Source A"</option>
-                            <option value="2">"Source B"</option>
-                            <option value="0">"PDU input (active source)"</option>
-                        </select>
-                    </label>
-                </Show>
-                <Show when=move || condition() == Condition::LoadAbove>
-                    <label class="field">
-                        <span>"Load of"</span>
-                        <select prop:value=move || d.with(|d| d.input.to_string()) on:change=move |ev| {
-                            let v = event_target_value(&ev).parse().unwrap_or(0);
-                            d.update(|d| d.input = v);
-                        }>
-                            <option value="0">"The whole PDU"</option>
-                            {move || banks().into_iter().map(|b| view! { <option value=b.to_string()>{format!("Bank {b}")}</option> }).collect_view()}
-                        </select>
-                    </label>
-                </Show>
-                <Show when=move || condition().is_voltage() || condition() == Condition::LoadAbove>
-                    {text_input("Threshold (V or A)", "rule-threshold", |d| d.value.clone(), |d, v| d.value = v)}
-                </Show>
-                <Show when=move || condition() == Condition::AtsSourceIs>
-                    <label class="field">
-                        <span>"Source"</span>
-                        <select prop:value=move || d.with(|d| d.source.to_string()) on:change=move |ev| {
-                            let v = event_target_value(&ev).parse().unwrap_or(2);
-                            d.update(|d| d.source = v);
-                        }>
-                            <option value="1">"A"</option>
-                            <option value="2">"B"</option>
-                        </select>
-                    </label>
-                </Show>
-                <Show when=move || condition().is_time()>
-                    {text_input("Time (HH:MM)", "rule-time", |d| d.at.clone(), |d, v| d.at = v)}
-                </Show>
-                <Show when=move || condition() == Condition::TimeBetween>
-                    {text_input("Until (HH:MM)", "rule-until", |d| d.until.clone(), |d, v| d.until = v)}
-                </Show>
+                <label class="field" hidden=hide_unless(Condition::is_voltage)>
+                    <span>"Watch"</span>
+                    <select name="input" prop:value=move || d.with(|d| d.input.to_string()) on:change=move |ev| {
+                        let v = event_target_value(&ev).parse().unwrap_or(0);
+                        d.update(|d| d.input = v);
+                    }>
+                        <option value="1" selected=input_was == 1>"Source A"</option>
+                        <option value="2" selected=input_was == 2>"Source B"</option>
+                        <option value="0" selected=input_was == 0>"PDU input (active source)"</option>
+                    </select>
+                </label>
+                <label class="field" hidden=hide_unless(|c| c == Condition::LoadAbove)>
+                    <span>"Load of"</span>
+                    <select name="bank" prop:value=move || d.with(|d| d.input.to_string()) on:change=move |ev| {
+                        let v = event_target_value(&ev).parse().unwrap_or(0);
+                        d.update(|d| d.input = v);
+                    }>
+                        <option value="0" selected=input_was == 0>"The whole PDU"</option>
+                        {move || banks().into_iter().map(|b| view! { <option value=b.to_string() selected=input_was == b>{format!("Bank {b}")}</option> }).collect_view()}
+                    </select>
+                </label>
+                <div class="field-slot" hidden=hide_unless(is_level)>
+                    {text_input("Threshold (V or A)", "rule-threshold", "value", |d| d.value.clone(), |d, v| d.value = v)}
+                </div>
+                <label class="field" hidden=hide_unless(|c| c == Condition::AtsSourceIs)>
+                    <span>"Source"</span>
+                    <select name="source" prop:value=move || d.with(|d| d.source.to_string()) on:change=move |ev| {
+                        let v = event_target_value(&ev).parse().unwrap_or(2);
+                        d.update(|d| d.source = v);
+                    }>
+                        <option value="1" selected=source_was == 1>"A"</option>
+                        <option value="2" selected=source_was != 1>"B"</option>
+                    </select>
+                </label>
+                <div class="field-slot" hidden=hide_unless(Condition::is_time)>
+                    {text_input("Time (HH:MM)", "rule-time", "at", |d| d.at.clone(), |d, v| d.at = v)}
+                </div>
+                <div class="field-slot" hidden=hide_unless(|c| c == Condition::TimeBetween)>
+                    {text_input("Until (HH:MM)", "rule-until", "until", |d| d.until.clone(), |d, v| d.until = v)}
+                </div>
                 <label class="field">
                     <span>"Action"</span>
-                    <select data-testid="rule-action" prop:value=move || d.with(|d| format!("{:?}", d.action).to_lowercase()) on:change=move |ev| {
+                    <select name="action" data-testid="rule-action" prop:value=move || d.with(|d| action_key(d.action)) on:change=move |ev| {
                         let action = match event_target_value(&ev).as_str() { "on" => RuleAction::On, "reboot" => RuleAction::Reboot, _ => RuleAction::Off };
                         d.update(|d| d.action = action);
                     }>
-                        <option value="off">"Turn off"</option>
-                        <option value="on">"Turn on"</option>
-                        <option value="reboot">"Reboot"</option>
+                        <option value="off" selected=action_was == RuleAction::Off>"Turn off"</option>
+                        <option value="on" selected=action_was == RuleAction::On>"Turn on"</option>
+                        <option value="reboot" selected=action_was == RuleAction::Reboot>"Reboot"</option>
                     </select>
                 </label>
-                {text_input("Delay (s)", "rule-delay", |d| d.delay.clone(), |d, v| d.delay = v)}
-                {text_input("Restore delay (s)", "rule-restore-delay", |d| d.restore_delay.clone(), |d, v| d.restore_delay = v)}
-                <Show when=move || condition().is_voltage() || condition() == Condition::LoadAbove>
-                    {text_input("Hysteresis (empty = default)", "rule-hysteresis", |d| d.hysteresis.clone(), |d, v| d.hysteresis = v)}
-                </Show>
+                {text_input("Delay (s)", "rule-delay", "delay", |d| d.delay.clone(), |d, v| d.delay = v)}
+                {text_input("Restore delay (s)", "rule-restore-delay", "restore_delay", |d| d.restore_delay.clone(), |d, v| d.restore_delay = v)}
+                <div class="field-slot" hidden=hide_unless(is_level)>
+                    {text_input("Hysteresis (empty = default)", "rule-hysteresis", "hysteresis", |d| d.hysteresis.clone(), |d, v| d.hysteresis = v)}
+                </div>
             </div>
             <fieldset class="checks">
                 <legend>"Outlets"</legend>
@@ -592,7 +508,10 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                     <label class="check">
                         <input
                             type="checkbox"
+                            name="outlets"
+                            value=n.to_string()
                             data-testid=format!("rule-outlet-{n}")
+                            checked=start.with_value(|d| d.outlets.contains(&n))
                             prop:checked=move || d.with(|d| d.outlets.contains(&n))
                             on:change=move |ev| {
                                 let on = event_target_checked(&ev);
@@ -607,7 +526,7 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                 }).collect_view()}
             </fieldset>
             {move || {
-                let days = days_fieldset(d);
+                let days = days_fieldset(d, start);
                 if condition().is_time() {
                     days.into_any()
                 } else {
@@ -623,14 +542,24 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
                 }
             }}
             <div class="checks">
-                {checkbox("Restore when the condition clears", |d| d.restore, |d, on| d.restore = on)}
-                {checkbox("Only once", |d| d.oneshot, |d, on| d.oneshot = on)}
-                {checkbox("Enabled", |d| d.enabled, |d, on| d.enabled = on)}
+                {checkbox("Restore when the condition clears", "restore", |d| d.restore, |d, on| d.restore = on)}
+                {checkbox("Only once", "oneshot", |d| d.oneshot, |d, on| d.oneshot = on)}
+                {checkbox("Enabled", "enabled", |d| d.enabled, |d, on| d.enabled = on)}
             </div>
             <p class="form-error" role="alert" data-testid="rule-error">{move || error().map(|e| e.to_string())}</p>
             <div class="dialog-actions">
-                <button type="button" class="secondary" on:click=move |_| editing.set(None)>"Cancel"</button>
-                <button type="submit" class="primary" data-testid="rule-save" disabled=move || error().is_some() || save.pending().get()>
+                <a class="button secondary" role="button" href="/#rules" on:click=cancel>"Cancel"</a>
+                // Without the WASM the server checks what is posted: never
+                // disabled before hydration, or a refused form could not be
+                // sent again.
+                <button
+                    type="submit"
+                    name="op"
+                    value="save"
+                    class="primary"
+                    data-testid="rule-save"
+                    disabled=move || dash.hydrated.get() && (error().is_some() || save.pending().get())
+                >
                     "Save rule"
                 </button>
             </div>
@@ -639,7 +568,7 @@ fn RuleForm(draft: Draft, save: ServerAction<RuleSave>, editing: RwSignal<Option
 }
 
 /// The weekdays a rule acts on.
-fn days_fieldset(d: RwSignal<Draft>) -> impl IntoView {
+fn days_fieldset(d: RwSignal<RuleDraft>, start: StoredValue<RuleDraft>) -> impl IntoView {
     view! {
         <fieldset class="checks">
             <legend>"Days"</legend>
@@ -647,10 +576,17 @@ fn days_fieldset(d: RwSignal<Draft>) -> impl IntoView {
                 let i = i as u8;
                 view! {
                     <label class="check">
-                        <input type="checkbox" prop:checked=move || d.with(|d| d.days.contains(&i)) on:change=move |ev| {
-                            let on = event_target_checked(&ev);
-                            d.update(|d| { d.days.retain(|x| *x != i); if on { d.days.push(i); d.days.sort_unstable(); } });
-                        }/>
+                        <input
+                            type="checkbox"
+                            name="day"
+                            value=i.to_string()
+                            checked=start.with_value(|d| d.days.contains(&i))
+                            prop:checked=move || d.with(|d| d.days.contains(&i))
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                d.update(|d| { d.days.retain(|x| *x != i); if on { d.days.push(i); d.days.sort_unstable(); } });
+                            }
+                        />
                         {*day}
                     </label>
                 }

@@ -1,6 +1,7 @@
 //! The dashboard's forms, for a page the WASM has not hydrated (yet, or at
-//! all): outlet commands and rule enable / disable / delete posted as plain
-//! HTML forms to `/forms/{outlet,rule}`. Each is carried out through the one
+//! all): outlet commands, rule enable / disable / delete, and the rule
+//! editor's save (`op=save`) posted as plain HTML forms to
+//! `/forms/{outlet,rule}`. Each is carried out through the one
 //! service layer (the same checks as the JSON API and the server functions)
 //! and answered with a 303 back to the dashboard that says what happened, so
 //! a reload never posts twice.
@@ -14,15 +15,17 @@ use super::auth::Who;
 use super::AppState;
 use crate::bridge::Origin;
 use app::access::Caller;
+use app::model::ApiError;
 use app::model::{DeviceId, OutletAction};
+use app::rules::RuleDraft;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use serde::Deserialize;
 
-/// Every field either form may carry.
-#[derive(Deserialize, Default)]
+/// The fields the outlet and rule forms carry; the rule editor's own
+/// fields are read by `app::rules::RuleDraft` from all the pairs.
+#[derive(Default)]
 pub struct FormBody {
     device_id: Option<String>,
     /// The outlet's number (`o`, as `outlet` in the page's URL is the chart's).
@@ -33,6 +36,26 @@ pub struct FormBody {
     confirmed: Option<String>,
     /// `1`: switch a protected outlet off (admins only).
     confirm_protected: Option<String>,
+    original: Option<String>,
+    /// Every field as posted (the editor's outlets and days come once per box).
+    pairs: Vec<(String, String)>,
+}
+
+impl FormBody {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        Self {
+            device_id: get("device_id"),
+            o: get("o"),
+            action: get("action"),
+            rule: get("rule"),
+            op: get("op"),
+            confirmed: get("confirmed"),
+            confirm_protected: get("confirm_protected"),
+            original: get("original").filter(|o| !o.is_empty()),
+            pairs,
+        }
+    }
 }
 
 /// Whether the post comes from a page of this bridge.
@@ -64,8 +87,9 @@ pub async fn post(
     Who(caller): Who,
     Path(what): Path<String>,
     headers: HeaderMap,
-    Form(body): Form<FormBody>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let body = FormBody::from_pairs(pairs);
     match what.as_str() {
         _ if !same_origin(&headers) => {
             let panel = if what == "rule" { "rule" } else { "outlet" };
@@ -103,6 +127,9 @@ async fn outlet(state: &AppState, caller: &Caller, body: FormBody) -> Response {
 
 async fn rule(state: &AppState, caller: &Caller, body: FormBody) -> Response {
     let device = body.device_id.as_deref().filter(|d| !d.is_empty());
+    if body.op.as_deref() == Some("save") {
+        return save(state, caller, device, &body).await;
+    }
     // Only a valid rule name goes back into the address, encoded.
     let Some(name) = body.rule.filter(|r| app::rules::valid_name(r)) else {
         return back("failed=rule&code=400".into(), "rules");
@@ -125,6 +152,51 @@ async fn rule(state: &AppState, caller: &Caller, body: FormBody) -> Response {
         }
         Some("delete") => back(query(&[("confirm", "rule-delete"), ("rule", &name)]), "rules"),
         _ => failed(400),
+    }
+}
+
+/// The rule editor's post: the same checks as the editor in the browser
+/// (`RuleDraft::to_rule`), then the service's (role, the PDU's outlets,
+/// names used twice). Refused, the answer is the editor again with what was
+/// typed, the field at fault named in the address and on the page.
+async fn save(state: &AppState, caller: &Caller, device: Option<&str>, body: &FormBody) -> Response {
+    let draft = RuleDraft::from_pairs(&body.pairs);
+    let original = body.original.as_deref();
+    let result = match draft.to_rule(None) {
+        Ok(rule) => state.services.save_rule(caller, device, original, rule).await,
+        Err(e) => Err(ApiError::Invalid { field: e.field, message: e.message }),
+    };
+    let name = draft.name.trim();
+    let field = match &result {
+        Err(ApiError::Invalid { field, .. } | ApiError::BadRequest { field: Some(field), .. }) => Some(field.clone()),
+        Err(ApiError::Conflict(_)) => Some("name".to_owned()),
+        _ => None,
+    };
+    match (result, field) {
+        (Ok(status), _) => {
+            let what = if original.is_some() { "updated" } else { "created" };
+            back(query(&[("done", "rule"), ("rule", &status.rule.name), ("what", what)]), "rules")
+        }
+        // Something to type again: the editor, as it was, says what.
+        (Err(e), Some(field)) => {
+            let code = e.status_code().to_string();
+            let mut pairs = vec![("editor", "check"), ("failed", "rule"), ("code", &code), ("field", &field)];
+            if let Some(d) = device {
+                pairs.push(("device_id", d));
+            }
+            let fields = draft.to_pairs();
+            pairs.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+            back(query(&pairs), "rules")
+        }
+        // A refused role, an unknown PDU: nothing to type again.
+        (Err(e), None) => {
+            let code = e.status_code().to_string();
+            let mut pairs = vec![("failed", "rule"), ("code", &code)];
+            if app::rules::valid_name(name) {
+                pairs.push(("rule", name));
+            }
+            back(query(&pairs), "rules")
+        }
     }
 }
 
