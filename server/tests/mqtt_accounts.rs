@@ -404,26 +404,11 @@ async fn no_password_reaches_a_log_line_the_stores_or_an_mqtt_message() {
     }
 }
 
-/// A self-signed certificate for 127.0.0.1 and its key, made with openssl.
-fn certificate(dir: &std::path::Path) -> (String, String) {
-    let (cert, key) = (dir.join("mqtt.crt"), dir.join("mqtt.key"));
-    let out = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=pdu-bridge test broker", "-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl installed");
-    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
-    (cert.display().to_string(), key.display().to_string())
-}
-
 #[tokio::test]
 async fn tls_serves_signed_in_clients_and_a_plain_client_gets_nowhere() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = certificate(dir.path());
+    let (cert, key) = crate::util::self_signed(dir.path(), "mqtt");
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
     let broker =
         Broker::start("t-acct-tls", &[("BRIDGE_MQTT_BROKER_CERT_FILE", &cert), ("BRIDGE_MQTT_BROKER_KEY_FILE", &key)])
             .await;

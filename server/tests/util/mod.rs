@@ -285,3 +285,22 @@ pub async fn store() -> (Arc<server::history::store::Store>, tempfile::TempDir) 
     let dir = tempfile::tempdir().unwrap();
     (Arc::new(server::history::store::Store::open(&dir.path().join("history.db")).await.unwrap()), dir)
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1 and its key,
+/// made with openssl as `dir/NAME.crt` and `dir/NAME.key`: (certificate, key).
+pub fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args(["-days", "2", "-subj", &format!("/CN={name}")])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl installed");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}
