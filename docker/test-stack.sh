@@ -962,18 +962,19 @@ else
   fail "the bridge account subscribes to homeassistant/status" "$(cat "$tmp/ha")"
 fi
 
-# The bridge's last will, published by the broker on its account's behalf.
+# The bridge's last will (on its own topic, BRIDGE_ID pdu-bridge), published
+# by the broker on its account's behalf.
 if bg_sub "$tmp/will" "${as_bridge[@]}" -t 'pdu/+/outlet/+/command' \
-  --will-topic pdu/pdu44001/bridge/status --will-payload offline --will-retain --will-qos 1; then
+  --will-topic pdu/bridge/pdu-bridge/status --will-payload offline --will-retain --will-qos 1; then
   kill -9 "$sub_pid"
   wait "$sub_pid" 2>/dev/null
   will=""
   for _ in $(seq 20); do
-    will="$(sub "${as_reader[@]}" -t pdu/pdu44001/bridge/status -C 1 -W 1)"
+    will="$(sub "${as_reader[@]}" -t pdu/bridge/pdu-bridge/status -C 1 -W 1)"
     [ "$will" = offline ] && break
     sleep 0.1
   done
-  check "the bridge's last will (bridge/status offline) goes out" offline "$will"
+  check "the bridge's last will (pdu/bridge/pdu-bridge/status offline) goes out" offline "$will"
 else
   fail "a bridge client with a last will connects" "$(cat "$tmp/will")"
 fi

@@ -240,3 +240,31 @@ pub async fn sessions_end_all() -> Result<u64, ApiError> {
 pub async fn load_audit(query: crate::access::AuditQuery) -> Result<crate::access::AuditPage, ApiError> {
     backend().0.audit(signed_in()?, query).await
 }
+
+/// Every PDU's settings (never its communities) and state.
+#[server(prefix = "/fn", endpoint = "fleet")]
+pub async fn load_fleet() -> Result<Vec<crate::fleet::PduView>, ApiError> {
+    signed_in()?;
+    Ok(backend().0.fleet())
+}
+
+/// Add (`original` absent) or change a PDU; it is polled at once.
+#[server(prefix = "/fn", endpoint = "pdu_save")]
+pub async fn pdu_save(
+    original: Option<String>,
+    entry: crate::fleet::PduEntry,
+) -> Result<crate::fleet::PduView, ApiError> {
+    backend().0.save_pdu(signed_in()?, original, entry).await
+}
+
+/// Stop watching a PDU; its history is kept.
+#[server(prefix = "/fn", endpoint = "pdu_remove")]
+pub async fn pdu_remove(device_id: String) -> Result<(), ApiError> {
+    backend().0.remove_pdu(signed_in()?, device_id).await
+}
+
+/// Look for CyberPower PDUs on a subnet (at most a /22).
+#[server(prefix = "/fn", endpoint = "pdus_discover")]
+pub async fn pdus_discover(request: crate::fleet::DiscoverRequest) -> Result<crate::fleet::DiscoverResult, ApiError> {
+    backend().0.discover(signed_in()?, request).await
+}

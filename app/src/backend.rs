@@ -135,6 +135,27 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A page of the audit log (admins only).
     fn audit(&self, caller: Caller, query: AuditQuery) -> BoxFuture<'static, Result<AuditPage, ApiError>>;
+
+    /// Every PDU's settings (no secrets) and state.
+    fn fleet(&self) -> Vec<crate::fleet::PduView>;
+
+    /// Add (`original` = `None`) or change a PDU (admins only).
+    fn save_pdu(
+        &self,
+        caller: Caller,
+        original: Option<String>,
+        entry: crate::fleet::PduEntry,
+    ) -> BoxFuture<'static, Result<crate::fleet::PduView, ApiError>>;
+
+    /// Stop watching a PDU; its history is kept (admins only).
+    fn remove_pdu(&self, caller: Caller, device_id: String) -> BoxFuture<'static, Result<(), ApiError>>;
+
+    /// Look for PDUs on a subnet (admins only).
+    fn discover(
+        &self,
+        caller: Caller,
+        request: crate::fleet::DiscoverRequest,
+    ) -> BoxFuture<'static, Result<crate::fleet::DiscoverResult, ApiError>>;
 }
 
 /// How the backend travels in Leptos context.

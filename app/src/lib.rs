@@ -15,6 +15,7 @@ pub mod api;
 pub mod backend;
 pub mod chart;
 pub mod components;
+pub mod fleet;
 pub mod format;
 pub mod history;
 pub mod live;
@@ -26,7 +27,7 @@ pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Title};
-use state::{Dashboard, View};
+use state::{AddressedPdu, Dashboard, View};
 
 /// The HTML document around the app; the server renders it, the browser
 /// hydrates `<body>`.
@@ -55,10 +56,19 @@ pub fn App() -> impl IntoView {
     provide_context(dash);
     live::connect(dash);
 
-    let view = View::from_path(&current_path());
+    let path = current_path();
+    let view = View::from_path(&path);
     provide_context(view);
+    let addressed = AddressedPdu::from_path(&path);
+    dash.select(&addressed);
+    provide_context(addressed.clone());
     let title = move || {
-        let page = if view == View::Access { "Access · " } else { "" };
+        let page = match view {
+            View::Access => "Access · ",
+            View::Fleet => return "Fleet · pdu-bridge".to_owned(),
+            View::Dashboard if dash.unknown(&addressed).is_some() => return "No such PDU · pdu-bridge".to_owned(),
+            View::Dashboard => "",
+        };
         dash.current
             .with(|s| s.as_ref().map(|s| format!("{page}{} · pdu-bridge", s.label)))
             .unwrap_or_else(|| format!("{page}pdu-bridge"))
@@ -70,6 +80,7 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         {match view {
             View::Dashboard => view! { <components::DashboardPage/> }.into_any(),
+            View::Fleet => view! { <components::fleet::FleetPage/> }.into_any(),
             View::Access => view! { <components::access::AccessPage/> }.into_any(),
         }}
     }
@@ -89,6 +100,23 @@ pub fn current_path() -> String {
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     {
         "/".to_owned()
+    }
+}
+
+/// The address's query string, without the `?`: the request's on the
+/// server, the window's in the browser.
+pub fn current_query() -> String {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<http::request::Parts>().and_then(|parts| parts.uri.query().map(str::to_owned)).unwrap_or_default()
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        window().location().search().unwrap_or_default().trim_start_matches('?').to_owned()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        String::new()
     }
 }
 

@@ -1,5 +1,7 @@
 //! Live values by push: the browser subscribes to the bridge's server-sent
-//! events (`/api/stream`) and feeds each one into the page's state.
+//! events (`/api/stream`) and feeds each one into the page's state:
+//! snapshots, rules, events, the MQTT link, and the list of PDUs when one
+//! is added, changed or removed.
 //! `EventSource` reconnects by itself after a drop or a bridge restart; the
 //! header says whether the link is up, and a stream refused because the
 //! session ended says that. Browser only: what travels, and its
@@ -7,7 +9,7 @@
 
 use crate::state::Dashboard;
 #[cfg(feature = "hydrate")]
-use crate::wire::{RulesUpdate, LOG_EVENT, MQTT_EVENT, RULES_EVENT, SNAPSHOT_EVENT, STREAM_PATH};
+use crate::wire::{PduInfo, RulesUpdate, LOG_EVENT, MQTT_EVENT, PDUS_EVENT, RULES_EVENT, SNAPSHOT_EVENT, STREAM_PATH};
 
 #[cfg(feature = "hydrate")]
 pub fn connect(dash: Dashboard) {
@@ -25,7 +27,16 @@ pub fn connect(dash: Dashboard) {
         let on_snapshot = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
             let Some(text) = ev.data().as_string() else { return };
             match serde_json::from_str::<PduSnapshot>(&text) {
-                Ok(snapshot) => dash.upsert(snapshot),
+                Ok(snapshot) => {
+                    // A PDU just removed may still send its last reading:
+                    // it is not brought back.
+                    let listed = dash
+                        .pdus
+                        .with_untracked(|all| all.is_empty() || all.iter().any(|p| p.device_id == snapshot.device_id));
+                    if listed {
+                        dash.upsert(snapshot);
+                    }
+                }
                 Err(e) => leptos::logging::warn!("ignoring a malformed snapshot: {e}"),
             }
         });
@@ -47,7 +58,24 @@ pub fn connect(dash: Dashboard) {
                 dash.push_event(event);
             }
         });
+        // A PDU added, changed or removed: the switcher, the fleet and the
+        // status strip follow without a reload.
+        let on_pdus = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            match serde_json::from_str::<Vec<PduInfo>>(&text) {
+                Ok(pdus) => dash.set_pdus(pdus),
+                Err(e) => leptos::logging::warn!("ignoring a malformed PDU list: {e}"),
+            }
+        });
         let on_open = Closure::<dyn FnMut()>::new(move || {
+            // Back after a drop: PDUs may have come or gone meanwhile.
+            if dash.link.get_untracked() == LinkState::Reconnecting {
+                leptos::task::spawn_local(async move {
+                    if let Ok(pdus) = crate::api::load_pdus().await {
+                        dash.set_pdus(pdus);
+                    }
+                });
+            }
             dash.link.set(LinkState::Live);
             dash.link_down_since.set(None);
         });
@@ -71,6 +99,7 @@ pub fn connect(dash: Dashboard) {
         let _ = source.add_event_listener_with_callback(MQTT_EVENT, on_mqtt.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback(RULES_EVENT, on_rules.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback(LOG_EVENT, on_log.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(PDUS_EVENT, on_pdus.as_ref().unchecked_ref());
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // The page holds one stream for its whole life: the callbacks must
@@ -79,6 +108,7 @@ pub fn connect(dash: Dashboard) {
         on_mqtt.forget();
         on_rules.forget();
         on_log.forget();
+        on_pdus.forget();
         on_open.forget();
         on_error.forget();
 
@@ -96,7 +126,7 @@ pub fn connect(dash: Dashboard) {
                 if silent && dash.link.get_untracked() == LinkState::Live {
                     leptos::task::spawn_local(async move {
                         if let Ok(pdus) = crate::api::load_pdus().await {
-                            dash.pdus.set(pdus);
+                            dash.set_pdus(pdus);
                         }
                     });
                 }

@@ -1,6 +1,7 @@
 //! The page's reactive state: the latest snapshot of every PDU, the PDUs
-//! that have not answered yet, rules, events, the link to the bridge, and
-//! the chosen history range and outlet.
+//! that have not answered yet, rules, events, the link to the bridge, the
+//! chosen history range and outlet, and which page and PDU the address asks
+//! for.
 //!
 //! Owns: what the components read and what the live stream writes. Starts
 //! from [`InitialState`], the values the server rendered with, so hydration
@@ -54,24 +55,55 @@ impl Trust {
     }
 }
 
-/// Which page of the app the address asks for: the dashboard (`/`) or the
-/// access page (`/access`). Plain links lead between them; there is no
-/// client-side router.
+/// Which page of the app the address asks for: a PDU's dashboard (`/` shows
+/// the first PDU, `/pdu/{device_id}` the one it names), the fleet
+/// (`/fleet`) or the access page (`/access`). Plain links lead between
+/// them; there is no client-side router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     Dashboard,
+    Fleet,
     Access,
 }
 
 impl View {
     pub const ACCESS_PATH: &'static str = "/access";
+    pub const FLEET_PATH: &'static str = "/fleet";
+    const PDU_PREFIX: &'static str = "/pdu/";
 
     pub fn from_path(path: &str) -> Self {
         match path.trim_end_matches('/') {
             Self::ACCESS_PATH => View::Access,
+            Self::FLEET_PATH => View::Fleet,
             _ => View::Dashboard,
         }
     }
+
+    /// The address of one PDU's dashboard.
+    pub fn pdu_path(id: &DeviceId) -> String {
+        format!("{}{id}", Self::PDU_PREFIX)
+    }
+}
+
+/// The PDU the address names (`/pdu/{device_id}`), as written there, valid
+/// or not: provided as context, so every part of the page can tell that no
+/// PDU answers to it (mistyped, or removed since) instead of showing
+/// another one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AddressedPdu(pub Option<String>);
+
+impl AddressedPdu {
+    pub fn from_path(path: &str) -> Self {
+        let named =
+            path.strip_prefix(View::PDU_PREFIX).map(|rest| rest.trim_end_matches('/')).filter(|r| !r.is_empty());
+        Self(named.map(|raw| percent_decode(raw).unwrap_or_else(|| raw.to_owned())))
+    }
+}
+
+/// A path segment with its `%XX` escapes decoded; `None` when it is not
+/// UTF-8 once decoded.
+fn percent_decode(value: &str) -> Option<String> {
+    form_decode(&value.replace('+', "%2B"))
 }
 
 /// Why a caller may not do something that needs `needed`, in words; `None`
@@ -364,6 +396,33 @@ impl Dashboard {
         }
     }
 
+    /// Show the PDU the address names, if it names one.
+    pub fn select(&self, addressed: &AddressedPdu) {
+        if let Some(id) = addressed.0.as_deref().and_then(|a| DeviceId::parse(a).ok()) {
+            self.selected.set(Some(id));
+        }
+    }
+
+    /// What the address names when no PDU answers to it (reactive: a PDU
+    /// added or removed while the page is open changes the answer).
+    pub fn unknown(&self, addressed: &AddressedPdu) -> Option<String> {
+        let asked = addressed.0.as_ref()?;
+        let known = DeviceId::parse(asked).is_ok_and(|id| {
+            self.pdus.with(|all| all.iter().any(|p| p.device_id == id))
+                || self.snapshots.with(|all| all.iter().any(|s| s.device_id == id))
+        });
+        (!known).then(|| asked.clone())
+    }
+
+    /// Drop the PDUs the bridge no longer lists, with their snapshots and
+    /// rules (a pushed list after one was added, changed or removed).
+    pub fn set_pdus(&self, pdus: Vec<PduInfo>) {
+        let listed = |id: &DeviceId| pdus.iter().any(|p| &p.device_id == id);
+        self.snapshots.update(|all| all.retain(|s| listed(&s.device_id)));
+        self.rules.update(|all| all.retain(|u| listed(&u.device_id)));
+        self.pdus.set(pdus);
+    }
+
     /// Whether the signed-in caller has at least `role`.
     pub fn may(&self, role: Role) -> bool {
         self.caller.with_value(|c| c.as_ref().is_some_and(|c| c.may(role)))
@@ -523,7 +582,44 @@ mod tests {
         assert!(role_refusal(Some(&anonymous), Role::Operator, "x").unwrap().contains("without signing in"));
         assert_eq!(View::from_path("/access/"), View::Access);
         assert_eq!(View::from_path("/"), View::Dashboard);
+        assert_eq!(View::from_path("/fleet"), View::Fleet);
+        assert_eq!(View::from_path("/pdu/rack1-a"), View::Dashboard);
         assert_eq!(login_url("/access?x=1"), "/login?next=/access%3Fx%3D1");
+    }
+
+    #[test]
+    fn the_address_names_the_pdu_on_screen() {
+        assert_eq!(AddressedPdu::from_path("/"), AddressedPdu(None));
+        assert_eq!(AddressedPdu::from_path("/fleet"), AddressedPdu(None));
+        assert_eq!(AddressedPdu::from_path("/pdu/rack1-a"), AddressedPdu(Some("rack1-a".into())));
+        assert_eq!(AddressedPdu::from_path("/pdu/rack1-a/"), AddressedPdu(Some("rack1-a".into())));
+        assert_eq!(AddressedPdu::from_path("/pdu/Rack%201+x"), AddressedPdu(Some("Rack 1+x".into())));
+        assert_eq!(View::pdu_path(&DeviceId::parse("lab").unwrap()), "/pdu/lab");
+    }
+
+    #[test]
+    fn a_pdu_removed_while_its_page_is_open_is_said_to_be_gone() {
+        let info = |id: &str| PduInfo {
+            device_id: DeviceId::parse(id).unwrap(),
+            label: id.into(),
+            address: None,
+            simulated: true,
+            last_error: None,
+            protected: vec![],
+            rack: None,
+            feed: None,
+            disabled: false,
+        };
+        let dash =
+            Dashboard::from_initial(InitialState { pdus: vec![info("a"), info("b")], ..InitialState::default() });
+        assert_eq!(dash.current_id.get_untracked().unwrap().as_str(), "a", "`/` shows the first PDU");
+        let addressed = AddressedPdu::from_path("/pdu/b");
+        dash.select(&addressed);
+        assert_eq!(dash.current_id.get_untracked().unwrap().as_str(), "b");
+        assert_eq!(dash.unknown(&addressed), None);
+        assert_eq!(dash.unknown(&AddressedPdu::from_path("/pdu/Not%20an%20id")).as_deref(), Some("Not an id"));
+        dash.set_pdus(vec![info("a")]);
+        assert_eq!(dash.unknown(&addressed).as_deref(), Some("b"));
     }
 
     #[test]

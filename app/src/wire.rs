@@ -18,6 +18,9 @@ pub const MQTT_EVENT: &str = "mqtt";
 pub const RULES_EVENT: &str = "rules";
 /// The SSE event name carrying one new `Event`.
 pub const LOG_EVENT: &str = "event";
+/// The SSE event name carrying every PDU (`Vec<PduInfo>`) after one is
+/// added, changed or removed.
+pub const PDUS_EVENT: &str = "pdus";
 
 /// A PDU's rules with their live state, as pushed to the dashboard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +48,14 @@ pub struct PduInfo {
     /// Outlets that only an admin may switch off, and only by saying so.
     #[serde(default)]
     pub protected: Vec<u32>,
+    /// A/B pairing: the rack this PDU feeds and which feed it is.
+    #[serde(default)]
+    pub rack: Option<String>,
+    #[serde(default)]
+    pub feed: Option<crate::fleet::Feed>,
+    /// Polling is switched off for this PDU.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// Where the dashboard's forms post (they work before and without the WASM;

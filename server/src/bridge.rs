@@ -20,12 +20,16 @@ use crate::queue::QueueHealth;
 use app::access::{Caller, Role};
 use app::model::{Connection, DeviceId, Event, OutletAction, OutletCommandResult, PduSnapshot};
 use serde::Serialize;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Every PDU and the channels between tasks.
 pub struct Bridge {
-    devices: Vec<Arc<Device>>,
+    /// The PDUs watched now, in configuration order. PDUs come and go at
+    /// run time (`fleet`); each change bumps the number in the `watch`.
+    devices: RwLock<Vec<Arc<Device>>>,
+    changes: watch::Sender<u64>,
     /// Every snapshot of every PDU, in poll order.
     bus: Bus,
     /// Rule, device and command events.
@@ -99,6 +103,8 @@ pub enum DeviceError {
     Unknown(String),
     #[error("several PDUs are configured: say which with device_id")]
     Ambiguous,
+    #[error("no PDU is configured: add one first")]
+    None,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -118,6 +124,11 @@ pub enum CommandError {
          (\"confirm_protected\": true); nothing was switched"
     )]
     Protected { device: DeviceId, outlet: u32 },
+    #[error(
+        "a different PDU (serial {found}) answers at the address of PDU {device}; nothing was switched \
+         (edit the PDU to accept it, or remove it)"
+    )]
+    WrongPdu { device: DeviceId, found: String },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -142,7 +153,8 @@ pub struct PollHealth {
 impl Bridge {
     pub fn new(config: &Config) -> Self {
         Self {
-            devices: config.devices.iter().map(Device::new).collect(),
+            devices: RwLock::new(config.devices.iter().map(Device::new).collect()),
+            changes: watch::channel(0).0,
             bus: Bus::default(),
             events: Arc::new(EventSink::default()),
             audit: OnceLock::new(),
@@ -154,8 +166,38 @@ impl Bridge {
         let _ = self.audit.set(auth);
     }
 
-    pub fn devices(&self) -> &[Arc<Device>] {
-        &self.devices
+    /// The PDUs watched now.
+    pub fn devices(&self) -> Vec<Arc<Device>> {
+        self.devices.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Changes whenever a PDU is added or removed.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Watch `device` from now on (in place of one with the same id).
+    pub(crate) fn insert(&self, device: Arc<Device>) {
+        {
+            let mut all = self.devices.write().unwrap_or_else(|e| e.into_inner());
+            match all.iter_mut().find(|d| d.id() == device.id()) {
+                Some(slot) => *slot = device,
+                None => all.push(device),
+            }
+        }
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Stop watching `id`: its snapshots no longer travel the bus.
+    pub(crate) fn remove(&self, id: &DeviceId) -> Option<Arc<Device>> {
+        let removed = {
+            let mut all = self.devices.write().unwrap_or_else(|e| e.into_inner());
+            let at = all.iter().position(|d| d.id() == id)?;
+            all.remove(at)
+        };
+        self.bus.forget(id);
+        self.changes.send_modify(|n| *n += 1);
+        Some(removed)
     }
 
     pub fn bus(&self) -> &Bus {
@@ -168,16 +210,18 @@ impl Bridge {
 
     /// The latest snapshot of every PDU that has one, in configuration order.
     pub fn snapshots(&self) -> Vec<Arc<PduSnapshot>> {
-        self.devices.iter().filter_map(|d| d.latest()).collect()
+        self.devices().iter().filter_map(|d| d.latest()).collect()
     }
 
     /// `None` picks the only PDU; with several, the caller must say which.
-    pub fn device(&self, device_id: Option<&str>) -> Result<&Arc<Device>, DeviceError> {
+    pub fn device(&self, device_id: Option<&str>) -> Result<Arc<Device>, DeviceError> {
+        let all = self.devices.read().unwrap_or_else(|e| e.into_inner());
         match device_id {
             Some(id) => {
-                self.devices.iter().find(|d| d.id().as_str() == id).ok_or_else(|| DeviceError::Unknown(id.to_owned()))
+                all.iter().find(|d| d.id().as_str() == id).cloned().ok_or_else(|| DeviceError::Unknown(id.to_owned()))
             }
-            None if self.devices.len() == 1 => Ok(&self.devices[0]),
+            None if all.len() == 1 => Ok(all[0].clone()),
+            None if all.is_empty() => Err(DeviceError::None),
             None => Err(DeviceError::Ambiguous),
         }
     }
@@ -235,7 +279,7 @@ impl Bridge {
         if let Some(audit) = self.audit.get() {
             let outcome = match &result {
                 Ok(_) => "ok",
-                Err(CommandError::Protected { .. }) => "refused",
+                Err(CommandError::Protected { .. } | CommandError::WrongPdu { .. }) => "refused",
                 Err(_) => "failed",
             };
             let target = format!("{id} outlet {outlet}");
@@ -254,6 +298,9 @@ impl Bridge {
         action: OutletAction,
     ) -> Result<OutletCommandResult, CommandError> {
         let id = device.id();
+        if let Some(found) = device.refused_serial() {
+            return Err(CommandError::WrongPdu { device: id.clone(), found });
+        }
         let snapshot = device.latest().ok_or_else(|| CommandError::NoReading(id.clone()))?;
         if snapshot.outlet(outlet).is_none() {
             return Err(CommandError::NoSuchOutlet { device: id.clone(), outlet, count: Some(snapshot.outlets.len()) });
@@ -326,7 +373,7 @@ impl Bridge {
         let now = unix_ms();
         let mut reasons = Vec::new();
         let devices = self
-            .devices
+            .devices()
             .iter()
             .map(|d| {
                 let id = d.id().clone();

@@ -52,6 +52,11 @@ impl Bus {
         rx
     }
 
+    /// Drop the durable queues of `device` (it is no longer watched).
+    pub fn forget(&self, device: &DeviceId) {
+        self.durable.write().unwrap_or_else(|e| e.into_inner()).retain(|s| s.device.as_ref() != Some(device));
+    }
+
     /// Hand `snapshot` to every subscriber; never waits.
     pub fn publish(&self, snapshot: Arc<PduSnapshot>) {
         for s in self.durable.read().unwrap_or_else(|e| e.into_inner()).iter() {

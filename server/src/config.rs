@@ -105,6 +105,8 @@ pub enum ConfigError {
     EnvFile { path: String, line: usize, message: String },
     #[error("{0}")]
     OutletNames(#[from] NamesError),
+    #[error("{path}: {message}")]
+    PdusFile { path: String, message: String },
 }
 
 /// Where one PDU's readings come from.
@@ -132,6 +134,12 @@ pub struct DeviceConfig {
     pub rules_file: PathBuf,
     /// Outlets rules never switch off (the router, the bridge's own host).
     pub protected: Vec<u32>,
+    /// A/B pairing: the rack this PDU feeds and which feed it is.
+    pub rack: Option<String>,
+    pub feed: Option<app::fleet::Feed>,
+    /// The serial this PDU had when it was added: a different PDU at its
+    /// address is refused, never merged into its history.
+    pub expected_serial: Option<String>,
 }
 
 impl DeviceConfig {
@@ -204,6 +212,10 @@ pub struct MqttConfig {
     pub refresh: Duration,
     /// The dashboard's address, for Home Assistant's `configuration_url`.
     pub dashboard_url: String,
+    /// This bridge's name on the broker (`BRIDGE_ID`; default host name and
+    /// web port): its client id `pdu-bridge-{id}` and its last will on
+    /// `{base}/bridge/{id}/status`, so bridges sharing a broker never meet.
+    pub bridge_id: String,
 }
 
 /// Who may do what, and for how long a sign-in lasts.
@@ -240,7 +252,11 @@ pub struct WebTls {
 /// The validated runtime configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The PDUs polled at start (from `pdus.json` when it exists, else the
+    /// single-PDU settings).
     pub devices: Vec<DeviceConfig>,
+    /// `pdus.json` and what new PDUs start from.
+    pub fleet: FleetConfig,
     pub mqtt: MqttConfig,
     /// No PDU configured: the bridge runs on the simulated PDU and says so.
     pub demo: bool,
@@ -270,6 +286,116 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `BRIDGE_TLS_CERT` and `BRIDGE_TLS_KEY`; `None` = plain HTTP.
     pub tls: Option<WebTls>,
+}
+
+/// Several PDUs: `pdus.json` (`BRIDGE_PDUS_FILE`), compatible with the
+/// Python bridge's file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FleetConfig {
+    pub file: PathBuf,
+    /// The file's entries, enabled or not; `None` while it does not exist
+    /// (the single-PDU settings apply).
+    pub entries: Option<Vec<app::fleet::PduEntry>>,
+    /// The PDUs polled at start.
+    pub devices: Vec<DeviceConfig>,
+    pub defaults: DeviceDefaults,
+    /// The single-PDU setup's outlet names file (carried into a new fleet).
+    pub single_names: PathBuf,
+}
+
+/// What a PDU of `pdus.json` takes from the environment unless its entry
+/// says otherwise.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceDefaults {
+    pub poll_interval: Duration,
+    pub snmp_timeout: Duration,
+    pub snmp_retries: u32,
+    pub max_varbinds: usize,
+    pub floor: MeteringFloor,
+    pub data_dir: PathBuf,
+}
+
+/// A `pdus.json` entry that cannot be used, naming the device and field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("PDU {device_id:?}: {field}: {message}")]
+pub struct EntryProblem {
+    pub device_id: String,
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl DeviceDefaults {
+    /// The run-time settings of one `pdus.json` entry; its rules live in
+    /// `rules-{id}.json` and its outlet names in `outlet_names-{id}.json`
+    /// in the data directory.
+    pub fn device(&self, entry: &app::fleet::PduEntry) -> Result<DeviceConfig, EntryProblem> {
+        let problem =
+            |field: &'static str, message: String| EntryProblem { device_id: entry.device_id.clone(), field, message };
+        let id = entry.validate().map_err(|e| problem(e.field, e.message))?;
+        let kind = if entry.simulated {
+            // Unless set, a seed from the id: each simulated PDU differs, and stays the same across restarts.
+            let from_id = || id.as_str().bytes().fold(1u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            DeviceKind::Simulated { seed: entry.seed.unwrap_or_else(from_id) }
+        } else {
+            DeviceKind::Snmp {
+                host: entry.host.trim().to_owned(),
+                port: entry.snmp_port,
+                community_read: Secret(entry.community_read.clone().unwrap_or_else(|| "public".into())),
+                community_write: Secret(entry.community_write.clone().unwrap_or_else(|| "private".into())),
+            }
+        };
+        let names_file = self.data_dir.join(format!("outlet_names-{id}.json"));
+        let outlet_names = OutletNames::load(&names_file).map_err(|e| problem("outlet names", e.to_string()))?;
+        let secs = |value: Option<f64>, default: Duration| value.map(Duration::from_secs_f64).unwrap_or(default);
+        Ok(DeviceConfig {
+            label: entry.label.clone(),
+            kind,
+            poll_interval: secs(entry.poll_interval, self.poll_interval),
+            snmp_timeout: secs(entry.timeout, self.snmp_timeout),
+            snmp_retries: entry.retries.unwrap_or(self.snmp_retries),
+            max_varbinds: entry.max_varbinds.unwrap_or(self.max_varbinds),
+            floor: MeteringFloor {
+                power_w: entry.metering_floor_w.unwrap_or(self.floor.power_w),
+                current_a: entry.metering_floor_a.unwrap_or(self.floor.current_a),
+            },
+            outlet_names,
+            rules_file: self.data_dir.join(format!("rules-{id}.json")),
+            protected: entry.protected_outlets.clone(),
+            rack: entry.rack.clone(),
+            feed: entry.feed,
+            expected_serial: entry.serial.clone(),
+            id,
+        })
+    }
+}
+
+/// `pdus.json` as the Python bridge writes it: `{"pdus": [...]}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PdusFile {
+    pub pdus: Vec<app::fleet::PduEntry>,
+}
+
+/// The entries of `path`, `None` when there is no such file. Two entries
+/// with one device id are refused.
+pub fn load_pdus_file(path: &std::path::Path) -> Result<Option<Vec<app::fleet::PduEntry>>, ConfigError> {
+    let problem = |message: String| ConfigError::PdusFile { path: path.display().to_string(), message };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(problem(format!("cannot read it: {e}"))),
+    };
+    let file: PdusFile =
+        serde_json::from_str(&text).map_err(|e| problem(format!("not a PDU list ({{\"pdus\": [...]}}): {e}")))?;
+    let mut seen = std::collections::HashSet::new();
+    for entry in &file.pdus {
+        if let Err(e) = entry.validate() {
+            return Err(problem(format!("PDU {:?}: {}: {}", entry.device_id, e.field, e.message)));
+        }
+        if !seen.insert(entry.device_id.as_str()) {
+            return Err(problem(format!("device id {:?} is listed twice", entry.device_id)));
+        }
+    }
+    Ok(Some(file.pdus))
 }
 
 /// Events are kept at least this long (and by default exactly this long).
@@ -442,6 +568,25 @@ fn mqtt_tls(raw: &RawSettings) -> Result<Option<MqttTls>, ConfigError> {
     }
 }
 
+/// The host's name and the web port, in device-id letters: two bridges on
+/// one machine listen on different ports.
+fn default_bridge_id(port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .take(48)
+        .collect();
+    let host = if host.is_empty() { "host".to_owned() } else { host };
+    match port {
+        // A port chosen at start (tests): the process tells bridges apart.
+        0 => format!("{host}-p{}", std::process::id()),
+        port => format!("{host}-{port}"),
+    }
+}
+
 fn mqtt_config(raw: &RawSettings, web_addr: SocketAddr) -> Result<MqttConfig, ConfigError> {
     let port: u16 = number(raw, "MQTT_PORT", 1883, 1, u16::MAX)?;
     let mode = match raw.get("MQTT_BROKER") {
@@ -482,7 +627,12 @@ fn mqtt_config(raw: &RawSettings, web_addr: SocketAddr) -> Result<MqttConfig, Co
         None
     };
     let host = if web_addr.ip().is_unspecified() { "localhost".to_owned() } else { web_addr.ip().to_string() };
+    let bridge_id = match raw.get("BRIDGE_ID") {
+        Some(id) => DeviceId::parse(id).map_err(|why| invalid("BRIDGE_ID", id, why))?.to_string(),
+        None => default_bridge_id(web_addr.port()),
+    };
     Ok(MqttConfig {
+        bridge_id,
         mode,
         base,
         discovery_prefix,
@@ -527,6 +677,10 @@ impl Config {
             power_w: number(raw, "BRIDGE_METER_FLOOR_W", 1.0, 0.0, 100.0)?,
             current_a: number(raw, "BRIDGE_METER_FLOOR_A", 0.2, 0.0, 5.0)?,
         };
+        let single_names = raw
+            .get("BRIDGE_OUTLET_NAMES_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("outlet_names.json"));
         let outlet_names = match raw.get("BRIDGE_OUTLET_NAMES_FILE") {
             // Named explicitly: it must exist.
             Some(path) => {
@@ -555,6 +709,34 @@ impl Config {
             outlet_names,
             rules_file: raw.get("BRIDGE_RULES_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("rules.json")),
             protected: protected_outlets(raw)?,
+            rack: None,
+            feed: None,
+            expected_serial: None,
+        };
+        let defaults = DeviceDefaults {
+            poll_interval: device.poll_interval,
+            snmp_timeout: device.snmp_timeout,
+            snmp_retries: device.snmp_retries,
+            max_varbinds: device.max_varbinds,
+            floor: device.floor,
+            data_dir: data_dir.clone(),
+        };
+        let pdus_file = raw.get("BRIDGE_PDUS_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("pdus.json"));
+        let fleet = match load_pdus_file(&pdus_file)? {
+            Some(entries) => {
+                let devices = entries
+                    .iter()
+                    .filter(|e| e.enabled)
+                    .map(|e| {
+                        defaults.device(e).map_err(|e| ConfigError::PdusFile {
+                            path: pdus_file.display().to_string(),
+                            message: e.to_string(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                FleetConfig { file: pdus_file, entries: Some(entries), devices, defaults, single_names }
+            }
+            None => FleetConfig { file: pdus_file, entries: None, devices: vec![device], defaults, single_names },
         };
 
         let bind_text = raw.get("BRIDGE_WEB_BIND").unwrap_or("127.0.0.1");
@@ -619,8 +801,9 @@ impl Config {
         Ok(Config {
             auth,
             tls,
-            devices: vec![device],
-            demo,
+            devices: fleet.devices.clone(),
+            demo: demo && fleet.entries.is_none(),
+            fleet,
             mqtt,
             web_addr,
             data_dir,

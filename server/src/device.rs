@@ -98,6 +98,11 @@ pub struct Device {
     /// How many commands each outlet has been sent (by number), so an answer
     /// can say that a later command superseded it.
     pub(crate) command_counts: Mutex<std::collections::HashMap<u32, u64>>,
+    /// The serial this PDU must answer with (from `pdus.json`, or learned
+    /// at its first answer); another is refused, never merged.
+    expected_serial: Mutex<Option<String>>,
+    /// The serial of the other PDU answering at this address, while it does.
+    refused_serial: Mutex<Option<String>>,
 }
 
 impl Device {
@@ -110,6 +115,8 @@ impl Device {
             last_error: Mutex::new(None),
             commands: tokio::sync::Mutex::new(()),
             command_counts: Mutex::new(std::collections::HashMap::new()),
+            expected_serial: Mutex::new(config.expected_serial.clone()),
+            refused_serial: Mutex::new(None),
         })
     }
 
@@ -132,6 +139,25 @@ impl Device {
 
     pub(crate) fn set_last_error(&self, error: Option<String>) {
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = error;
+    }
+
+    pub fn expected_serial(&self) -> Option<String> {
+        self.expected_serial.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// From now on only a PDU with `serial` is taken for this one.
+    pub fn expect_serial(&self, serial: &str) {
+        *self.expected_serial.lock().unwrap_or_else(|e| e.into_inner()) = Some(serial.to_owned());
+    }
+
+    /// The serial of a different PDU answering at this address, if one does:
+    /// nothing is switched and nothing recorded while it does.
+    pub fn refused_serial(&self) -> Option<String> {
+        self.refused_serial.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_refused_serial(&self, serial: Option<String>) {
+        *self.refused_serial.lock().unwrap_or_else(|e| e.into_inner()) = serial;
     }
 
     /// The simulated device behind this PDU, if it is one (fault injection).

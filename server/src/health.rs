@@ -100,7 +100,7 @@ pub fn report(
     }
     subsystems.push(Subsystem { name: "history", status, detail });
 
-    let refused: Vec<String> = automation.engines.iter().filter_map(|e| e.file_error()).collect();
+    let refused: Vec<String> = automation.engines().iter().filter_map(|e| e.file_error()).collect();
     let detail = (!refused.is_empty()).then(|| refused.join("; "));
     if let Some(why) = &detail {
         health.reasons.push(format!("rules: {why}"));

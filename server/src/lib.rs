@@ -17,7 +17,9 @@ pub mod check;
 pub mod clock;
 pub mod config;
 pub mod device;
+pub mod discover;
 pub mod events;
+pub mod fleet;
 mod fsutil;
 pub mod health;
 pub mod history;
@@ -123,7 +125,12 @@ pub async fn start(
             let writer = history::serve(
                 store.clone(),
                 snapshots,
-                bridge.devices().to_vec(),
+                {
+                    let bridge = bridge.clone();
+                    Arc::new(move |id: &str| {
+                        bridge.device(Some(id)).map(|d| history::reports::outlet_names(&d)).unwrap_or_default()
+                    })
+                },
                 (demo, config.demo_history_days),
                 reports.clone(),
                 shutdown.clone(),
@@ -149,11 +156,12 @@ pub async fn start(
             None
         }
     };
-    tasks.extend(automation.spawn(shutdown));
     let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, &access, shutdown);
     tasks.extend(mqtt_tasks);
-    tasks.extend(poller::spawn(&bridge, shutdown));
-    let services = web::Services { bridge, automation, history, reports, mqtt, history_note, auth: access };
+    // Every PDU's rule runner and poller, last.
+    let fleet = fleet::Fleet::new(config, bridge.clone(), automation.clone(), shutdown.clone());
+    tasks.push(fleet.start());
+    let services = web::Services { bridge, automation, history, reports, mqtt, history_note, auth: access, fleet };
     Ok(Running { services, tasks })
 }
 
@@ -175,6 +183,7 @@ pub async fn serve_bridge(
     // Listening and every task started: ready (for systemd's Type=notify).
     notify::notify("READY=1");
     tasks.push(tokio::spawn(notify::watchdog(shutdown.clone())));
+    let state_fleet = services.fleet.clone();
     let state = web::AppState {
         services,
         shutdown: shutdown.clone(),
@@ -189,7 +198,11 @@ pub async fn serve_bridge(
     // `offline` on its way out).
     notify::notify("STOPPING=1");
     shutdown.cancel();
-    if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(tasks)).await.is_err() {
+    let fleet = state_fleet.stopped(SHUTDOWN_GRACE);
+    if tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join(futures::future::join_all(tasks), fleet))
+        .await
+        .is_err()
+    {
         tracing::warn!("background tasks did not stop within {SHUTDOWN_GRACE:?}");
     }
     served

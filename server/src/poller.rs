@@ -126,12 +126,21 @@ pub fn spawn(bridge: &Arc<Bridge>, shutdown: &CancellationToken) -> Vec<JoinHand
     bridge.devices().iter().map(|d| tokio::spawn(run(bridge.clone(), d.clone(), shutdown.clone()))).collect()
 }
 
+/// How a poll that found another PDU at the address begins its reason.
+pub const IDENTITY_MISMATCH: &str = "a different PDU answers at this address";
+
 pub async fn run(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: CancellationToken) {
+    run_from(bridge, device, shutdown, Duration::ZERO).await
+}
+
+/// As [`run`], the first poll `phase` after now: PDUs started together
+/// spread their polls over the period instead of asking all at once.
+pub async fn run_from(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: CancellationToken, phase: Duration) {
     let period = device.config.poll_interval;
     let mut wall = WallClock::new();
     let mut identity: Option<(RawIdentity, Instant)> = None;
     let mut link = Link::default();
-    let mut tick = Instant::now();
+    let mut tick = Instant::now() + phase.min(period);
     loop {
         // A poke (after a command) polls at once, for the tick whose period
         // this is: its sample replaces that tick's with newer values.
@@ -171,6 +180,9 @@ pub async fn run(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: Cancellatio
             }
         }
         if link.unreachable() {
+            // Whoever answers next is asked who it is: after an outage the
+            // address may belong to another PDU.
+            identity = None;
             if !await_answer(&device, &link, &shutdown).await {
                 break;
             }
@@ -299,6 +311,16 @@ async fn poll_once(
             .await
             .map_err(timed_out)?
             .map_err(|e| e.to_string())?;
+        if let (Some(expected), Some(found)) = (device.expected_serial(), &fresh.serial) {
+            if expected.trim() != found.trim() {
+                device.set_refused_serial(Some(found.trim().to_owned()));
+                return Err(format!(
+                    "{IDENTITY_MISMATCH} (serial {found}, expected {expected}); its readings are not \
+                     recorded as this PDU's and no command reaches it: edit this PDU to accept it, or remove it"
+                ));
+            }
+        }
+        device.set_refused_serial(None);
         *identity = Some((fresh, Instant::now()));
     }
     let raw =

@@ -188,7 +188,7 @@ async fn the_energy_and_report_api() {
     steady(&store, from - from.rem_euclid(SLOT), now + 1).await;
     let settings = Settings::from_config(&bridge.config);
     reports::generate_due(&store, &settings, now, &|id| {
-        bridge.bridge.device(Some(id)).map(|d| reports::outlet_names(d)).unwrap_or_default()
+        bridge.bridge.device(Some(id)).map(|d| reports::outlet_names(&d)).unwrap_or_default()
     })
     .await
     .unwrap();
@@ -267,7 +267,7 @@ async fn bridge_with_reports(price: Option<&str>) -> (crate::util::Started, Stri
     let from = now - 20 * 86_400;
     steady(&bridge.history, from - from.rem_euclid(SLOT), now + 1).await;
     reports::generate_due(&bridge.history, &Settings::from_config(&bridge.config), now, &|id| {
-        bridge.bridge.device(Some(id)).map(|d| reports::outlet_names(d)).unwrap_or_default()
+        bridge.bridge.device(Some(id)).map(|d| reports::outlet_names(&d)).unwrap_or_default()
     })
     .await
     .unwrap();

@@ -88,7 +88,7 @@ async fn a_brownout_longer_than_the_delay_sheds_and_recovery_restores_after_the_
     assert_eq!((rig.outlet(5), rig.outlet(9)), (OutletState::On, OutletState::On));
     let events = rig.events();
     assert!(events.contains(&"triggered".to_owned()) && events.contains(&"restored".to_owned()), "{events:?}");
-    let status = rig.automation.engines[0].list();
+    let status = rig.automation.engines()[0].list();
     assert_eq!((status[0].state.as_str(), status[0].run_count), ("armed", 1));
 }
 
@@ -135,7 +135,7 @@ async fn a_restart_in_between_still_restores_the_shed_outlets() {
     let again = Automation::new(&rig.config, &rig.bridge);
     let stop = CancellationToken::new();
     again.spawn(&stop);
-    assert_eq!(again.engines[0].list()[0].state, "fired", "the fired state survived");
+    assert_eq!(again.engines()[0].list()[0].state, "fired", "the fired state survived");
     rig.volts_a(118.0);
     wait(40).await;
     assert_eq!((rig.outlet(5), rig.outlet(9)), (OutletState::On, OutletState::On));
@@ -156,7 +156,7 @@ async fn protected_outlets_are_never_switched_off_and_one_shots_disable_themselv
     for kind in ["ats_transfer", "source_lost", "redundancy_lost", "failed", "triggered", "disabled"] {
         assert!(events.contains(&kind.to_owned()), "{kind} missing from {events:?}");
     }
-    let status = &rig.automation.engines[0].list()[0];
+    let status = &rig.automation.engines()[0].list()[0];
     assert_eq!((status.rule.enabled, status.state.as_str()), (false, "disabled"));
     let file = std::fs::read_to_string(rig.config.data_dir.join("rules.json")).unwrap();
     assert!(file.contains("\"enabled\": false"), "the one-shot is disabled in the file too: {file}");
@@ -172,7 +172,7 @@ async fn an_invalid_rules_file_is_refused_and_the_previous_rules_stay() {
     std::fs::write(&path, r#"[{"name":"x","condition":"voltage_below","threshold":"low","outlet":1,"action":"off"}]"#)
         .unwrap();
     wait(5).await;
-    let engine = &rig.automation.engines[0];
+    let engine = &rig.automation.engines()[0];
     let error = engine.file_error().expect("the file was refused");
     assert!(error.contains("threshold") && error.contains("previous rules stay"), "{error}");
     assert_eq!(engine.list()[0].rule.name, "shed");
@@ -236,7 +236,7 @@ async fn a_refused_command_is_reported_retried_and_never_counted_as_success() {
     bridge.wait_for(|_| bridge.bridge.events().recent(50).iter().filter(|e| e.kind == "failed").count() >= 2).await;
     let failed: Vec<_> = bridge.bridge.events().recent(50).into_iter().filter(|e| e.kind == "failed").collect();
     assert!(failed[0].details.contains("noAccess") && failed[0].details.contains("retrying"), "{failed:?}");
-    let status = &bridge.automation.engines[0].list()[0];
+    let status = &bridge.automation.engines()[0].list()[0];
     assert_eq!(status.run_count, 0, "a failed command is not a run");
     assert_eq!(agent.sim.model().outlet_state(6, Instant::now()).unwrap().0, OutletState::On);
 }
@@ -308,13 +308,13 @@ async fn the_no_script_rule_form_takes_a_name_with_spaces_and_encodes_it_in_the_
 
     let (code, to) = form_post(&router, "rule=Night+shed+2&op=disable").await;
     assert_eq!((code, to.as_str()), (StatusCode::SEE_OTHER, "/?done=rule&rule=Night+shed+2&what=disabled#rules"));
-    assert!(!bridge.automation.engines[0].list()[0].rule.enabled);
+    assert!(!bridge.automation.engines()[0].list()[0].rule.enabled);
 
     let (_, to) = form_post(&router, "rule=Night%20shed%202&op=delete").await;
     assert_eq!(to, "/?confirm=rule-delete&rule=Night+shed+2#rules", "asked first");
     let (_, to) = form_post(&router, "rule=Night+shed+2&op=delete&confirmed=1").await;
     assert_eq!(to, "/?done=rule&rule=Night+shed+2&what=deleted#rules");
-    assert!(bridge.automation.engines[0].list().is_empty());
+    assert!(bridge.automation.engines()[0].list().is_empty());
 
     let (_, to) = form_post(&router, "rule=Night+shed+2&op=enable").await;
     assert_eq!(to, "/?failed=rule&rule=Night+shed+2&code=404#rules");
@@ -345,7 +345,7 @@ async fn the_rule_editor_works_as_a_plain_form_create_update_and_refuse() {
     let started = Started::new(&[]).await;
     let router = started.bare_router();
     let operator = started.browser_cookie("olga", Role::Operator).await;
-    let rules = || started.automation.engines[0].list().into_iter().map(|s| s.rule).collect::<Vec<_>>();
+    let rules = || started.automation.engines()[0].list().into_iter().map(|s| s.rule).collect::<Vec<_>>();
 
     let (code, to) = form_post_as(&router, &operator, EDITOR_FORM).await;
     assert_eq!((code, to.as_str()), (StatusCode::SEE_OTHER, "/?done=rule&rule=Shed+NAS&what=created#rules"));

@@ -4,8 +4,10 @@ mod util;
 
 mod access;
 mod api;
+mod discovery;
 mod energy;
 mod events;
+mod fleet;
 mod guard;
 mod history;
 mod hostile;

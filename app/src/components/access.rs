@@ -87,9 +87,10 @@ fn when_or(ts: Option<f64>, none: &'static str) -> AnyView {
 }
 
 /// A panel's last word: done (`false`) or what went wrong (`true`).
-type Said = RwSignal<Option<(bool, String)>>;
+pub(super) type Said = RwSignal<Option<(bool, String)>>;
 
-fn said(message: Said) -> impl IntoView {
+/// Where a panel says it (read out by screen readers as it changes).
+pub(super) fn said(message: Said) -> impl IntoView {
     view! {
         <p class="toast" role="status" aria-live="polite">
             {move || message.get().map(|(is_error, text)| view! {

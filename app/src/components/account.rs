@@ -19,7 +19,8 @@ const LOGOUT_PATH: &str = "/auth/logout";
 pub fn AccountBar() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
     let view = use_context::<View>().unwrap_or(View::Dashboard);
-    let here = if view == View::Access { View::ACCESS_PATH } else { "/" };
+    // Signing in comes back to this page (a PDU's, the fleet, access).
+    let here = crate::current_path();
     let caller = dash.caller.get_value();
     let on_access = (view == View::Access).then_some("page");
     let body = match caller {
@@ -38,7 +39,7 @@ pub fn AccountBar() -> impl IntoView {
         }
         _ => view! {
             <p class="account-who" data-testid="signed-in">"Viewing without signing in (read only)"</p>
-            <a class="account-link" href=login_url(here) data-testid="sign-in">"Sign in"</a>
+            <a class="account-link" href=login_url(&here) data-testid="sign-in">"Sign in"</a>
         }
         .into_any(),
     };

@@ -14,13 +14,15 @@ mod banks;
 mod charts;
 mod dialog;
 mod energy;
+pub mod fleet;
 mod identity;
 mod outlets;
+pub mod pdus;
 mod rules;
 
 use crate::format;
 use crate::model::{DeviceId, MqttState};
-use crate::state::{Dashboard, LinkState, Trust, View};
+use crate::state::{AddressedPdu, Dashboard, LinkState, Trust, View};
 use crate::status::{self, Alarm, Severity};
 use leptos::prelude::*;
 
@@ -63,6 +65,8 @@ pub fn When(ms: u64) -> impl IntoView {
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
+    let addressed = use_context::<AddressedPdu>().unwrap_or_default();
+    let unknown = Memo::new(move |_| dash.unknown(&addressed));
     let has_data = move || dash.current.with(Option::is_some);
     let has_pdu = move || dash.current_id.with(Option::is_some);
     let class = move || if dash.trust().frozen() { "page frozen" } else { "page" };
@@ -72,43 +76,68 @@ pub fn DashboardPage() -> impl IntoView {
         <main id="content" tabindex="-1" class=class>
             <account::SessionEnded/>
             <StatusStrip/>
-            <Banners/>
-            <Show when=has_data fallback=NeverReached>
-                <identity::IdentityStrip/>
-                <div class="top-row">
-                    <ats::AtsPanel/>
-                    <banks::BankList/>
-                </div>
-                <outlets::OutletGrid/>
-                <charts::HistoryPanel/>
-                <energy::EnergyPanel/>
-            </Show>
-            <Show when=has_pdu>
-                <div class="bottom-row">
-                    <rules::RulesPanel/>
-                    <rules::EventList/>
-                </div>
+            <Show
+                when=move || unknown.with(Option::is_none)
+                fallback=move || view! { <NoSuchPdu asked=unknown.get().unwrap_or_default()/> }
+            >
+                <Banners/>
+                <Show when=has_data fallback=NeverReached>
+                    <identity::IdentityStrip/>
+                    <div class="top-row">
+                        <ats::AtsPanel/>
+                        <banks::BankList/>
+                    </div>
+                    <outlets::OutletGrid/>
+                    <charts::HistoryPanel/>
+                    <energy::EnergyPanel/>
+                </Show>
+                <Show when=has_pdu>
+                    <div class="bottom-row">
+                        <rules::RulesPanel/>
+                        <rules::EventList/>
+                    </div>
+                </Show>
             </Show>
         </main>
     }
 }
 
+/// An address naming a PDU the bridge does not have (mistyped, or removed
+/// since the link was made): say so, and lead to every PDU there is.
 #[component]
-fn Header() -> impl IntoView {
-    let dash = expect_context::<Dashboard>();
-    let link = move || match dash.link.get() {
-        LinkState::Connecting => ("wait", "connecting…"),
-        LinkState::Live => ("ok", "live"),
-        LinkState::Reconnecting => ("bad", "lost, reconnecting…"),
-    };
+fn NoSuchPdu(asked: String) -> impl IntoView {
+    view! {
+        <section class="card never" aria-labelledby="no-such-title" data-testid="no-such-pdu">
+            <h2 id="no-such-title">"No PDU with id “" {asked} "”"</h2>
+            <p>"The bridge watches no PDU by this id: it may have been removed, or the address is mistyped."</p>
+            <p><a href=View::FLEET_PATH>"See every PDU in the fleet"</a></p>
+        </section>
+    }
+}
+
+/// How the PDU on screen is doing, for the header: a class and words.
+fn pdu_indicator(dash: Dashboard) -> (&'static str, &'static str) {
     // Without the live stream the page cannot know the PDU's state.
-    let pdu = move || match dash.trust() {
+    match dash.trust() {
         Trust::NoLink { .. } => ("off", "unknown (no link)"),
         Trust::Unreachable { .. } => ("bad", "unreachable"),
         Trust::Stale { .. } => ("wait", "stale"),
         Trust::Lagging { .. } => ("wait", "no new readings"),
         Trust::Live if dash.current.with(Option::is_none) => ("bad", "never answered"),
         Trust::Live => ("ok", "online"),
+    }
+}
+
+#[component]
+fn Header() -> impl IntoView {
+    let dash = expect_context::<Dashboard>();
+    let view = use_context::<View>().unwrap_or(View::Dashboard);
+    let addressed = use_context::<AddressedPdu>().unwrap_or_default();
+    let unknown = Memo::new(move |_| dash.unknown(&addressed).is_some());
+    let link = move || match dash.link.get() {
+        LinkState::Connecting => ("wait", "connecting…"),
+        LinkState::Live => ("ok", "live"),
+        LinkState::Reconnecting => ("bad", "lost, reconnecting…"),
     };
     let mqtt = move || {
         dash.mqtt.with(|m| match m.state {
@@ -125,10 +154,28 @@ fn Header() -> impl IntoView {
             None => m.broker.clone(),
         })
     };
-    let label = move || {
-        dash.read(|s| s.label.clone())
+    let label = move || match view {
+        View::Fleet => "Fleet".to_owned(),
+        _ if unknown.get() => "No such PDU".to_owned(),
+        _ => dash
+            .read(|s| s.label.clone())
             .or_else(|| dash.current_id.get().and_then(|id| dash.info(&id)).map(|p| p.label))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+    };
+    // The fleet page speaks of every PDU, a PDU's page of its own.
+    let pdu_state = match view {
+        View::Fleet => view! { <fleet::FleetIndicator/> }.into_any(),
+        _ => {
+            let pdu = move || if unknown.get() { ("off", "no such PDU") } else { pdu_indicator(dash) };
+            view! {
+                <li class=move || format!("indicator {}", pdu().0) data-testid="pdu-state">
+                    <span class="dot" aria-hidden="true"></span>
+                    "PDU: "
+                    <strong>{move || pdu().1}</strong>
+                </li>
+            }
+            .into_any()
+        }
     };
     view! {
         <header class="topbar">
@@ -137,18 +184,14 @@ fn Header() -> impl IntoView {
                 <span class="brand-name">"pdu-bridge"</span>
                 <span class="brand-pdu">{label}</span>
             </h1>
-            <DeviceSelector/>
+            <PduSwitcher/>
             <ul class="indicators" aria-label="Connections">
                 <li class=move || format!("indicator {}", link().0) data-testid="link-state">
                     <span class="dot" aria-hidden="true"></span>
                     "Live updates: "
                     <strong>{move || link().1}</strong>
                 </li>
-                <li class=move || format!("indicator {}", pdu().0) data-testid="pdu-state">
-                    <span class="dot" aria-hidden="true"></span>
-                    "PDU: "
-                    <strong>{move || pdu().1}</strong>
-                </li>
+                {pdu_state}
                 <li class=move || format!("indicator {}", mqtt().0) data-testid="mqtt-state" title=mqtt_detail>
                     <span class="dot" aria-hidden="true"></span>
                     "MQTT: "
@@ -169,14 +212,26 @@ fn SectionLinks() -> impl IntoView {
     let view = use_context::<View>().unwrap_or(View::Dashboard);
     let dash = expect_context::<Dashboard>();
     let admin = dash.may(crate::access::Role::Admin);
+    let addressed = use_context::<AddressedPdu>().unwrap_or_default();
+    let known = move || dash.unknown(&addressed).is_none();
     match view {
         View::Dashboard => view! {
             <nav class="jump" aria-label="Sections">
-                <a href="#outlets">"Outlets"</a>
-                <a href="#history">"History"</a>
-                <a href="#energy">"Energy"</a>
-                <a href="#rules">"Rules"</a>
-                <a href="#events">"Events"</a>
+                <Show when=known fallback=|| view! { <a href=View::FLEET_PATH>"Every PDU"</a> }>
+                    <a href="#outlets">"Outlets"</a>
+                    <a href="#history">"History"</a>
+                    <a href="#energy">"Energy"</a>
+                    <a href="#rules">"Rules"</a>
+                    <a href="#events">"Events"</a>
+                </Show>
+            </nav>
+        }
+        .into_any(),
+        View::Fleet => view! {
+            <nav class="jump" aria-label="Sections">
+                <a href="#fleet-pdus">"PDUs"</a>
+                <a href="#fleet-totals">"Totals"</a>
+                <a href="#racks">"Racks"</a>
             </nav>
         }
         .into_any(),
@@ -196,32 +251,39 @@ fn SectionLinks() -> impl IntoView {
     }
 }
 
-/// Shown only when the bridge watches several PDUs.
+/// Links to every PDU's page and to the fleet, the page on screen marked;
+/// shown only when the bridge watches several PDUs. Plain links: each page
+/// is a real address, and the back button works.
 #[component]
-fn DeviceSelector() -> impl IntoView {
+fn PduSwitcher() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let ids =
-        move || dash.pdus.with(|all| all.iter().map(|p| (p.device_id.clone(), p.label.clone())).collect::<Vec<_>>());
-    let on_change = move |ev: leptos::ev::Event| {
-        if let Ok(id) = DeviceId::parse(&event_target_value(&ev)) {
-            dash.selected.set(Some(id));
-        }
-    };
+    let view = use_context::<View>().unwrap_or(View::Dashboard);
+    let addressed = use_context::<AddressedPdu>().unwrap_or_default();
+    let several = move || dash.pdus.with(|all| all.len() > 1);
+    let on_screen = Memo::new(move |_| match view {
+        View::Dashboard if dash.unknown(&addressed).is_none() => dash.current_id.get(),
+        _ => None,
+    });
+    let fleet_current = (view == View::Fleet).then_some("page");
     view! {
-        <Show when=move || dash.pdus.with(|all| all.len() > 1)>
-            <label class="device-select">
-                "PDU "
-                <select on:change=on_change>
-                    {move || {
-                        ids()
-                            .into_iter()
-                            .map(|(id, label)| {
-                                view! { <option value=id.to_string()>{label}</option> }
-                            })
-                            .collect_view()
-                    }}
-                </select>
-            </label>
+        <Show when=several>
+            <nav class="switcher" aria-label="PDUs" data-testid="pdu-switcher">
+                <ul>
+                    <li>
+                        <a href=View::FLEET_PATH aria-current=fleet_current data-testid="switch-fleet">"Fleet"</a>
+                    </li>
+                    <For
+                        each=move || dash.pdus.with(|all| all.iter().map(|p| (p.device_id.clone(), p.label.clone())).collect::<Vec<_>>())
+                        key=|pdu| pdu.clone()
+                        children=move |(id, label)| {
+                            let href = View::pdu_path(&id);
+                            let testid = format!("switch-{id}");
+                            let current = move || on_screen.with(|on| (on.as_ref() == Some(&id)).then_some("page"));
+                            view! { <li><a href=href aria-current=current data-testid=testid>{label}</a></li> }
+                        }
+                    />
+                </ul>
+            </nav>
         </Show>
     }
 }

@@ -542,7 +542,9 @@ pub(super) fn forget_form_url() {
                 .split('&')
                 .filter(|kv| kv.starts_with("range=") || kv.starts_with("outlet="))
                 .collect();
-            let url = if kept.is_empty() { "/".to_owned() } else { format!("/?{}", kept.join("&")) };
+            // The page stays the one it is (a PDU's own page, or `/`).
+            let path = location.pathname().unwrap_or_else(|_| "/".into());
+            let url = if kept.is_empty() { path } else { format!("{path}?{}", kept.join("&")) };
             if let Ok(history) = window().history() {
                 let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
             }

@@ -21,7 +21,6 @@ pub mod sample;
 pub mod store;
 
 use crate::clock::unix_secs;
-use crate::device::Device;
 use app::model::{DeviceId, PduSnapshot};
 use energy::Slot;
 use sample::Sample;
@@ -52,9 +51,11 @@ pub enum HistoryError {
 }
 
 /// Samples waiting for the writer before they are counted as lost: ten
-/// minutes of one PDU at 1 Hz, more with more PDUs (`/api/health` shows it).
+/// minutes of each PDU at 1 Hz (`/api/health` shows it), sized for at least
+/// 50 PDUs since PDUs can be added while the bridge runs (a slot costs a
+/// pointer only while it is used).
 pub fn queue_capacity(devices: usize) -> usize {
-    600 * devices.max(1)
+    600 * devices.max(50)
 }
 
 /// Commit after this many samples …
@@ -384,7 +385,7 @@ pub async fn demo_fills(store: &Arc<Store>, devices: &[(DeviceId, u64)], days: u
 pub async fn serve(
     store: Arc<Store>,
     snapshots: mpsc::Receiver<Arc<PduSnapshot>>,
-    devices: Vec<Arc<Device>>,
+    names: reports::OutletNamesOf,
     demo: (Vec<(DeviceId, u64)>, u32),
     settings: reports::Settings,
     shutdown: CancellationToken,
@@ -393,7 +394,7 @@ pub async fn serve(
         fresh = demo_fills(&store, &demo.0, demo.1) => fresh,
         _ = shutdown.cancelled() => return,
     };
-    let reports = tokio::spawn(reports::run(store.clone(), devices, settings, shutdown.clone()));
+    let reports = tokio::spawn(reports::run(store.clone(), names, settings, shutdown.clone()));
     run(store, snapshots, fresh, shutdown).await;
     let _ = reports.await;
 }

@@ -267,22 +267,25 @@ pub async fn generate_due(
     Ok(made)
 }
 
+/// The outlet names of the PDU with a device id, as it shows them now
+/// (empty for a PDU no longer watched).
+pub type OutletNamesOf = Arc<dyn Fn(&str) -> BTreeMap<u32, String> + Send + Sync>;
+
 /// A PDU's outlet names as it shows them now.
 pub fn outlet_names(device: &Device) -> BTreeMap<u32, String> {
     device.latest().map(|s| s.outlets.iter().map(|o| (o.number, o.name.to_string())).collect()).unwrap_or_default()
 }
 
 /// Make due reports at start and then every hour until `shutdown`; outlet
-/// names come from the PDUs in `devices`.
-pub async fn run(store: Arc<Store>, devices: Vec<Arc<Device>>, settings: Settings, shutdown: CancellationToken) {
+/// a PDU's outlet names come from `names` (its device id), asked then.
+pub async fn run(store: Arc<Store>, names: OutletNamesOf, settings: Settings, shutdown: CancellationToken) {
     let mut hourly = tokio::time::interval(Duration::from_secs(3_600));
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = hourly.tick() => {}
         }
-        let names =
-            |id: &str| devices.iter().find(|d| d.id().as_str() == id).map(|d| outlet_names(d)).unwrap_or_default();
+        let names = |id: &str| names(id);
         match generate_due(&store, &settings, unix_secs() as i64, &names).await {
             Ok(made) if !made.is_empty() => tracing::info!(reports = ?made, "energy reports made"),
             Ok(_) => {}

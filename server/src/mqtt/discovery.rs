@@ -9,9 +9,13 @@ use serde_json::{json, Value};
 
 /// Discovery needs the serial: without one there is no stable identity.
 pub fn node_id(s: &PduSnapshot) -> Option<String> {
-    let serial = s.identity.serial.as_deref()?.trim();
+    node_of_serial(s.identity.serial.as_deref()?)
+}
+
+/// The node id of the PDU with `serial`.
+pub fn node_of_serial(serial: &str) -> Option<String> {
     let id: String =
-        serial.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        serial.trim().chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     (!id.is_empty()).then(|| format!("pdu_{id}"))
 }
 
@@ -68,7 +72,7 @@ pub fn messages(prefix: &str, topics: &Topics, s: &PduSnapshot, dashboard_url: &
     });
     let origin = json!({"name": "pdu-bridge", "sw_version": env!("CARGO_PKG_VERSION")});
     let availability = json!([
-        {"topic": topics.bridge_status(), "payload_available": "online", "payload_not_available": "offline"},
+        {"topic": topics.bridge_will, "payload_available": "online", "payload_not_available": "offline"},
         {"topic": topics.availability(), "payload_available": "online", "payload_not_available": "offline"},
     ]);
     let base = |name: String, unique: String| -> Value {
@@ -195,7 +199,7 @@ pub fn messages(prefix: &str, topics: &Topics, s: &PduSnapshot, dashboard_url: &
         "origin": origin,
         "device_class": "connectivity",
         "entity_category": "diagnostic",
-        "state_topic": topics.bridge_status(),
+        "state_topic": topics.bridge_will,
         "payload_on": "online",
         "payload_off": "offline",
     });

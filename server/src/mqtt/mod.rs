@@ -1,11 +1,17 @@
-//! MQTT: the embedded broker and its front door, and one client connection
-//! per PDU that publishes the topic tree of `shared/spec/mqtt.md`, Home
-//! Assistant discovery, and takes outlet commands.
+//! MQTT: the embedded broker and its front door, and the bridge's one client
+//! connection that publishes every PDU's topic tree of
+//! `shared/spec/mqtt.md`, Home Assistant discovery, and takes outlet
+//! commands for the PDUs this bridge owns.
 //!
-//! Owns: the MQTT link and what goes over it. One connection per PDU because
-//! an MQTT connection has exactly one last will, and each PDU's
-//! `{base}/{d}/bridge/status` must turn `offline` when the bridge dies.
-//! Commands go through [`Bridge::outlet_command`], the one command path.
+//! Owns: the MQTT link and what goes over it. One connection per bridge,
+//! whatever the number of PDUs: its last will is the bridge's
+//! (`{base}/bridge/{bridge_id}/status`, which Home Assistant's availability
+//! follows); each PDU's `{base}/{d}/bridge/status` says `online` while the
+//! bridge runs and `offline` when it stops cleanly. A command for a device
+//! id this bridge does not own is left to the bridge that owns it. PDUs
+//! added at run time are greeted; removed ones leave no retained topic or
+//! Home Assistant entity behind. Commands go through
+//! [`Bridge::outlet_command`], the one command path.
 //! The link reconnects forever, at most 5 s apart, also when the broker is
 //! down at start-up, and republishes availability, discovery and all state on
 //! every connect; polling, history and the dashboard never wait for it.
@@ -27,13 +33,13 @@ use crate::clock::unix_secs;
 use crate::config::{MqttConfig, MqttMode, MqttTls};
 use crate::device::Device;
 use crate::rules::Automation;
-use app::model::{MqttState, MqttStatus, OutletAction};
+use app::model::{DeviceId, MqttState, MqttStatus, OutletAction};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, Publish, QoS,
     TlsConfiguration, Transport,
 };
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -110,32 +116,27 @@ pub fn start(
     let (status_tx, status_rx) =
         watch::channel(MqttStatus { state: MqttState::Connecting, broker: broker.clone(), error: None });
     let status_tx = Arc::new(status_tx);
-    let links = bridge.devices().iter().enumerate().map(|(i, device)| {
-        let link = Link {
-            automation: automation.clone(),
-            bridge: bridge.clone(),
-            device: device.clone(),
-            config: config.clone(),
-            topics: Topics::new(&config.base, device.id().as_str()),
-            answers_unknown_devices: i == 0,
-            status: status_tx.clone(),
-            broker: broker.clone(),
-            attribution: attribution.clone(),
-        };
-        let mut options = MqttOptions::new(format!("pdu-bridge-{}", device.id()), host.clone(), port);
-        options.set_keep_alive(Duration::from_secs(15));
-        options.set_clean_session(true);
-        options.set_max_packet_size(1 << 20, 1 << 20);
-        options.set_last_will(LastWill::new(link.topics.bridge_status(), "offline", QoS::AtLeastOnce, true));
-        if let Some(user) = &username {
-            options.set_credentials(user.clone(), password.clone().unwrap_or_default());
-        }
-        if let Some(tls) = &tls {
-            options.set_transport(Transport::tls_with_config(tls.clone()));
-        }
-        tokio::spawn(link.run(options, shutdown.clone()))
-    });
-    tasks.extend(links);
+    let link = Link {
+        automation: automation.clone(),
+        bridge: bridge.clone(),
+        config: config.clone(),
+        will: topics::bridge_will(&config.base, &config.bridge_id),
+        status: status_tx.clone(),
+        broker: broker.clone(),
+        attribution: attribution.clone(),
+    };
+    let mut options = MqttOptions::new(format!("pdu-bridge-{}", config.bridge_id), host.clone(), port);
+    options.set_keep_alive(Duration::from_secs(15));
+    options.set_clean_session(true);
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    options.set_last_will(LastWill::new(link.will.clone(), "offline", QoS::AtLeastOnce, true));
+    if let Some(user) = &username {
+        options.set_credentials(user.clone(), password.clone().unwrap_or_default());
+    }
+    if let Some(tls) = &tls {
+        options.set_transport(Transport::tls_with_config(tls.clone()));
+    }
+    tasks.push(tokio::spawn(link.run(options, shutdown.clone())));
     (status_rx, tasks)
 }
 
@@ -204,21 +205,31 @@ pub(crate) fn tls_configuration(tls: &MqttTls) -> Result<TlsConfiguration, Strin
     Ok(TlsConfiguration::Simple { ca, alpn: None, client_auth })
 }
 
+/// The bridge's one connection: every PDU's topics, commands for the PDUs
+/// this bridge owns, and the bridge's last will.
 struct Link {
     /// Rules and events: `automation/status` and `automation/event`.
     automation: Arc<Automation>,
     bridge: Arc<Bridge>,
-    device: Arc<Device>,
     config: MqttConfig,
-    topics: Topics,
-    /// The first PDU's connection also answers commands for device ids that
-    /// no PDU has, so they get an error instead of silence.
-    answers_unknown_devices: bool,
+    /// `{base}/bridge/{bridge_id}/status`, the connection's last will.
+    will: String,
     status: Arc<watch::Sender<MqttStatus>>,
     broker: String,
     /// Who sent a command through the embedded broker's front door (`None`
     /// with an external broker, which does not say).
     attribution: Option<Arc<front::Attribution>>,
+}
+
+/// What the connection keeps for one PDU.
+struct Watched {
+    device: Arc<Device>,
+    topics: Topics,
+    publisher: Publisher,
+    /// Discovery config topics published in this connection.
+    announced: HashSet<String>,
+    /// The Home Assistant node id the discovery topics use (from the serial).
+    node: Option<String>,
 }
 
 pub(crate) fn refused_reason(e: &ConnectionError) -> String {
@@ -247,23 +258,26 @@ impl Link {
         self.status.send_replace(MqttStatus { state, broker: self.broker.clone(), error });
     }
 
-    /// Discovery for the PDU as it is now, and the topics it uses.
-    fn discovery(&self) -> Vec<Outgoing> {
-        match (&self.config.discovery_prefix, self.device.latest()) {
-            (Some(prefix), Some(s)) => discovery::messages(prefix, &self.topics, &s, &self.config.dashboard_url),
-            _ => Vec::new(),
-        }
+    fn watch(&self, device: Arc<Device>) -> Watched {
+        let topics = Topics::in_bridge(&self.config.base, device.id().as_str(), &self.config.bridge_id);
+        let publisher = Publisher::new(topics.clone(), self.config.refresh);
+        Watched { device, topics, publisher, announced: HashSet::new(), node: None }
     }
 
     async fn run(self, options: MqttOptions, shutdown: CancellationToken) {
         let (client, mut events) = AsyncClient::new(options, QUEUE);
         let mut snapshots = self.bridge.bus().live();
         let mut rule_events = self.bridge.events().subscribe();
-        let mut publisher = Publisher::new(self.topics.clone(), self.config.refresh);
+        let mut changes = self.bridge.changes();
+        let mut watched: HashMap<DeviceId, Watched> =
+            self.bridge.devices().into_iter().map(|d| (d.id().clone(), self.watch(d))).collect();
+        // Removed while the link was down: cleared at the next connect.
+        let mut to_clear: Vec<Watched> = Vec::new();
+        // Home Assistant nodes of removed PDUs whose retained discovery
+        // (from an earlier run) is cleared as it comes back.
+        let mut gone_nodes: HashSet<String> = HashSet::new();
         let mut connected = false;
         let mut attempts: u32 = 0;
-        // Discovery config topics published in this connection.
-        let mut announced: HashSet<String> = HashSet::new();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -272,18 +286,18 @@ impl Link {
                         connected = true;
                         attempts = 0;
                         self.set_status(MqttState::Connected, None);
-                        tracing::info!(device = %self.device.id(), broker = %self.broker, "MQTT connected");
+                        tracing::info!(bridge = %self.config.bridge_id, broker = %self.broker, "MQTT connected");
                         self.subscribe(&client);
-                        send(&client, Outgoing { topic: self.topics.bridge_status(), payload: "online".into(), retain: true, at_least_once: true });
-                        send(&client, self.automation_status());
-                        publisher.republish_all();
-                        announced = self.announce(&client);
-                        if let Some(s) = self.device.latest() {
-                            publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(&client, m));
+                        send(&client, Outgoing { topic: self.will.clone(), payload: "online".into(), retain: true, at_least_once: true });
+                        for w in watched.values_mut() {
+                            self.greet(&client, w);
+                        }
+                        for w in to_clear.drain(..) {
+                            self.clear(&client, w, &mut gone_nodes);
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        self.incoming(&client, p, &mut publisher, &mut announced);
+                        self.incoming(&client, p, &mut watched, &gone_nodes);
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -291,9 +305,9 @@ impl Link {
                         let backoff = reconnect_wait(attempts, jitter());
                         attempts = attempts.saturating_add(1);
                         if connected {
-                            tracing::warn!(device = %self.device.id(), error = %reason, "MQTT connection lost; reconnecting");
+                            tracing::warn!(error = %reason, "MQTT connection lost; reconnecting");
                         } else {
-                            tracing::warn!(device = %self.device.id(), error = %reason, retry_in = ?backoff, "cannot connect to the MQTT broker");
+                            tracing::warn!(error = %reason, retry_in = ?backoff, "cannot connect to the MQTT broker");
                         }
                         connected = false;
                         self.set_status(MqttState::Disconnected, Some(reason));
@@ -303,29 +317,52 @@ impl Link {
                         }
                     }
                 },
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let gone = self.follow_changes(&client, &mut watched, connected);
+                    for w in gone {
+                        if connected {
+                            self.clear(&client, w, &mut gone_nodes);
+                        } else {
+                            to_clear.push(w);
+                        }
+                    }
+                    for w in watched.values() {
+                        if let Some(node) = &w.node {
+                            gone_nodes.remove(node);
+                        }
+                    }
+                }
                 event = rule_events.recv() => {
                     let Ok(event) = event else { continue };
-                    if connected && event.device_id == *self.device.id() {
-                        let message = self.topics.automation_event(event.rule.as_deref().unwrap_or(""), &event.kind, &event.details, event.ts);
+                    let Some(w) = watched.get(&event.device_id) else { continue };
+                    if connected {
+                        let message = w.topics.automation_event(event.rule.as_deref().unwrap_or(""), &event.kind, &event.details, event.ts);
                         send(&client, message);
-                        send(&client, self.automation_status());
+                        send(&client, self.automation_status(w));
                     }
                 }
                 snapshot = snapshots.recv() => {
                     let Ok(s) = snapshot else { continue };
-                    if !connected || s.device_id != *self.device.id() {
+                    let Some(w) = watched.get_mut(&s.device_id) else { continue };
+                    if !connected {
                         continue;
                     }
-                    if announced.is_empty() {
-                        announced = self.announce(&client);
+                    if w.announced.is_empty() {
+                        self.announce(&client, w);
                     }
-                    publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(&client, m));
+                    w.publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(&client, m));
                 }
             }
         }
         if connected {
             // A clean stop says so at once rather than through the last will.
-            let _ = client.try_publish(self.topics.bridge_status(), QoS::AtLeastOnce, true, "offline");
+            for w in watched.values() {
+                let _ = client.try_publish(w.topics.bridge_status(), QoS::AtLeastOnce, true, "offline");
+            }
+            let _ = client.try_publish(self.will.clone(), QoS::AtLeastOnce, true, "offline");
             let _ = client.try_disconnect();
             let flush = async {
                 while let Ok(event) = events.poll().await {
@@ -338,19 +375,87 @@ impl Link {
         }
     }
 
-    fn automation_status(&self) -> Outgoing {
-        let rules = self.automation.engine(self.device.id()).map(|e| e.list()).unwrap_or_default();
-        self.topics.automation_status(&serde_json::to_value(rules).unwrap_or_default())
+    /// A (re)connect, or a PDU added: its bridge status, rules, discovery
+    /// and every topic again.
+    fn greet(&self, client: &AsyncClient, w: &mut Watched) {
+        send(
+            client,
+            Outgoing { topic: w.topics.bridge_status(), payload: "online".into(), retain: true, at_least_once: true },
+        );
+        send(client, self.automation_status(w));
+        w.publisher.republish_all();
+        self.announce(client, w);
+        if let Some(s) = w.device.latest() {
+            w.publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(client, m));
+        }
+    }
+
+    /// PDUs were added, changed or removed: greet the new ones, announce a
+    /// changed one again; the removed ones are returned for [`Link::clear`].
+    fn follow_changes(
+        &self,
+        client: &AsyncClient,
+        watched: &mut HashMap<DeviceId, Watched>,
+        connected: bool,
+    ) -> Vec<Watched> {
+        let now: HashMap<DeviceId, Arc<Device>> =
+            self.bridge.devices().into_iter().map(|d| (d.id().clone(), d)).collect();
+        let gone: Vec<DeviceId> = watched.keys().filter(|id| !now.contains_key(*id)).cloned().collect();
+        let gone: Vec<Watched> = gone.iter().filter_map(|id| watched.remove(id)).collect();
+        for (id, device) in now {
+            match watched.get_mut(&id) {
+                // Edited in place: a new `Device` under the same id, whose
+                // label or serial may differ; its entities are announced anew.
+                Some(w) if !Arc::ptr_eq(&w.device, &device) => {
+                    w.device = device;
+                    if connected {
+                        for topic in std::mem::take(&mut w.announced) {
+                            send(client, Outgoing { topic, payload: String::new(), retain: true, at_least_once: true });
+                        }
+                        self.greet(client, w);
+                    } else {
+                        w.announced.clear();
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    let mut w = self.watch(device);
+                    if connected {
+                        self.greet(client, &mut w);
+                    }
+                    watched.insert(id, w);
+                }
+            }
+        }
+        gone
+    }
+
+    /// A removed PDU: every retained topic it published and its Home
+    /// Assistant entities are cleared (its history stays in the store).
+    /// Discovery it left on the broker in an earlier run is cleared as it
+    /// comes back (by its serial's node).
+    fn clear(&self, client: &AsyncClient, w: Watched, gone_nodes: &mut HashSet<String>) {
+        tracing::info!(device = %w.device.id(), "PDU removed: clearing its MQTT topics and Home Assistant entities");
+        w.publisher.clearing().into_iter().for_each(|m| send(client, m));
+        for topic in w.announced {
+            send(client, Outgoing { topic, payload: String::new(), retain: true, at_least_once: true });
+        }
+        let node = w.node.clone().or_else(|| w.device.expected_serial().and_then(|s| discovery::node_of_serial(&s)));
+        if let (Some(prefix), Some(node)) = (&self.config.discovery_prefix, node) {
+            let _ = client.try_subscribe(format!("{prefix}/+/{node}/+/config"), QoS::AtLeastOnce);
+            gone_nodes.insert(node);
+        }
+    }
+
+    fn automation_status(&self, w: &Watched) -> Outgoing {
+        let rules = self.automation.engine(w.device.id()).map(|e| e.list()).unwrap_or_default();
+        w.topics.automation_status(&serde_json::to_value(rules).unwrap_or_default())
     }
 
     fn subscribe(&self, client: &AsyncClient) {
         // Exactly one filter matches a command topic: overlapping filters
         // would deliver (and carry out) a command twice.
-        let mut filters = vec![if self.answers_unknown_devices {
-            format!("{}/+/outlet/+/command", self.config.base)
-        } else {
-            self.topics.commands()
-        }];
+        let mut filters = vec![format!("{}/+/outlet/+/command", self.config.base)];
         if let Some(prefix) = &self.config.discovery_prefix {
             filters.push(format!("{prefix}/status"));
         }
@@ -361,36 +466,51 @@ impl Link {
         }
     }
 
-    fn announce(&self, client: &AsyncClient) -> HashSet<String> {
-        if let (Some(prefix), Some(node)) =
-            (&self.config.discovery_prefix, self.device.latest().and_then(|s| discovery::node_id(&s)))
-        {
+    fn announce(&self, client: &AsyncClient, w: &mut Watched) {
+        let Some(prefix) = &self.config.discovery_prefix else { return };
+        let Some(s) = w.device.latest() else { return };
+        if let Some(node) = discovery::node_id(&s) {
             // Our retained discovery topics come back to us: the ones this
             // PDU no longer has are cleared (see `incoming`).
             let _ = client.try_subscribe(format!("{prefix}/+/{node}/+/config"), QoS::AtLeastOnce);
+            w.node = Some(node);
         }
-        let messages = self.discovery();
-        let topics = messages.iter().map(|m| m.topic.clone()).collect();
+        let messages = discovery::messages(prefix, &w.topics, &s, &self.config.dashboard_url);
+        w.announced = messages.iter().map(|m| m.topic.clone()).collect();
         messages.into_iter().for_each(|m| send(client, m));
-        topics
     }
 
-    fn incoming(&self, client: &AsyncClient, p: Publish, publisher: &mut Publisher, announced: &mut HashSet<String>) {
+    fn incoming(
+        &self,
+        client: &AsyncClient,
+        p: Publish,
+        watched: &mut HashMap<DeviceId, Watched>,
+        gone_nodes: &HashSet<String>,
+    ) {
         let topic = p.topic.clone();
         if let Some(prefix) = &self.config.discovery_prefix {
             if topic == format!("{prefix}/status") {
                 if p.payload.as_ref() == b"online" {
                     tracing::info!("Home Assistant is online: republishing discovery and state");
-                    *announced = self.announce(client);
-                    publisher.republish_all();
-                    if let Some(s) = self.device.latest() {
-                        publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(client, m));
+                    for w in watched.values_mut() {
+                        self.announce(client, w);
+                        w.publisher.republish_all();
+                        if let Some(s) = w.device.latest() {
+                            w.publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(client, m));
+                        }
                     }
                 }
                 return;
             }
             if topic.starts_with(&format!("{prefix}/")) && topic.ends_with("/config") {
-                if !p.payload.is_empty() && !announced.contains(&topic) && !announced.is_empty() {
+                // `{prefix}/{component}/{node}/{key}/config` of one of our PDUs.
+                let node = topic.split('/').rev().nth(2).unwrap_or_default();
+                let owner = watched.values().find(|w| w.node.as_deref() == Some(node));
+                let stale = match owner {
+                    Some(w) => !w.announced.contains(&topic) && !w.announced.is_empty(),
+                    None => gone_nodes.contains(node),
+                };
+                if stale && !p.payload.is_empty() {
                     tracing::info!(%topic, "clearing stale Home Assistant discovery");
                     send(client, Outgoing { topic, payload: String::new(), retain: true, at_least_once: true });
                 }
@@ -400,15 +520,16 @@ impl Link {
         self.command(client, p);
     }
 
-    /// `{base}/{d}/outlet/{n}/command`: validate, switch through the service
-    /// path, answer on `…/command/response`.
+    /// `{base}/{d}/outlet/{n}/command` for a PDU this bridge owns: validate,
+    /// switch through the service path, answer on `…/command/response`.
+    /// Commands for other device ids are left alone: another bridge on the
+    /// same broker owns them and answers them.
     fn command(&self, client: &AsyncClient, p: Publish) {
         let Some((device_id, outlet)) = topics::command_target(&self.config.base, &p.topic) else { return };
-        let mine = device_id == self.device.id().as_str();
-        let unknown = self.bridge.device(Some(device_id)).is_err();
-        if !(mine || (unknown && self.answers_unknown_devices)) {
+        let Ok(device) = self.bridge.device(Some(device_id)) else {
+            tracing::debug!(topic = %p.topic, "a command for a PDU another bridge owns (or none): not ours to answer");
             return;
-        }
+        };
         if p.retain {
             tracing::warn!(topic = %p.topic, "ignored a retained command: commands must be sent live");
             return;
@@ -419,18 +540,15 @@ impl Link {
             None => Requester::mqtt(None),
         };
         let payload = String::from_utf8_lossy(&p.payload).trim().to_owned();
-        let (bridge, client, device_id, outlet) =
-            (self.bridge.clone(), client.clone(), device_id.to_owned(), outlet.to_owned());
+        let (bridge, client, outlet) = (self.bridge.clone(), client.clone(), outlet.to_owned());
         tokio::spawn(async move {
-            let outcome =
-                match (bridge.device(Some(&device_id)), outlet.parse::<u32>(), payload.parse::<OutletAction>()) {
-                    (Err(e), _, _) => Err(e.to_string()),
-                    (_, Err(_), _) => Err(format!("unknown outlet {outlet:?}")),
-                    (_, _, Err(why)) => Err(why),
-                    (Ok(device), Ok(n), Ok(action)) => {
-                        bridge.outlet_command(device, n, action, requester).await.map_err(|e| e.to_string())
-                    }
-                };
+            let outcome = match (outlet.parse::<u32>(), payload.parse::<OutletAction>()) {
+                (Err(_), _) => Err(format!("unknown outlet {outlet:?}")),
+                (_, Err(why)) => Err(why),
+                (Ok(n), Ok(action)) => {
+                    bridge.outlet_command(&device, n, action, requester).await.map_err(|e| e.to_string())
+                }
+            };
             let body = match &outcome {
                 Ok(r) => json!({"success": true, "command": r.command, "outlet": r.outlet, "state": r.state,
                                 "pending": r.pending, "error": null, "ts": r.ts}),

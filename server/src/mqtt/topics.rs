@@ -18,6 +18,11 @@ use tokio::time::Instant;
 /// back; a larger one is a real counter reset and is passed on.
 const ENERGY_NOISE_KWH: f64 = 0.5;
 
+/// The last will of the bridge `bridge_id`.
+pub fn bridge_will(base: &str, bridge_id: &str) -> String {
+    format!("{base}/bridge/{bridge_id}/status")
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outgoing {
     pub topic: String,
@@ -37,11 +42,22 @@ impl Outgoing {
 #[derive(Clone, Debug)]
 pub struct Topics {
     pub device: String,
+    /// The bridge's last will (`online`/`offline`): what Home Assistant
+    /// watches to know the bridge itself is up.
+    pub bridge_will: String,
 }
 
 impl Topics {
+    /// A PDU whose bridge's last will is its own `bridge/status`.
     pub fn new(base: &str, device_id: &str) -> Self {
-        Self { device: format!("{base}/{device_id}") }
+        let device = format!("{base}/{device_id}");
+        Self { bridge_will: format!("{device}/bridge/status"), device }
+    }
+
+    /// A PDU of the bridge `bridge_id`, whose one connection has its last
+    /// will on `{base}/bridge/{bridge_id}/status`.
+    pub fn in_bridge(base: &str, device_id: &str, bridge_id: &str) -> Self {
+        Self { device: format!("{base}/{device_id}"), bridge_will: bridge_will(base, bridge_id) }
     }
 
     pub fn of(&self, rest: &str) -> String {
@@ -187,6 +203,23 @@ pub struct Publisher {
 impl Publisher {
     pub fn new(topics: Topics, refresh: Duration) -> Self {
         Self { topics, refresh, last: HashMap::new(), last_full: None, available: None }
+    }
+
+    /// Empty retained messages for every retained topic of this PDU, so a
+    /// removed PDU leaves nothing behind on the broker.
+    pub fn clearing(&self) -> Vec<Outgoing> {
+        let fixed = ["status", "availability", "device", "automation/status", "bridge/status"];
+        fixed
+            .iter()
+            .map(|rest| rest.to_string())
+            .chain(self.last.keys().cloned())
+            .map(|rest| Outgoing {
+                topic: self.topics.of(&rest),
+                payload: String::new(),
+                retain: true,
+                at_least_once: true,
+            })
+            .collect()
     }
 
     /// Forget what was sent: the next snapshot republishes everything (after

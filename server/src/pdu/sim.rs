@@ -236,6 +236,13 @@ impl SimModel {
         self.outlets.len() as u32
     }
 
+    /// The same unit with only its first `count` outlets (1 to 10), like the
+    /// smaller models of the family: a PDU of another size for tests.
+    pub fn with_outlets(mut self, count: usize) -> Self {
+        self.outlets.truncate(count.clamp(1, OUTLETS.len()));
+        self
+    }
+
     /// Bring the model up to `now`: carry out due relay steps in order and
     /// integrate energy between them, so a reboot's off time costs no energy.
     pub fn advance(&mut self, now: Instant) {
@@ -578,6 +585,17 @@ impl SimulatedPdu {
             faults: Arc::new(Mutex::new(Faults::default())),
             timeout,
         }
+    }
+
+    /// A simulated PDU with `outlets` outlets (1 to 10) instead of ten.
+    pub fn sized(seed: u64, timeout: Duration, outlets: usize) -> Self {
+        let pdu = Self::new(seed, timeout);
+        {
+            let mut model = pdu.model();
+            let whole = std::mem::replace(&mut *model, SimModel::new(seed, Instant::now()));
+            *model = whole.with_outlets(outlets);
+        }
+        pdu
     }
 
     /// Direct access for fault injection and assertions in tests.

@@ -38,39 +38,59 @@ use tokio_util::sync::CancellationToken;
 
 /// Every PDU's rule engine.
 pub struct Automation {
-    pub engines: Vec<Arc<RuleEngine>>,
+    engines: std::sync::RwLock<Vec<Arc<RuleEngine>>>,
+    zone: jiff::tz::TimeZone,
+    data_dir: std::path::PathBuf,
 }
 
 impl Automation {
     /// An engine per PDU, subscribed to its snapshots: create this before
     /// the pollers start.
     pub fn new(config: &Config, bridge: &Arc<Bridge>) -> Arc<Self> {
-        let zone = config.zone();
-        let engines = bridge
-            .devices()
-            .iter()
-            .map(|device| {
-                let dc = &device.config;
-                RuleEngine::new(
-                    device.clone(),
-                    bridge.clone(),
-                    dc.rules_file.clone(),
-                    config.data_dir.join(format!("rules-state-{}.json", dc.id)),
-                    zone.clone(),
-                    dc.protected.clone(),
-                )
-            })
-            .collect();
-        Arc::new(Self { engines })
+        let automation = Self { engines: Default::default(), zone: config.zone(), data_dir: config.data_dir.clone() };
+        let engines = bridge.devices().into_iter().map(|device| automation.engine_for(device, bridge)).collect();
+        *automation.engines.write().unwrap_or_else(|e| e.into_inner()) = engines;
+        Arc::new(automation)
+    }
+
+    /// A new engine for `device` (reads its rule files: call it off the
+    /// runtime's threads once the bridge runs).
+    pub fn engine_for(&self, device: Arc<crate::device::Device>, bridge: &Arc<Bridge>) -> Arc<RuleEngine> {
+        let dc = device.config.clone();
+        RuleEngine::new(
+            device,
+            bridge.clone(),
+            dc.rules_file.clone(),
+            self.data_dir.join(format!("rules-state-{}.json", dc.id)),
+            self.zone.clone(),
+            dc.protected.clone(),
+        )
     }
 
     pub fn spawn(&self, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
-        self.engines.iter().map(|e| tokio::spawn(e.clone().run(shutdown.clone()))).collect()
+        self.engines().into_iter().map(|e| tokio::spawn(e.run(shutdown.clone()))).collect()
+    }
+
+    /// Every engine now.
+    pub fn engines(&self) -> Vec<Arc<RuleEngine>> {
+        self.engines.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The engine of the PDU `device_id`.
-    pub fn engine(&self, device_id: &DeviceId) -> Option<&Arc<RuleEngine>> {
-        self.engines.iter().find(|e| e.device().id() == device_id)
+    pub fn engine(&self, device_id: &DeviceId) -> Option<Arc<RuleEngine>> {
+        self.engines.read().unwrap_or_else(|e| e.into_inner()).iter().find(|e| e.device().id() == device_id).cloned()
+    }
+
+    /// Use `engine` for its PDU from now on (in place of the one it had).
+    pub fn insert(&self, engine: Arc<RuleEngine>) {
+        let mut all = self.engines.write().unwrap_or_else(|e| e.into_inner());
+        all.retain(|e| e.device().id() != engine.device().id());
+        all.push(engine);
+    }
+
+    /// Forget the engine of `device_id` (its task is stopped by its owner).
+    pub fn remove(&self, device_id: &DeviceId) {
+        self.engines.write().unwrap_or_else(|e| e.into_inner()).retain(|e| e.device().id() != device_id);
     }
 }
 

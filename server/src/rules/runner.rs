@@ -430,6 +430,8 @@ impl RuleEngine {
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
+                // A stopped PDU's runner decides nothing more.
+                biased;
                 _ = shutdown.cancelled() => break,
                 received = snapshots.recv() => match received {
                     Some(s) => self.evaluate(&s).await,

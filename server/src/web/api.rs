@@ -127,6 +127,16 @@ pub async fn stream(
         Some((status, (rx, false)))
     })
     .filter_map(|m| async move { Event::default().event(MQTT_EVENT).json_data(&m).ok() });
+    // The PDU list whenever a PDU is added, changed or removed.
+    let services = state.services.clone();
+    let pdus = futures::stream::unfold(state.services.bridge.changes(), |mut rx| async move {
+        rx.changed().await.ok()?;
+        Some(((), rx))
+    })
+    .filter_map(move |()| {
+        let list = app::backend::Backend::pdus(&services);
+        async move { Event::default().event(app::wire::PDUS_EVENT).json_data(&list).ok() }
+    });
     // A browser's stream ends soon after its session does (signed out
     // elsewhere, expired): what it shows is not for someone signed out.
     let auth = state.services.auth.clone();
@@ -142,6 +152,8 @@ pub async fn stream(
         }
     };
     let stop = futures::future::select(Box::pin(state.shutdown.cancelled_owned()), Box::pin(session_over));
-    let events = futures::stream::select(futures::stream::select(snapshots, mqtt), log).map(Ok).take_until(stop);
+    let events = futures::stream::select(futures::stream::select(snapshots, mqtt), futures::stream::select(log, pdus))
+        .map(Ok)
+        .take_until(stop);
     Sse::new(events).keep_alive(KeepAlive::default())
 }

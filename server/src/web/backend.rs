@@ -46,6 +46,8 @@ pub struct Services {
     pub history_note: Option<String>,
     /// Users, sessions, tokens and the audit log.
     pub auth: Arc<Auth>,
+    /// Which PDUs run; adds, changes and removes them.
+    pub fleet: Arc<crate::fleet::Fleet>,
 }
 
 impl From<AuthError> for ApiError {
@@ -77,6 +79,19 @@ impl From<DeviceError> for ApiError {
         match e {
             DeviceError::Unknown(_) => ApiError::not_found("device_id", e.to_string()),
             DeviceError::Ambiguous => ApiError::bad_request("device_id", e.to_string()),
+            DeviceError::None => ApiError::not_found("device_id", e.to_string()),
+        }
+    }
+}
+
+impl From<crate::fleet::FleetError> for ApiError {
+    fn from(e: crate::fleet::FleetError) -> Self {
+        use crate::fleet::FleetError;
+        match e {
+            FleetError::Invalid { field, message } => ApiError::Invalid { field: field.into(), message },
+            FleetError::Unknown(_) => ApiError::not_found("device_id", e.to_string()),
+            FleetError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            FleetError::File { .. } | FleetError::Start(_) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -92,6 +107,7 @@ impl From<CommandError> for ApiError {
             CommandError::Protected { .. } => {
                 ApiError::Forbidden { field: Some("confirm_protected".into()), message: e.to_string() }
             }
+            CommandError::WrongPdu { .. } => ApiError::Conflict(e.to_string()),
         }
     }
 }
@@ -125,7 +141,7 @@ fn store_error(e: StoreError) -> ApiError {
 }
 
 impl Services {
-    pub fn device(&self, device_id: Option<&str>) -> Result<&Arc<Device>, ApiError> {
+    pub fn device(&self, device_id: Option<&str>) -> Result<Arc<Device>, ApiError> {
         Ok(self.bridge.device(device_id)?)
     }
 
@@ -133,7 +149,7 @@ impl Services {
         Ok(self.history.as_deref().ok_or(HistoryError::Off)?)
     }
 
-    fn engine(&self, device_id: Option<&str>) -> Result<&Arc<RuleEngine>, ApiError> {
+    fn engine(&self, device_id: Option<&str>) -> Result<Arc<RuleEngine>, ApiError> {
         let device = self.device(device_id)?;
         self.automation
             .engine(device.id())
@@ -170,7 +186,7 @@ impl Services {
         need(caller, Role::Operator)?;
         let device = self.device(device_id)?;
         let requester = Requester::caller(via, caller, confirm_protected);
-        Ok(self.bridge.outlet_command(device, outlet, action, requester).await?)
+        Ok(self.bridge.outlet_command(&device, outlet, action, requester).await?)
     }
 
     /// Write a rule change to the audit log, whichever way it ended.
@@ -191,6 +207,79 @@ impl Services {
             rules: engine.list(),
             file_error: engine.file_error(),
         })
+    }
+
+    /// Every PDU with its settings (never its communities) and state.
+    pub fn pdu_list(&self) -> Vec<app::fleet::PduView> {
+        self.fleet.list()
+    }
+
+    pub fn pdu(&self, device_id: &str) -> Result<app::fleet::PduView, ApiError> {
+        Ok(self.fleet.get(device_id)?)
+    }
+
+    /// Add a PDU (`original` = `None`) or change one; admins only.
+    pub async fn save_pdu(
+        &self,
+        caller: &Caller,
+        original: Option<&str>,
+        entry: app::fleet::PduEntry,
+    ) -> Result<app::fleet::PduView, ApiError> {
+        need(caller, Role::Admin)?;
+        let id = entry.device_id.clone();
+        let (result, what) = match original {
+            Some(old) => (self.fleet.update(old, entry).await.map_err(ApiError::from), "changed"),
+            None => (self.fleet.add(entry).await.map_err(ApiError::from), "added"),
+        };
+        self.audit_pdu(caller, &id, what, &result).await;
+        result
+    }
+
+    pub async fn remove_pdu(&self, caller: &Caller, device_id: &str) -> Result<(), ApiError> {
+        need(caller, Role::Admin)?;
+        let result = self.fleet.remove(device_id).await.map_err(ApiError::from);
+        self.audit_pdu(caller, device_id, "removed", &result).await;
+        result
+    }
+
+    /// Look for CyberPower PDUs on a subnet; the ones watched already say
+    /// under which id. Admins only (it sends SNMP to every address).
+    pub async fn discover(
+        &self,
+        caller: &Caller,
+        request: app::fleet::DiscoverRequest,
+    ) -> Result<app::fleet::DiscoverResult, ApiError> {
+        need(caller, Role::Admin)?;
+        // One scan at a time; a /22 of silent addresses takes about 16 s.
+        let Ok(_one) = self.fleet.scanning.try_lock() else {
+            return Err(ApiError::Conflict("a discovery scan is running; try again when it has finished".into()));
+        };
+        let limits = crate::discover::Limits { concurrency: 64, ..Default::default() };
+        let mut result = crate::discover::scan(&request, &limits)
+            .await
+            .map_err(|e| ApiError::Invalid { field: e.field().into(), message: e.to_string() })?;
+        let known = self.fleet.list();
+        for found in &mut result.found {
+            let by_serial = known.iter().find(|p| p.settings.serial.as_deref() == Some(found.serial.as_str()));
+            let by_address = || {
+                known.iter().find(|p| {
+                    !p.settings.simulated && p.settings.host == found.host && p.settings.snmp_port == found.port
+                })
+            };
+            found.known_as = by_serial.or_else(by_address).map(|p| p.settings.device_id.clone());
+        }
+        let detail = format!("{}: {} found", request.cidr, result.found.len());
+        self.auth.record(&caller.who(), caller.from.as_deref(), "pdu_discover", &request.cidr, "ok", &detail).await;
+        Ok(result)
+    }
+
+    async fn audit_pdu<T>(&self, caller: &Caller, device_id: &str, what: &str, result: &Result<T, ApiError>) {
+        let (outcome, detail) = match result {
+            Ok(_) => ("ok", what.to_owned()),
+            Err(e) => ("failed", format!("{what}: {e}")),
+        };
+        let target = format!("pdu {device_id}");
+        self.auth.record(&caller.who(), caller.from.as_deref(), "pdu_change", &target, outcome, &detail).await;
     }
 
     /// Create (`original` = `None`) or replace a rule.
@@ -385,12 +474,12 @@ impl Services {
         outlet: Option<u32>,
     ) -> Result<History, ApiError> {
         let device = self.device(device_id)?;
-        Ok(query::fetch(self.store()?, device, kind, window, outlet).await?)
+        Ok(query::fetch(self.store()?, &device, kind, window, outlet).await?)
     }
 
     pub async fn energy(&self, device_id: Option<&str>) -> Result<EnergySummary, ApiError> {
         let device = self.device(device_id)?;
-        Ok(reports::summary(self.store()?, device, &self.reports).await?)
+        Ok(reports::summary(self.store()?, &device, &self.reports).await?)
     }
 
     pub async fn daily(&self, device_id: Option<&str>, days: u32) -> Result<Vec<EnergyDay>, ApiError> {
@@ -435,8 +524,25 @@ impl app::backend::Backend for Services {
                     simulated: d.config.is_simulated(),
                     last_error: d.last_error(),
                     protected: d.config.protected.clone(),
+                    rack: d.config.rack.clone(),
+                    feed: d.config.feed,
+                    disabled: false,
                 }
             })
+            .chain(self.fleet.list().into_iter().filter(|p| !p.settings.enabled).filter_map(|p| {
+                let device_id = app::model::DeviceId::parse(&p.settings.device_id).ok()?;
+                Some(app::wire::PduInfo {
+                    device_id,
+                    label: p.settings.label.clone().unwrap_or_else(|| p.settings.device_id.clone()),
+                    address: p.settings.address(),
+                    simulated: p.settings.simulated,
+                    last_error: None,
+                    protected: p.settings.protected_outlets.clone(),
+                    rack: p.settings.rack.clone(),
+                    feed: p.settings.feed,
+                    disabled: true,
+                })
+            }))
             .collect()
     }
 
@@ -604,5 +710,33 @@ impl app::backend::Backend for Services {
     fn audit(&self, caller: Caller, query: AuditQuery) -> BoxFuture<'static, Result<AuditPage, ApiError>> {
         let this = self.clone();
         Box::pin(async move { Services::audit(&this, &caller, query).await })
+    }
+
+    fn fleet(&self) -> Vec<app::fleet::PduView> {
+        self.fleet.list()
+    }
+
+    fn save_pdu(
+        &self,
+        caller: Caller,
+        original: Option<String>,
+        entry: app::fleet::PduEntry,
+    ) -> BoxFuture<'static, Result<app::fleet::PduView, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.save_pdu(&caller, original.as_deref(), entry).await })
+    }
+
+    fn remove_pdu(&self, caller: Caller, device_id: String) -> BoxFuture<'static, Result<(), ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { Services::remove_pdu(&this, &caller, &device_id).await })
+    }
+
+    fn discover(
+        &self,
+        caller: Caller,
+        request: app::fleet::DiscoverRequest,
+    ) -> BoxFuture<'static, Result<app::fleet::DiscoverResult, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { Services::discover(&this, &caller, request).await })
     }
 }

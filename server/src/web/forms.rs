@@ -72,8 +72,18 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-fn back(query: String, anchor: &str) -> Response {
-    Redirect::to(&format!("/?{query}#{anchor}")).into_response()
+/// Back to the page the form was on: the PDU's own page when the bridge
+/// has several, else the dashboard's address.
+fn back(page: &str, query: String, anchor: &str) -> Response {
+    Redirect::to(&format!("{page}?{query}#{anchor}")).into_response()
+}
+
+/// The page a form about `device_id` came from.
+fn page_of(state: &AppState, device_id: Option<&str>) -> String {
+    match device_id.and_then(|d| DeviceId::parse(d).ok()) {
+        Some(id) if state.services.bridge.devices().len() > 1 => app::state::View::pdu_path(&id),
+        _ => "/".to_owned(),
+    }
 }
 
 /// `pairs` as a query string, each value encoded (a rule name may hold
@@ -90,53 +100,56 @@ pub async fn post(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let body = FormBody::from_pairs(pairs);
+    let page = page_of(&state, body.device_id.as_deref());
     match what.as_str() {
         _ if !same_origin(&headers) => {
             let panel = if what == "rule" { "rule" } else { "outlet" };
-            back(format!("failed={panel}&code=403"), "content")
+            back(&page, format!("failed={panel}&code=403"), "content")
         }
-        "outlet" => outlet(&state, &caller, body).await,
-        "rule" => rule(&state, &caller, body).await,
+        "outlet" => outlet(&state, &caller, body, &page).await,
+        "rule" => rule(&state, &caller, body, &page).await,
         _ => Redirect::to("/").into_response(),
     }
 }
 
-async fn outlet(state: &AppState, caller: &Caller, body: FormBody) -> Response {
+async fn outlet(state: &AppState, caller: &Caller, body: FormBody, page: &str) -> Response {
     let device = body.device_id.as_deref().filter(|d| !d.is_empty()).map(DeviceId::parse);
     let outlet = body.o.as_deref().and_then(|o| o.parse::<u32>().ok()).filter(|n| *n > 0);
     let action = body.action.as_deref().and_then(|a| a.parse::<OutletAction>().ok());
     let (Some(n), Some(action), None | Some(Ok(_))) = (outlet, action, &device) else {
-        return back("failed=outlet&code=400".into(), "outlets");
+        return back(page, "failed=outlet&code=400".into(), "outlets");
     };
     let device = device.and_then(Result::ok);
     let device_q = device.as_ref().map(|d| format!("&device_id={d}")).unwrap_or_default();
     let what = format!("o={n}&action={action}{device_q}");
     if body.confirmed.as_deref() != Some("1") {
-        return back(format!("confirm=outlet&{what}"), &format!("outlet-{n}"));
+        return back(page, format!("confirm=outlet&{what}"), &format!("outlet-{n}"));
     }
     let device_id = device.as_ref().map(DeviceId::as_str);
     let protected = body.confirm_protected.as_deref() == Some("1");
     match state.services.outlet_command(caller, Origin::Dashboard, device_id, n, action, protected).await {
         Ok(r) => back(
+            page,
             format!("done=outlet&{what}&state={}&pending={}", r.state.label(), u8::from(r.pending)),
             &format!("outlet-{n}"),
         ),
-        Err(e) => back(format!("failed=outlet&{what}&code={}", e.status_code()), &format!("outlet-{n}")),
+        Err(e) => back(page, format!("failed=outlet&{what}&code={}", e.status_code()), &format!("outlet-{n}")),
     }
 }
 
-async fn rule(state: &AppState, caller: &Caller, body: FormBody) -> Response {
+async fn rule(state: &AppState, caller: &Caller, body: FormBody, page: &str) -> Response {
     let device = body.device_id.as_deref().filter(|d| !d.is_empty());
     if body.op.as_deref() == Some("save") {
-        return save(state, caller, device, &body).await;
+        return save(state, caller, device, &body, page).await;
     }
     // Only a valid rule name goes back into the address, encoded.
     let Some(name) = body.rule.filter(|r| app::rules::valid_name(r)) else {
-        return back("failed=rule&code=400".into(), "rules");
+        return back(page, "failed=rule&code=400".into(), "rules");
     };
     let services = &state.services;
-    let done = |what: &str| back(query(&[("done", "rule"), ("rule", &name), ("what", what)]), "rules");
-    let failed = |code: u16| back(query(&[("failed", "rule"), ("rule", &name), ("code", &code.to_string())]), "rules");
+    let done = |what: &str| back(page, query(&[("done", "rule"), ("rule", &name), ("what", what)]), "rules");
+    let failed =
+        |code: u16| back(page, query(&[("failed", "rule"), ("rule", &name), ("code", &code.to_string())]), "rules");
     match body.op.as_deref() {
         Some(op @ ("enable" | "disable")) => {
             match services.set_rule_enabled(caller, device, &name, op == "enable").await {
@@ -150,7 +163,7 @@ async fn rule(state: &AppState, caller: &Caller, body: FormBody) -> Response {
                 Err(e) => failed(e.status_code()),
             }
         }
-        Some("delete") => back(query(&[("confirm", "rule-delete"), ("rule", &name)]), "rules"),
+        Some("delete") => back(page, query(&[("confirm", "rule-delete"), ("rule", &name)]), "rules"),
         _ => failed(400),
     }
 }
@@ -159,7 +172,7 @@ async fn rule(state: &AppState, caller: &Caller, body: FormBody) -> Response {
 /// (`RuleDraft::to_rule`), then the service's (role, the PDU's outlets,
 /// names used twice). Refused, the answer is the editor again with what was
 /// typed, the field at fault named in the address and on the page.
-async fn save(state: &AppState, caller: &Caller, device: Option<&str>, body: &FormBody) -> Response {
+async fn save(state: &AppState, caller: &Caller, device: Option<&str>, body: &FormBody, page: &str) -> Response {
     let draft = RuleDraft::from_pairs(&body.pairs);
     let original = body.original.as_deref();
     let result = match draft.to_rule(None) {
@@ -175,7 +188,7 @@ async fn save(state: &AppState, caller: &Caller, device: Option<&str>, body: &Fo
     match (result, field) {
         (Ok(status), _) => {
             let what = if original.is_some() { "updated" } else { "created" };
-            back(query(&[("done", "rule"), ("rule", &status.rule.name), ("what", what)]), "rules")
+            back(page, query(&[("done", "rule"), ("rule", &status.rule.name), ("what", what)]), "rules")
         }
         // Something to type again: the editor, as it was, says what.
         (Err(e), Some(field)) => {
@@ -186,7 +199,7 @@ async fn save(state: &AppState, caller: &Caller, device: Option<&str>, body: &Fo
             }
             let fields = draft.to_pairs();
             pairs.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
-            back(query(&pairs), "rules")
+            back(page, query(&pairs), "rules")
         }
         // A refused role, an unknown PDU: nothing to type again.
         (Err(e), None) => {
@@ -195,7 +208,7 @@ async fn save(state: &AppState, caller: &Caller, device: Option<&str>, body: &Fo
             if app::rules::valid_name(name) {
                 pairs.push(("rule", name));
             }
-            back(query(&pairs), "rules")
+            back(page, query(&pairs), "rules")
         }
     }
 }

@@ -21,6 +21,7 @@ mod forms;
 mod guard;
 mod history;
 mod limits;
+mod pdus;
 mod reports;
 mod rules;
 mod serve;
@@ -118,7 +119,10 @@ pub fn router(state: AppState) -> Router {
         .route("/", gate(Viewer, get(page.clone())))
         // The access page: one's own account for everyone; users, tokens and
         // the audit log for admins (the server functions check each).
-        .route("/access", gate(Viewer, get(page)))
+        .route("/access", gate(Viewer, get(page.clone())))
+        // The fleet, and one PDU's dashboard at its own address.
+        .route("/fleet", gate(Viewer, get(page.clone())))
+        .route("/pdu/{device_id}", gate(Viewer, get(page)))
         .route("/api/auth/me", gate(Viewer, get(auth::me)))
         .route("/api/sessions", gate(Viewer, get(auth::sessions).delete(auth::end_all_sessions)))
         .route("/api/sessions/{id}", gate(Viewer, delete(auth::end_session)))
@@ -147,6 +151,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tokens", gate(Admin, get(auth::tokens).post(auth::create_token)))
         .route("/api/tokens/{id}", gate(Admin, delete(auth::revoke_token)))
         .route("/api/audit", gate(Admin, get(auth::audit)))
+        // The fleet: anyone who may look sees it (without secrets); admins change it.
+        .route("/api/pdus", gate(Viewer, get(pdus::list)).merge(gate(Admin, post(pdus::add))))
+        .route("/api/pdus/discover", gate(Admin, post(pdus::discover)))
+        .route(
+            "/api/pdus/{device_id}",
+            gate(Viewer, get(pdus::one)).merge(gate(Admin, put(pdus::update).delete(pdus::remove))),
+        )
         // Server functions: the role by the function's name.
         .route("/fn/{*name}", post(server_fns).route_layer(axum::middleware::from_fn(auth::require_for_server_fn)))
         .fallback(assets::serve)

@@ -106,8 +106,8 @@ impl Started {
         panic!("condition not reached within 10 s");
     }
 
-    pub fn sim(&self) -> &server::pdu::sim::SimulatedPdu {
-        self.bridge.devices()[0].simulator().expect("a simulated PDU")
+    pub fn sim(&self) -> server::pdu::sim::SimulatedPdu {
+        self.bridge.devices()[0].simulator().expect("a simulated PDU").clone()
     }
 }
 
@@ -202,11 +202,13 @@ pub async fn serve(pairs: &[(&str, &str)]) -> Served {
     // The embedded broker on a port of its own unless the test chooses: two
     // tests (or another bridge) on 1883 would take each other's port.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
-    let mut with_port = vec![("MQTT_PORT", port.as_str())];
-    with_port.extend_from_slice(pairs);
-    let (config, dir) = config(&with_port);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // Bridges sharing a broker need names of their own (client id, last will).
+    let bridge_id = format!("test-{}", addr.port());
+    let mut with_port = vec![("MQTT_PORT", port.as_str()), ("BRIDGE_ID", bridge_id.as_str())];
+    with_port.extend_from_slice(pairs);
+    let (config, dir) = config(&with_port);
     let bridge = Arc::new(Bridge::new(&config));
     let shutdown = CancellationToken::new();
     // The same access store the bridge opens (SQLite allows both).
