@@ -119,6 +119,30 @@ pub struct EntryError {
 }
 
 impl PduEntry {
+    /// Every field's name: an API body naming another is refused (a typo
+    /// such as `comunity_write` must not fall back to the default quietly).
+    pub const FIELDS: &'static [&'static str] = &[
+        "device_id",
+        "host",
+        "snmp_port",
+        "community_read",
+        "community_write",
+        "label",
+        "enabled",
+        "simulated",
+        "seed",
+        "poll_interval",
+        "timeout",
+        "retries",
+        "max_varbinds",
+        "metering_floor_w",
+        "metering_floor_a",
+        "protected_outlets",
+        "serial",
+        "rack",
+        "feed",
+    ];
+
     /// A simulated PDU (the demo's, carried into a new `pdus.json`).
     pub fn simulated(device_id: &str) -> Self {
         Self {
@@ -308,6 +332,30 @@ mod tests {
         assert!(file.pdus[1].enabled);
         assert!(file.pdus.iter().all(|p| p.validate().is_ok()));
         assert_eq!(file.pdus[0].redacted().community_write, None);
+        let all = serde_json::to_value(PduEntry {
+            community_read: Some("r".into()),
+            community_write: Some("w".into()),
+            label: Some("l".into()),
+            simulated: true,
+            seed: Some(1),
+            poll_interval: Some(1.0),
+            timeout: Some(1.0),
+            retries: Some(1),
+            max_varbinds: Some(1),
+            metering_floor_w: Some(1.0),
+            metering_floor_a: Some(0.1),
+            protected_outlets: vec![1],
+            serial: Some("s".into()),
+            rack: Some("r".into()),
+            feed: Some(Feed::A),
+            ..PduEntry::simulated("a")
+        })
+        .unwrap();
+        let mut names: Vec<&str> = all.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut listed = PduEntry::FIELDS.to_vec();
+        names.sort();
+        listed.sort();
+        assert_eq!(names, listed, "FIELDS names every field");
         let shown = format!("{:?}", file.pdus[0]);
         assert!(!shown.contains("private") && shown.contains("***"), "{shown}");
     }

@@ -177,6 +177,10 @@ async fn pdus_come_and_go_at_run_time_with_their_mqtt_topics() {
     assert!(body.contains("device_id"), "{body}");
     let (status, _) = http(served.addr, "POST", "/api/pdus", Some(r#"{"device_id":"main","simulated":true}"#)).await;
     assert_eq!(status, 409);
+    let typo = r#"{"device_id":"typo","host":"127.0.0.1","comunity_write":"secret"}"#;
+    let (status, body) = http(served.addr, "POST", "/api/pdus", Some(typo)).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("\"field\":\"comunity_write\""), "{body}");
     let (status, _) =
         http(served.addr, "POST", "/api/pdus", Some(r#"{"device_id":"x","host":"10.0.0.1","snmp_port":0}"#)).await;
     assert_eq!(status, 422);
