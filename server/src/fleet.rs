@@ -179,7 +179,8 @@ impl Fleet {
             .filter(|e| e.starts_with(crate::poller::IDENTITY_MISMATCH) && answering_serial.is_some());
         let mut settings = entry.redacted();
         if settings.serial.is_none() {
-            settings.serial = device.and_then(|d| d.expected_serial());
+            settings.serial =
+                device.and_then(|d| d.expected_serial().or_else(|| d.latest().and_then(|s| s.identity.serial.clone())));
         }
         PduView { settings, state: state.to_owned(), last_error, identity_mismatch, answering_serial }
     }
@@ -195,6 +196,7 @@ impl Fleet {
         if all.iter().any(|e| e.device_id == entry.device_id) {
             return Err(FleetError::Conflict(format!("a PDU with device id {:?} exists already", entry.device_id)));
         }
+        Self::feed_taken(&all, &entry)?;
         if let Some(address) = entry.address() {
             if let Some(other) = all.iter().find(|e| e.address().as_ref() == Some(&address)) {
                 return Err(FleetError::Conflict(format!(
@@ -273,6 +275,7 @@ impl Fleet {
             }
         }
         let config = self.defaults.device(&entry)?;
+        Self::feed_taken(&all, &entry)?;
         if let Some(address) = entry.address() {
             if let Some(other) = all.iter().find(|e| e.device_id != device_id && e.address().as_ref() == Some(&address))
             {
@@ -310,6 +313,20 @@ impl Fleet {
         self.stop_device(id.clone(), true).await;
         tracing::info!(device = %device_id, "PDU removed; its history is kept");
         Ok(())
+    }
+
+    /// A rack has one A feed and one B feed.
+    fn feed_taken(all: &[PduEntry], entry: &PduEntry) -> Result<(), FleetError> {
+        let (Some(rack), Some(feed)) = (&entry.rack, entry.feed) else { return Ok(()) };
+        let taken =
+            |e: &&PduEntry| e.device_id != entry.device_id && e.rack.as_ref() == Some(rack) && e.feed == Some(feed);
+        match all.iter().find(taken) {
+            Some(other) => Err(FleetError::Invalid {
+                field: "feed",
+                message: format!("rack {rack:?} has its {feed:?} feed already: {:?}", other.device_id),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The serial `entry` has, written down or as its PDU says now.

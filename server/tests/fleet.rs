@@ -177,6 +177,15 @@ async fn pdus_come_and_go_at_run_time_with_their_mqtt_topics() {
     assert!(body.contains("device_id"), "{body}");
     let (status, _) = http(served.addr, "POST", "/api/pdus", Some(r#"{"device_id":"main","simulated":true}"#)).await;
     assert_eq!(status, 409);
+    let second_a = r#"{"device_id":"x","simulated":true,"rack":"r1","feed":"A"}"#;
+    let (status, _) = http(served.addr, "POST", "/api/pdus", Some(second_a)).await;
+    assert_eq!(status, 201);
+    let (status, body) =
+        http(served.addr, "POST", "/api/pdus", Some(r#"{"device_id":"y","simulated":true,"rack":"r1","feed":"A"}"#))
+            .await;
+    assert_eq!(status, 422, "one A feed a rack: {body}");
+    assert!(body.contains("\"field\":\"feed\""), "{body}");
+    assert_eq!(http(served.addr, "DELETE", "/api/pdus/x", None).await.0, 204);
     let typo = r#"{"device_id":"typo","host":"127.0.0.1","comunity_write":"secret"}"#;
     let (status, body) = http(served.addr, "POST", "/api/pdus", Some(typo)).await;
     assert_eq!(status, 422, "{body}");

@@ -651,8 +651,11 @@ fn FleetRow(id: DeviceId, rows: Memo<Vec<Row>>) -> impl IntoView {
             <td data-col="alarms">
                 {move || {
                     let alarms = alarms();
+                    // Without a reading the PDU's own alarms are not known.
+                    let never = row.with(|r| r.as_ref().is_none_or(|r| r.read_ms.is_none()));
                     if alarms.is_empty() {
-                        return view! { <span class="muted">"none"</span> }.into_any();
+                        let word = if never { "unknown" } else { "none" };
+                        return view! { <span class="muted">{word}</span> }.into_any();
                     }
                     view! {
                         <ul class="fleet-alarms">

@@ -293,12 +293,17 @@ fn PduSwitcher() -> impl IntoView {
 #[component]
 fn StatusStrip() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
+    // This page's PDU; the fleet page has every PDU's state.
     let ids = move || {
         let configured = dash.pdus.with(|p| p.iter().map(|p| p.device_id.clone()).collect::<Vec<_>>());
-        if configured.is_empty() {
+        let all: Vec<DeviceId> = if configured.is_empty() {
             dash.snapshots.with(|all| all.iter().map(|s| s.device_id.clone()).collect())
         } else {
             configured
+        };
+        match dash.current_id.get() {
+            Some(current) if all.len() > 1 => all.into_iter().filter(|id| *id == current).collect(),
+            _ => all,
         }
     };
     let link_lost = move || match dash.trust() {
@@ -326,18 +331,23 @@ fn StatusStrip() -> impl IntoView {
     }
 }
 
+/// How the bridge's reason begins when another PDU answers at a PDU's
+/// address (`server::poller::IDENTITY_MISMATCH`).
+const WRONG_PDU: &str = "a different PDU answers at this address";
+
 /// What a PDU that has never answered shows instead of readings.
 fn never_reached(dash: Dashboard, id: &DeviceId) -> Alarm {
     let info = dash.info(id);
     let at = info.as_ref().and_then(|p| p.address.clone()).map(|a| format!(" at {a}")).unwrap_or_default();
-    let why = info
-        .and_then(|p| p.last_error)
-        .map(|e| format!("Last error: {e}."))
-        .unwrap_or_else(|| "The first poll is still under way.".to_owned());
+    let error = info.and_then(|p| p.last_error);
+    let wrong_pdu = error.as_deref().is_some_and(|e| e.starts_with(WRONG_PDU));
+    let why =
+        error.map(|e| format!("Last error: {e}.")).unwrap_or_else(|| "The first poll is still under way.".to_owned());
+    let title = if wrong_pdu { "A different PDU answers at its address" } else { "PDU has not answered" };
     Alarm {
         severity: Severity::Critical,
         key: "never-reached".into(),
-        title: "PDU has not answered".into(),
+        title: title.into(),
         detail: format!("No reading from the PDU{at} since the bridge started. {why}"),
         since_ms: None,
     }
@@ -433,6 +443,7 @@ fn NeverReached() -> impl IntoView {
     let port = move || info().and_then(|p| p.address).and_then(|a| a.rsplit_once(':').map(|(_, p)| p.to_owned()));
     let error =
         move || info().and_then(|p| p.last_error).unwrap_or_else(|| "none yet: the first poll is under way".into());
+    let wrong_pdu = move || info().and_then(|p| p.last_error).is_some_and(|e| e.starts_with(WRONG_PDU));
     view! {
         <section class="card never" aria-labelledby="never-title" data-testid="never-reached">
             <h2 id="never-title">"No reading from the PDU yet"</h2>
@@ -444,7 +455,10 @@ fn NeverReached() -> impl IntoView {
             </dl>
             <p>"What to check:"</p>
             <ul class="checklist">
-                <li>"PDU_HOST and PDU_SNMP_PORT name the PDU's network card (" {move || port().map(|p| format!("UDP port {p}")).unwrap_or_default()} ")."</li>
+                {move || wrong_pdu().then(|| view! {
+                    <li data-testid="never-wrong-pdu">"Something answers, but with another serial than this PDU's: the address now belongs to another unit. Correct the address, or accept the unit as this PDU (Manage PDUs on the " <a href="/fleet">"fleet page"</a> ")."</li>
+                })}
+                <li>"The address names the PDU's network card (" {move || port().map(|p| format!("UDP port {p}")).unwrap_or_default()} "): PDU_HOST and PDU_SNMP_PORT, or its settings on the " <a href="/fleet">"fleet page"</a> "."</li>
                 <li>"SNMP v2c is enabled on the PDU and PDU_COMMUNITY_READ matches its read community."</li>
                 <li>"No firewall between the bridge and the PDU drops SNMP (UDP)."</li>
                 <li>"The PDU is powered and its network card answers a ping. " <code>"pdu-bridge check"</code> " tries all of this in one go."</li>
@@ -492,7 +506,7 @@ fn Banners() -> impl IntoView {
         <Show when=simulated>
             <p class="banner info" data-testid="demo-banner">
                 <strong>"Demo mode: "</strong>
-                "these readings come from a simulated PDU44001, not hardware. Set PDU_HOST to poll a real PDU."
+                "these readings come from a simulated PDU44001, not hardware. Set PDU_HOST, or add a PDU on the fleet page, to poll a real one."
             </p>
         </Show>
         {move || {

@@ -82,16 +82,25 @@ impl Draft {
     }
 
     fn found(found: &Discovered) -> Self {
-        let name = if found.name.trim().is_empty() { &found.host } else { &found.name };
+        // Every unit leaves the factory named after its model: the serial
+        // tells them apart.
+        let named = !found.name.trim().is_empty() && found.name.trim() != found.model.trim();
+        let id = match (named, found.serial.trim()) {
+            (true, _) => id_from_name(&found.name),
+            (false, "") => id_from_name(&found.host),
+            (false, serial) => id_from_name(&format!("pdu-{serial}")),
+        };
+        let label =
+            if named { found.name.clone() } else { format!("{} {}", found.model, found.serial).trim().to_owned() };
         let mut base = PduEntry::simulated("");
         base.simulated = false;
         base.serial = Some(found.serial.clone()).filter(|s| !s.is_empty());
         Self {
             base: Some(base),
-            device_id: id_from_name(name),
+            device_id: id,
             host: found.host.clone(),
             port: found.port.to_string(),
-            label: found.name.clone(),
+            label,
             ..Self::new()
         }
     }
@@ -124,7 +133,14 @@ impl Draft {
             "B" => Some(Feed::B),
             _ => None,
         };
-        entry.validate().map_err(|e| format!("{}: {}", e.field.replace('_', " "), e.message))?;
+        entry.validate().map_err(|e| {
+            let field = e.field.replace('_', " ");
+            if e.message.starts_with(&field) {
+                e.message
+            } else {
+                format!("{field}: {}", e.message)
+            }
+        })?;
         Ok(entry)
     }
 }
@@ -149,8 +165,13 @@ fn PduAdmin() -> impl IntoView {
         }
     });
     let message: Said = RwSignal::new(None);
+    // What the add/change form did, said beside its button.
+    let form_said: Said = RwSignal::new(None);
+    let id_input_ref = NodeRef::<leptos::html::Input>::new();
     let draft = RwSignal::new(Draft::new());
     let removing = RwSignal::new(None::<String>);
+    // Another unit answering at a PDU's address, to take for it (asked first).
+    let accepting = RwSignal::new(None::<PduEntry>);
     let saving = RwSignal::new(false);
     let done = move |result: Result<String, ApiError>| match result {
         Ok(text) => {
@@ -165,22 +186,36 @@ fn PduAdmin() -> impl IntoView {
         let entry = match d.entry() {
             Ok(entry) => entry,
             Err(why) => {
-                message.set(Some((true, why)));
+                form_said.set(Some((true, why)));
                 return;
             }
         };
         saving.set(true);
         leptos::task::spawn_local(async move {
             let adding = d.original.is_none();
-            let result = pdu_save(d.original.clone(), entry).await.map(|p| {
-                draft.set(Draft::new());
-                let what = if adding { "added; polling started" } else { "changed" };
-                format!("PDU “{}” {what}.", p.settings.device_id)
-            });
+            match pdu_save(d.original.clone(), entry).await {
+                Ok(p) => {
+                    draft.set(Draft::new());
+                    let what = if adding { "added; polling started" } else { "changed" };
+                    form_said.set(Some((false, format!("PDU “{}” {what}.", p.settings.device_id))));
+                    fleet.refetch();
+                }
+                Err(e) => form_said.set(Some((true, dash.explain(&e)))),
+            }
             saving.set(false);
-            done(result);
         });
     };
+    let accept = Callback::new(move |_| {
+        let Some(entry) = accepting.get_untracked() else { return };
+        accepting.set(None);
+        leptos::task::spawn_local(async move {
+            let id = entry.device_id.clone();
+            let result = pdu_save(Some(id.clone()), entry)
+                .await
+                .map(|_| format!("PDU “{id}” is now the unit answering at its address."));
+            done(result);
+        });
+    });
     let remove = Callback::new(move |_| {
         let Some(id) = removing.get_untracked() else { return };
         removing.set(None);
@@ -223,14 +258,7 @@ fn PduAdmin() -> impl IntoView {
                                 let label = format!("Accept the PDU with serial {serial} as {id}");
                                 view! {
                                     <button type="button" aria-label=label disabled=move || !dash.hydrated.get()
-                                        on:click=move |_| {
-                                            let (entry, id) = (settings.clone(), settings.device_id.clone());
-                                            leptos::task::spawn_local(async move {
-                                                let result = pdu_save(Some(id.clone()), entry).await
-                                                    .map(|_| format!("PDU “{id}” is now the one answering there."));
-                                                done(result);
-                                            });
-                                        }>"Accept"</button>
+                                        on:click=move |_| accepting.set(Some(settings.clone()))>"Accept"</button>
                                 }
                             });
                             view! {
@@ -307,7 +335,7 @@ fn PduAdmin() -> impl IntoView {
                 <div class="form-grid">
                     <label class="field">
                         "Device id"
-                        <input autocomplete="off" required prop:value=id_value on:input=id_input
+                        <input autocomplete="off" required prop:value=id_value on:input=id_input node_ref=id_input_ref
                             readonly=move || editing().is_some() data-testid="pdu-id"/>
                         <small>"In URLs and MQTT topics: a–z, 0–9, “-” and “_”."</small>
                     </label>
@@ -350,19 +378,48 @@ fn PduAdmin() -> impl IntoView {
                     </label>
                     <label class="field">
                         "Poll interval (s)"
-                        <input inputmode="decimal" placeholder="1" prop:value=poll_value on:input=poll_input/>
+                        <input inputmode="decimal" placeholder="default: 1" prop:value=poll_value on:input=poll_input/>
                     </label>
                 </div>
-                <p class="error-note" role="alert">{problem}</p>
-                <button type="submit" class="primary" data-testid="pdu-save"
-                    disabled=move || !dash.hydrated.get() || saving.get() || problem().is_some()>
-                    {move || if editing().is_some() { "Save changes" } else { "Add PDU" }}
-                </button>
-                {move || editing().is_some().then(|| view! {
-                    <button type="button" on:click=move |_| draft.set(Draft::new())>"Cancel"</button>
-                })}
+                <p class="error-note" role="alert" data-testid="pdu-problem">{problem}</p>
+                <div class="form-actions">
+                    <button type="submit" class="primary" data-testid="pdu-save"
+                        disabled=move || !dash.hydrated.get() || saving.get() || problem().is_some()>
+                        {move || if editing().is_some() { "Save changes" } else { "Add PDU" }}
+                    </button>
+                    {move || editing().is_some().then(|| view! {
+                        <button type="button" on:click=move |_| draft.set(Draft::new())>"Cancel"</button>
+                    })}
+                </div>
+                <div data-testid="pdu-form-said">{said(form_said)}</div>
             </form>
-            <Discover draft message/>
+            <Discover draft focus=id_input_ref/>
+            <ConfirmDialog
+                open=Signal::derive(move || accepting.with(Option::is_some))
+                title=Signal::derive(move || {
+                    accepting.get().map(|e| format!("Take the unit answering there as “{}”?", e.device_id)).unwrap_or_default()
+                })
+                body=Signal::derive(move || {
+                    accepting
+                        .get()
+                        .map(|e| {
+                            format!(
+                                "From now on the unit with serial {} is PDU “{}”: its readings go into this PDU's history \
+                                 and its rules and commands switch that unit's outlets. Do this only if the unit was \
+                                 replaced on purpose.",
+                                e.serial.unwrap_or_default(),
+                                e.device_id
+                            )
+                        })
+                        .unwrap_or_default()
+                })
+                confirm_label=Signal::derive(|| "Accept this unit".to_owned())
+                danger=Signal::derive(|| true)
+                on_confirm=accept
+                on_cancel=Callback::new(move |_| accepting.set(None))
+                id="pdu-accept"
+                testid="pdu-accept-dialog"
+            />
             <ConfirmDialog
                 open=Signal::derive(move || removing.with(Option::is_some))
                 title=question
@@ -380,8 +437,10 @@ fn PduAdmin() -> impl IntoView {
 
 /// Discovery on a subnet; "Add" puts a found PDU into the form.
 #[component]
-fn Discover(draft: RwSignal<Draft>, message: Said) -> impl IntoView {
+fn Discover(draft: RwSignal<Draft>, focus: NodeRef<leptos::html::Input>) -> impl IntoView {
     let dash = expect_context::<Dashboard>();
+    // What the scan did wrong, said beside its button.
+    let message: Said = RwSignal::new(None);
     let cidr = RwSignal::new(String::new());
     let port = RwSignal::new("161".to_owned());
     let community = RwSignal::new(String::new());
@@ -397,6 +456,7 @@ fn Discover(draft: RwSignal<Draft>, message: Said) -> impl IntoView {
         let request = DiscoverRequest { cidr: cidr.get_untracked().trim().to_owned(), port, community };
         scanning.set(true);
         found.set(None);
+        message.set(None);
         leptos::task::spawn_local(async move {
             match pdus_discover(request).await {
                 Ok(result) => found.set(Some((result.scanned, result.found))),
@@ -433,7 +493,13 @@ fn Discover(draft: RwSignal<Draft>, message: Said) -> impl IntoView {
                                             let label = format!("Add {address}");
                                             view! {
                                                 <button type="button" aria-label=label
-                                                    on:click=move |_| draft.set(Draft::found(&add))>"Add"</button>
+                                                    on:click=move |_| {
+                                                        draft.set(Draft::found(&add));
+                                                        // The form, filled in, where the eye goes next.
+                                                        if let Some(input) = focus.get() {
+                                                            let _ = input.focus();
+                                                        }
+                                                    }>"Add"</button>
                                             }
                                             .into_any()
                                         }
@@ -477,6 +543,7 @@ fn Discover(draft: RwSignal<Draft>, message: Said) -> impl IntoView {
             <button type="submit" disabled=move || !dash.hydrated.get() || scanning.get() data-testid="discover-run">
                 {move || if scanning.get() { "Scanning…" } else { "Scan" }}
             </button>
+            <div data-testid="discover-said">{said(message)}</div>
             {results}
         </form>
     }

@@ -624,7 +624,15 @@ pub fn EventList() -> impl IntoView {
     let failure = RwSignal::new(None::<String>);
     let shown = Memo::new(move |_| {
         let kind = kind.get();
-        let live: Vec<Event> = dash.events.get().into_iter().filter(|e| kind.is_empty() || e.kind == kind).collect();
+        // This page's PDU only (the bridge may watch several).
+        let device = dash.current_id.get();
+        let live: Vec<Event> = dash
+            .events
+            .get()
+            .into_iter()
+            .filter(|e| device.as_ref().is_none_or(|d| &e.device_id == d))
+            .filter(|e| kind.is_empty() || e.kind == kind)
+            .collect();
         let seen: Vec<i64> = live.iter().filter_map(|e| e.id).collect();
         let mut all = live;
         all.extend(older.get().into_iter().filter(|e| e.id.is_none_or(|id| !seen.contains(&id))));

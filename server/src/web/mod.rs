@@ -106,7 +106,10 @@ pub fn router(state: AppState) -> Router {
         }
     };
     let page = leptos_axum::render_app_to_stream_with_context(context.clone(), move || app::shell(options.clone()));
-    let server_fns = move |req: Request<Body>| leptos_axum::handle_server_fns_with_context(context.clone(), req);
+    let server_fns = move |req: Request<Body>| {
+        let answer = leptos_axum::handle_server_fns_with_context(context.clone(), req);
+        async move { with_error_status(axum::response::IntoResponse::into_response(answer.await)).await }
+    };
 
     use Role::{Admin, Operator, Viewer};
     Router::new()
@@ -172,4 +175,23 @@ pub fn router(state: AppState) -> Router {
         .layer(cors(&state.cors_origins))
         .layer(axum::middleware::from_fn_with_state(guard::Hosts::new(&state.allowed_hosts), guard::check))
         .with_state(state)
+}
+
+/// A server function's error travels as its `ApiError` with status 500;
+/// answer with the error's own status instead (409 for a conflict, 422 for
+/// a bad field), as the JSON API does.
+async fn with_error_status(response: axum::response::Response) -> axum::response::Response {
+    if response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return axum::response::Response::from_parts(parts, Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<app::model::ApiError>(&bytes) {
+        if let Ok(status) = axum::http::StatusCode::from_u16(error.status_code()) {
+            parts.status = status;
+        }
+    }
+    axum::response::Response::from_parts(parts, Body::from(bytes))
 }
