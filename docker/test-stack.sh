@@ -703,6 +703,11 @@ def live():
             captured[topic] = value
     recorded = set(recorded_topics())
     live_topics = set(captured)
+    # The bridge's own last will (one connection for all its PDUs), beside the PDUs' trees.
+    wills = {t for t in live_topics if re.fullmatch(r"pdu/bridge/[^/]+/status", t)}
+    report(len(wills) == 1 and all(captured[t] == "online" for t in wills),
+           "live bridge: its last will pdu/bridge/{BRIDGE_ID}/status says online", sorted(wills))
+    live_topics -= wills
     report(live_topics == recorded, "live bridge: publishes exactly the recorded topics (else regenerate docker/testdata/published-topics.txt)",
            f"new {sorted(live_topics - recorded)[:10]}, gone {sorted(recorded - live_topics)[:10]}")
     cons = consumers()
