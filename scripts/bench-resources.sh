@@ -39,27 +39,7 @@ stream=$!
 sleep 5   # warm-up: first polls, first page render
 
 step "measure" "CPU and resident memory of pid $pid over $seconds s"
-alive() { kill -0 "$pid" 2>/dev/null || die 1 "the bridge (pid $pid) exited during the measurement"; }
-ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
-hz=$(getconf CLK_TCK)
-alive
-start_ticks=$(ticks)
-start_ns=$(date +%s%N)
-max_rss=0 sum_rss=0 samples=0
-for _ in $(seq "$seconds"); do
-  sleep 1
-  alive
-  r=$(rss_kb); sum_rss=$((sum_rss + r)); samples=$((samples + 1))
-  if [ "$r" -gt "$max_rss" ]; then max_rss=$r; fi
-done
-alive
-end_ticks=$(ticks)
-elapsed_ns=$(( $(date +%s%N) - start_ns ))
-awk -v t=$((end_ticks - start_ticks)) -v hz="$hz" -v ns="$elapsed_ns" -v max="$max_rss" -v sum="$sum_rss" -v n="$samples" 'BEGIN {
-  cpu_s = t / hz; wall = ns / 1e9;
-  printf "window: %.1f s\nCPU: %.2f s (%.2f %% of one core)\nRSS: mean %.1f MiB, max %.1f MiB\n", wall, cpu_s, 100 * cpu_s / wall, sum / n / 1024, max / 1024
-}'
+measure_cpu_rss "$pid" "$seconds"
 
 step "status" "the bridge still answers /api/status"
 curl -sf "http://127.0.0.1:$port/api/status" >/dev/null || die 1 "the bridge did not answer /api/status after the window"

@@ -269,3 +269,29 @@ stop_test_mosquitto() {
     TEST_MOSQUITTO_RUN=""
   fi
 }
+
+# CPU and resident memory of process $1 over $2 seconds (one RSS sample a
+# second), printed as "window", "CPU" and "RSS" lines; dies if it exits.
+measure_cpu_rss() {
+  local pid="$1" seconds="$2" hz start_ticks start_ns end_ticks elapsed_ns r
+  local max_rss=0 sum_rss=0 samples=0
+  _alive() { kill -0 "$pid" 2>/dev/null || die 1 "the bridge (pid $pid) exited during the measurement"; }
+  _ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+  hz=$(getconf CLK_TCK)
+  _alive
+  start_ticks=$(_ticks)
+  start_ns=$(date +%s%N)
+  for _ in $(seq "$seconds"); do
+    sleep 1
+    _alive
+    r=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status"); sum_rss=$((sum_rss + r)); samples=$((samples + 1))
+    if [ "$r" -gt "$max_rss" ]; then max_rss=$r; fi
+  done
+  _alive
+  end_ticks=$(_ticks)
+  elapsed_ns=$(( $(date +%s%N) - start_ns ))
+  awk -v t=$((end_ticks - start_ticks)) -v hz="$hz" -v ns="$elapsed_ns" -v max="$max_rss" -v sum="$sum_rss" -v n="$samples" 'BEGIN {
+    cpu_s = t / hz; wall = ns / 1e9;
+    printf "window: %.1f s\nCPU: %.2f s (%.2f %% of one core)\nRSS: mean %.1f MiB, max %.1f MiB\n", wall, cpu_s, 100 * cpu_s / wall, sum / n / 1024, max / 1024
+  }'
+}

@@ -51,9 +51,11 @@ use topics::{Outgoing, Publisher, Topics};
 /// Reconnect attempts are at most this far apart, so the link is back
 /// within seconds of the broker.
 const MAX_RECONNECT_WAIT: Duration = Duration::from_secs(5);
-/// Messages queued towards the broker; a full publish of a PDU44001 with
-/// discovery is about 150.
-const QUEUE: usize = 2048;
+/// Messages queued towards the broker. A full publish of a PDU44001 with
+/// discovery is about 150, and one connection carries every PDU: 800 PDUs
+/// republishing all their topics in the same second are 64,000 messages.
+/// The queue takes memory only for what waits in it.
+const QUEUE: usize = 256 * 1024;
 
 /// The wait before reconnect attempt `attempt + 1`: 0.5 s doubling up to
 /// [`MAX_RECONNECT_WAIT`], of which a random part (`jitter`, 0–1) is taken
@@ -246,10 +248,21 @@ pub(crate) fn refused_reason(e: &ConnectionError) -> String {
     }
 }
 
+/// Messages dropped because the queue towards the broker was full, and when
+/// that was last said (unix ms): said at most every 10 s, with the count.
+static DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static DROP_SAID_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn send(client: &AsyncClient, m: Outgoing) {
+    use std::sync::atomic::Ordering::Relaxed;
     let qos = if m.at_least_once { QoS::AtLeastOnce } else { QoS::AtMostOnce };
-    if let Err(e) = client.try_publish(m.topic, qos, m.retain, m.payload) {
-        tracing::warn!(error = %e, "MQTT queue full; a message was dropped");
+    if client.try_publish(m.topic, qos, m.retain, m.payload).is_err() {
+        let dropped = DROPPED.fetch_add(1, Relaxed) + 1;
+        let now = crate::clock::unix_ms();
+        let said = DROP_SAID_MS.load(Relaxed);
+        if now.saturating_sub(said) >= 10_000 && DROP_SAID_MS.compare_exchange(said, now, Relaxed, Relaxed).is_ok() {
+            tracing::warn!(dropped_since_start = dropped, "MQTT queue towards the broker full: messages were dropped");
+        }
     }
 }
 
