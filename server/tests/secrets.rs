@@ -170,6 +170,10 @@ async fn no_secret_appears_in_any_answer_page_mqtt_message_log_line_or_store() {
         "/api/history/banks?range=1h",
         "/api/energy",
         "/api/reports",
+        "/api/pdus",
+        "/api/pdus/pdu44001",
+        "/fleet",
+        "/pdu/pdu44001",
     ] {
         let (_, head, body) = http_full(addr, "GET", path, None, &as_admin).await;
         answers.push(format!("{path}\n{head}\n{body}"));
