@@ -610,16 +610,21 @@ mod tests {
             feed: None,
             disabled: false,
         };
-        let dash =
-            Dashboard::from_initial(InitialState { pdus: vec![info("a"), info("b")], ..InitialState::default() });
-        assert_eq!(dash.current_id.get_untracked().unwrap().as_str(), "a", "`/` shows the first PDU");
-        let addressed = AddressedPdu::from_path("/pdu/b");
-        dash.select(&addressed);
-        assert_eq!(dash.current_id.get_untracked().unwrap().as_str(), "b");
-        assert_eq!(dash.unknown(&addressed), None);
-        assert_eq!(dash.unknown(&AddressedPdu::from_path("/pdu/Not%20an%20id")).as_deref(), Some("Not an id"));
-        dash.set_pdus(vec![info("a")]);
-        assert_eq!(dash.unknown(&addressed).as_deref(), Some("b"));
+        // Signals live in an owner's arena (with the server's features, a
+        // sandboxed one must be active).
+        let owner = Owner::new();
+        owner.with(|| {
+            let dash =
+                Dashboard::from_initial(InitialState { pdus: vec![info("a"), info("b")], ..InitialState::default() });
+            assert_eq!(dash.current_id.get_untracked().unwrap().as_str(), "a", "`/` shows the first PDU");
+            let addressed = AddressedPdu::from_path("/pdu/b");
+            dash.select(&addressed);
+            assert_eq!(dash.current_id.get_untracked().unwrap().as_str(), "b");
+            assert_eq!(dash.unknown(&addressed), None);
+            assert_eq!(dash.unknown(&AddressedPdu::from_path("/pdu/Not%20an%20id")).as_deref(), Some("Not an id"));
+            dash.set_pdus(vec![info("a")]);
+            assert_eq!(dash.unknown(&addressed).as_deref(), Some("b"));
+        });
     }
 
     #[test]
