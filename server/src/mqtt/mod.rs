@@ -342,6 +342,8 @@ impl Link {
                             to_clear.push(w);
                         }
                     }
+                    // Back under its id before the link was: nothing of it to clear.
+                    to_clear.retain(|w| !watched.contains_key(w.device.id()));
                     for w in watched.values() {
                         if let Some(node) = &w.node {
                             gone_nodes.remove(node);
