@@ -268,3 +268,41 @@ pub async fn pdu_remove(device_id: String) -> Result<(), ApiError> {
 pub async fn pdus_discover(request: crate::fleet::DiscoverRequest) -> Result<crate::fleet::DiscoverResult, ApiError> {
     backend().0.discover(signed_in()?, request).await
 }
+
+/// A PDU's settings as the bridge last read them.
+#[server(prefix = "/fn", endpoint = "settings")]
+pub async fn load_settings(device_id: String) -> Result<crate::settings::PduSettings, ApiError> {
+    signed_in()?;
+    backend().0.settings(Some(device_id))
+}
+
+/// Change settings on the PDU; each is read back.
+#[server(prefix = "/fn", endpoint = "settings_change")]
+pub async fn settings_change(
+    device_id: String,
+    changes: Vec<crate::settings::SettingChange>,
+) -> Result<crate::settings::SettingsResult, ApiError> {
+    backend().0.change_settings(signed_in()?, Some(device_id), changes).await
+}
+
+/// Name an outlet in the bridge, and on the PDU too when asked.
+#[server(prefix = "/fn", endpoint = "outlet_rename")]
+pub async fn outlet_rename(
+    device_id: String,
+    outlet: u32,
+    name: String,
+    #[server(default)] write_to_pdu: bool,
+) -> Result<crate::settings::RenameResult, ApiError> {
+    let request = crate::settings::RenameRequest { name, write_to_pdu };
+    backend().0.rename_outlet(signed_in()?, Some(device_id), outlet, request).await
+}
+
+/// Every outlet at once, each after its configured delay.
+#[server(prefix = "/fn", endpoint = "all_outlets")]
+pub async fn all_outlets(
+    device_id: String,
+    action: crate::settings::AllOutletsAction,
+    #[server(default)] confirm_protected: bool,
+) -> Result<crate::settings::AllOutletsResult, ApiError> {
+    backend().0.all_outlets(signed_in()?, Some(device_id), action, confirm_protected).await
+}

@@ -136,6 +136,35 @@ pub trait Backend: Send + Sync + 'static {
     /// A page of the audit log (admins only).
     fn audit(&self, caller: Caller, query: AuditQuery) -> BoxFuture<'static, Result<AuditPage, ApiError>>;
 
+    /// A PDU's slow-changing settings as last read.
+    fn settings(&self, device_id: Option<String>) -> Result<crate::settings::PduSettings, ApiError>;
+
+    /// Change settings on the PDU (admins only), each read back.
+    fn change_settings(
+        &self,
+        caller: Caller,
+        device_id: Option<String>,
+        changes: Vec<crate::settings::SettingChange>,
+    ) -> BoxFuture<'static, Result<crate::settings::SettingsResult, ApiError>>;
+
+    /// Name an outlet in the bridge, and on the PDU when asked (operators).
+    fn rename_outlet(
+        &self,
+        caller: Caller,
+        device_id: Option<String>,
+        outlet: u32,
+        request: crate::settings::RenameRequest,
+    ) -> BoxFuture<'static, Result<crate::settings::RenameResult, ApiError>>;
+
+    /// Every outlet at once, each with its delay (operators).
+    fn all_outlets(
+        &self,
+        caller: Caller,
+        device_id: Option<String>,
+        action: crate::settings::AllOutletsAction,
+        confirm_protected: bool,
+    ) -> BoxFuture<'static, Result<crate::settings::AllOutletsResult, ApiError>>;
+
     /// Every PDU's settings (no secrets) and state.
     fn fleet(&self) -> Vec<crate::fleet::PduView>;
 

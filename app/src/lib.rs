@@ -21,6 +21,7 @@ pub mod history;
 pub mod live;
 pub mod model;
 pub mod rules;
+pub mod settings;
 pub mod state;
 pub mod status;
 pub mod wire;

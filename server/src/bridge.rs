@@ -74,6 +74,11 @@ impl Requester {
         }
     }
 
+    /// Where the request came from, as events name it.
+    pub fn origin_label(&self) -> &'static str {
+        self.origin.label()
+    }
+
     /// A rule: never switches a protected outlet off.
     pub fn rule(name: &str) -> Self {
         Self { origin: Origin::Rule(name.to_owned()), actor: format!("rule {name}"), from: None, protected_ok: false }
@@ -164,6 +169,11 @@ impl Bridge {
     /// Write every outlet command to this access store's audit log from now on.
     pub fn set_audit(&self, auth: Arc<Auth>) {
         let _ = self.audit.set(auth);
+    }
+
+    /// The audit log, once the access store is open.
+    pub(crate) fn audit(&self) -> Option<&Arc<Auth>> {
+        self.audit.get()
     }
 
     /// The PDUs watched now.

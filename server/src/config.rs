@@ -130,6 +130,9 @@ pub struct DeviceConfig {
     pub max_varbinds: usize,
     pub floor: MeteringFloor,
     pub outlet_names: OutletNames,
+    /// Where the outlet names live: written on a rename, read again when it
+    /// changes.
+    pub names_file: PathBuf,
     /// `rules.json` of this PDU.
     pub rules_file: PathBuf,
     /// Outlets rules never switch off (the router, the bridge's own host).
@@ -359,6 +362,7 @@ impl DeviceDefaults {
                 current_a: entry.metering_floor_a.unwrap_or(self.floor.current_a),
             },
             outlet_names,
+            names_file,
             rules_file: self.data_dir.join(format!("rules-{id}.json")),
             protected: entry.protected_outlets.clone(),
             rack: entry.rack.clone(),
@@ -707,6 +711,7 @@ impl Config {
             max_varbinds: number(raw, "BRIDGE_SNMP_MAX_VARBINDS", 10, 1, 64)?,
             floor,
             outlet_names,
+            names_file: single_names.clone(),
             rules_file: raw.get("BRIDGE_RULES_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("rules.json")),
             protected: protected_outlets(raw)?,
             rack: None,

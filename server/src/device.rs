@@ -8,12 +8,16 @@
 //! for a poll, and a reader always sees a whole snapshot.
 
 use crate::config::{DeviceConfig, DeviceKind};
+use crate::pdu::correct::OutletNames;
 use crate::pdu::sim::SimulatedPdu;
 use crate::pdu::{RawIdentity, RawPoll, SourceError};
 use crate::snmp::client::SnmpClient;
 use crate::snmp::SnmpPdu;
 use app::model::{DeviceId, OutletAction, OutletState, PduSnapshot};
-use std::sync::{Arc, Mutex};
+use app::settings::{AllOutletsAction, PduSettings, SettingChange};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 use tokio::sync::{watch, Notify};
 
 /// Where a PDU's readings come from. An enum rather than a trait object:
@@ -72,6 +76,28 @@ impl PduSource {
         }
     }
 
+    /// The slow-changing settings, read from the device.
+    pub async fn settings(&self) -> Result<PduSettings, SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.settings().await,
+            PduSource::Snmp(snmp) => snmp.settings().await,
+        }
+    }
+
+    pub async fn write_setting(&self, change: &SettingChange) -> Result<(), SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.write_setting(change).await,
+            PduSource::Snmp(snmp) => snmp.write_setting(change).await,
+        }
+    }
+
+    pub async fn all_outlets(&self, action: AllOutletsAction) -> Result<(), SourceError> {
+        match self {
+            PduSource::Simulated(sim) => sim.all_outlets(action).await,
+            PduSource::Snmp(snmp) => snmp.all_outlets(action).await,
+        }
+    }
+
     /// Read one outlet's relay and pending flag back from the device.
     pub async fn outlet_state(&self, outlet: u32) -> Result<(OutletState, bool), SourceError> {
         match self {
@@ -103,6 +129,19 @@ pub struct Device {
     expected_serial: Mutex<Option<String>>,
     /// The serial of the other PDU answering at this address, while it does.
     refused_serial: Mutex<Option<String>>,
+    /// The slow-changing settings as last read (`manage` reads them every
+    /// few minutes and after every change).
+    settings: watch::Sender<Option<Arc<PduSettings>>>,
+    /// Wakes the settings reader at once (after a change).
+    pub(crate) settings_wanted: Notify,
+    /// The names the bridge shows over the PDU's own, as last loaded from
+    /// or written to `config.names_file`, and that file's time then.
+    names: RwLock<(OutletNames, Option<SystemTime>)>,
+    /// The poller reads the identity (device and outlet names) again at its
+    /// next poll: a name was written to the PDU.
+    pub(crate) identity_stale: AtomicBool,
+    /// Settings and rename writes to this PDU, one at a time.
+    pub(crate) writes: tokio::sync::Mutex<()>,
 }
 
 impl Device {
@@ -117,7 +156,34 @@ impl Device {
             command_counts: Mutex::new(std::collections::HashMap::new()),
             expected_serial: Mutex::new(config.expected_serial.clone()),
             refused_serial: Mutex::new(None),
+            settings: watch::channel(None).0,
+            settings_wanted: Notify::new(),
+            names: RwLock::new((config.outlet_names.clone(), crate::fsutil::modified(&config.names_file))),
+            identity_stale: AtomicBool::new(false),
+            writes: tokio::sync::Mutex::new(()),
         })
+    }
+
+    pub fn settings(&self) -> Option<Arc<PduSettings>> {
+        self.settings.borrow().clone()
+    }
+
+    pub(crate) fn set_settings(&self, settings: PduSettings) {
+        self.settings.send_replace(Some(Arc::new(settings)));
+    }
+
+    /// The outlet names the bridge shows over the PDU's.
+    pub fn outlet_names(&self) -> OutletNames {
+        self.names.read().unwrap_or_else(|e| e.into_inner()).0.clone()
+    }
+
+    /// When the names file was last loaded or written (its modification time).
+    pub(crate) fn names_seen(&self) -> Option<SystemTime> {
+        self.names.read().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    pub(crate) fn set_outlet_names(&self, names: OutletNames, seen: Option<SystemTime>) {
+        *self.names.write().unwrap_or_else(|e| e.into_inner()) = (names, seen);
     }
 
     pub fn id(&self) -> &DeviceId {

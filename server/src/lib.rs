@@ -23,6 +23,7 @@ pub mod fleet;
 mod fsutil;
 pub mod health;
 pub mod history;
+pub mod manage;
 pub mod mqtt;
 pub mod notify;
 pub mod pdu;

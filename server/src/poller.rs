@@ -141,6 +141,10 @@ pub async fn run_from(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: Cancel
     let mut identity: Option<(RawIdentity, Instant)> = None;
     let mut link = Link::default();
     let mut tick = Instant::now() + phase.min(period);
+    // Settings and the names file are watched beside the polls, on the
+    // same one-request-at-a-time link.
+    let watcher = tokio::spawn(crate::manage::watch(bridge.clone(), device.clone(), shutdown.clone()));
+    let _stop_watcher = AbortOnDrop(watcher);
     loop {
         // A poke (after a command) polls at once, for the tick whose period
         // this is: its sample replaces that tick's with newer values.
@@ -188,6 +192,14 @@ pub async fn run_from(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: Cancel
             }
             tick = Instant::now();
         }
+    }
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -305,7 +317,8 @@ async fn poll_once(
     let deadline = device.config.poll_deadline() * POLL_BUDGET_REQUESTS;
     let timed_out = |_| SourceError::Timeout(deadline).to_string();
 
-    let stale_identity = identity.as_ref().is_none_or(|(_, at)| at.elapsed() >= IDENTITY_REFRESH);
+    let asked = device.identity_stale.swap(false, std::sync::atomic::Ordering::Relaxed);
+    let stale_identity = asked || identity.as_ref().is_none_or(|(_, at)| at.elapsed() >= IDENTITY_REFRESH);
     if stale_identity {
         let fresh = tokio::time::timeout(deadline, device.source.identity())
             .await
@@ -338,7 +351,7 @@ async fn poll_once(
     };
     let mut snapshot = scale::snapshot(&ctx, identity, &raw).map_err(|e| format!("malformed reply: {e}"))?;
     correct::apply_metering_floor(&mut snapshot.outlets, config.floor);
-    config.outlet_names.apply(&mut snapshot.outlets);
+    device.outlet_names().apply(&mut snapshot.outlets);
     Ok(snapshot)
 }
 

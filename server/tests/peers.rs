@@ -18,7 +18,7 @@ const PORT: &str = "11161";
 
 /// Whether `scripts/test.sh` started the shared peers (`PDU_BRIDGE_PEERS=1`);
 /// if not, says that the suite is skipped.
-fn peers_started() -> bool {
+pub(crate) fn peers_started() -> bool {
     if std::env::var("PDU_BRIDGE_PEERS").is_ok_and(|v| v == "1") {
         return true;
     }

@@ -83,6 +83,28 @@ impl OutletNames {
         }
     }
 
+    pub fn get(&self, outlet: u32) -> Option<&str> {
+        self.0.get(&outlet).map(String::as_str)
+    }
+
+    /// Name `outlet` (`None`: the PDU's own name shows again).
+    pub fn set(&mut self, outlet: u32, name: Option<String>) {
+        match name {
+            Some(name) => self.0.insert(outlet, name),
+            None => self.0.remove(&outlet),
+        };
+    }
+
+    pub fn all(&self) -> &BTreeMap<u32, String> {
+        &self.0
+    }
+
+    /// The file's text (`{"<n>": "<name>"}`), as [`OutletNames::parse`] reads it.
+    pub fn to_json(&self) -> String {
+        let map: BTreeMap<String, &String> = self.0.iter().map(|(n, s)| (n.to_string(), s)).collect();
+        serde_json::to_string_pretty(&map).unwrap_or_default() + "\n"
+    }
+
     pub fn apply(&self, outlets: &mut [Outlet]) {
         for o in outlets {
             if let Some(name) = self.0.get(&o.number) {

@@ -17,6 +17,7 @@ use super::SourceError;
 use super::{correct, scale, OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawOutletTimings, RawPoll};
 use app::model::{DeviceId, PduSnapshot};
 use app::model::{OutletAction, OutletState, Source};
+use app::settings::{AllOutletsAction, LoadThresholds, OutletSettings, PduSettings, SettingChange, SourceSettings};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,8 +33,10 @@ const MAX_USABLE_VOLTS: f64 = 138.0;
 /// ePDULoadDevBankMaxLoad of the PDU44001: 12 A per bank; 15 A device rating.
 const BANK_MAX_AMPS: i64 = 12;
 const DEVICE_RATING_AMPS: i64 = 15;
-/// Near-overload at 80 % of the bank limit, as the PDU's default thresholds.
-const NEAR_OVERLOAD_SHARE: f64 = 0.8;
+/// The PDU's default load thresholds (low, near-overload, overload), A:
+/// near-overload at 80 % of the limit, overload at the limit.
+const BANK_THRESHOLDS: (i64, i64, i64) = (0, 10, BANK_MAX_AMPS);
+const PHASE_THRESHOLDS: (i64, i64, i64) = (0, 12, DEVICE_RATING_AMPS);
 
 /// The outlets of the simulated unit: name, bank, typical load in W, power
 /// factor, relay on at start. Mirrors the peer data file in `shared/peers`.
@@ -121,8 +124,9 @@ struct SimOutlet {
     /// Relay changes still to come (delayed commands, the second half of a
     /// reboot). Non-empty = ePDUOutletStatusCommandPending.
     steps: VecDeque<(Instant, bool)>,
-    on_delay: Duration,
-    off_delay: Duration,
+    /// `None` = -1 in the MIB: a delayed command never switches.
+    on_delay: Option<Duration>,
+    off_delay: Option<Duration>,
     reboot_duration: Duration,
 }
 
@@ -144,6 +148,9 @@ pub struct Faults {
     pub delay: Option<Duration>,
     /// Refuse requests with more varbinds than this (used by the SNMP agent).
     pub max_varbinds: Option<usize>,
+    /// Answer every SET with this error status (used by the SNMP agent), as
+    /// firmware that keeps an object read-only does (`notWritable` = 17).
+    pub refuse_sets: Option<u32>,
 }
 
 /// The device model. Pure: every method takes the current time.
@@ -156,11 +163,24 @@ struct Names {
     contact: String,
 }
 
+/// Settings only a SET changes (ePDU2SourceConfig, coldstart, thresholds).
+#[derive(Clone, Debug)]
+struct Setup {
+    voltage_sensitivity: i64,
+    transfer_range: i64,
+    coldstart_delay: i64,
+    coldstart_state: i64,
+    /// Per bank (1, 2): low, near-overload, overload, A.
+    banks: [(i64, i64, i64); 2],
+    phase: (i64, i64, i64),
+}
+
 #[derive(Clone, Debug)]
 pub struct SimModel {
     rng: Rng,
     serial: String,
     names: Names,
+    setup: Setup,
     booted: Instant,
     /// Pretend the unit had been running for a while before we started.
     uptime_at_start: Duration,
@@ -201,8 +221,8 @@ impl SimModel {
                 // Meters that have been running for a few months.
                 energy_kwh: watts * 24.0 * 90.0 / 1000.0 * (0.8 + 0.4 * rng.unit()),
                 steps: VecDeque::new(),
-                on_delay: Duration::from_secs(3),
-                off_delay: Duration::from_secs(3),
+                on_delay: Some(Duration::from_secs(3)),
+                off_delay: Some(Duration::from_secs(3)),
                 reboot_duration: Duration::from_secs(5),
             })
             .collect();
@@ -220,6 +240,14 @@ impl SimModel {
                 sys_name: "pdu44001-sim".into(),
                 location: "Simulated rack".into(),
                 contact: "noc@example.net".into(),
+            },
+            setup: Setup {
+                voltage_sensitivity: 2,
+                transfer_range: 1,
+                coldstart_delay: 0,
+                coldstart_state: 2,
+                banks: [BANK_THRESHOLDS; 2],
+                phase: PHASE_THRESHOLDS,
             },
             rng,
             booted: now,
@@ -320,10 +348,11 @@ impl SimModel {
                 o.relay_on = false;
                 o.steps.push_back((now + o.reboot_duration, true));
             }
-            OutletAction::DelayOn => o.steps.push_back((now + o.on_delay, true)),
-            OutletAction::DelayOff => o.steps.push_back((now + o.off_delay, false)),
+            OutletAction::DelayOn => o.steps.extend(o.on_delay.map(|d| (now + d, true))),
+            OutletAction::DelayOff => o.steps.extend(o.off_delay.map(|d| (now + d, false))),
             OutletAction::DelayReboot => {
-                let off_at = now + o.off_delay;
+                let Some(off_delay) = o.off_delay else { return Ok(()) };
+                let off_at = now + off_delay;
                 o.steps.push_back((off_at, false));
                 o.steps.push_back((off_at + o.reboot_duration, true));
             }
@@ -378,8 +407,8 @@ impl SimModel {
         self.outlets
             .iter()
             .map(|o| OutletConfig {
-                on_delay: o.on_delay.as_secs() as i64,
-                off_delay: o.off_delay.as_secs() as i64,
+                on_delay: o.on_delay.map_or(-1, |d| d.as_secs() as i64),
+                off_delay: o.off_delay.map_or(-1, |d| d.as_secs() as i64),
                 reboot_duration: o.reboot_duration.as_secs() as i64,
             })
             .collect()
@@ -398,8 +427,9 @@ impl SimModel {
     pub fn set_outlet_timings(&mut self, outlet: u32, timings: &OutletConfig) -> Result<(), SourceError> {
         let o = self.outlet_mut(outlet)?;
         let secs = |v: i64| Duration::from_secs(v.max(0) as u64);
-        o.on_delay = secs(timings.on_delay);
-        o.off_delay = secs(timings.off_delay);
+        let delay = |v: i64| (v >= 0).then(|| secs(v));
+        o.on_delay = delay(timings.on_delay);
+        o.off_delay = delay(timings.off_delay);
         o.reboot_duration = secs(timings.reboot_duration);
         Ok(())
     }
@@ -419,6 +449,94 @@ impl SimModel {
             IdentityText::Contact => &mut self.names.contact,
         };
         *slot = value.to_owned();
+    }
+
+    /// The slow-changing settings, as the agent serves them.
+    pub fn settings(&self) -> PduSettings {
+        let row = |index: u32, (low, near, over): (i64, i64, i64), max: i64| LoadThresholds {
+            index,
+            low: Some(low),
+            near_overload: Some(near),
+            overload: Some(over),
+            max: Some(max),
+        };
+        PduSettings {
+            device_name: Some(self.names.device.clone()),
+            location: Some(self.names.location.clone()),
+            contact: Some(self.names.contact.clone()),
+            source: Some(SourceSettings {
+                preferred: Some(source_code(Some(self.preferred))),
+                voltage_sensitivity: Some(self.setup.voltage_sensitivity),
+                transfer_range: Some(self.setup.transfer_range),
+                nominal_voltage: Some(NOMINAL_VOLTS as i64),
+            }),
+            coldstart_delay: Some(self.setup.coldstart_delay),
+            coldstart_state: Some(self.setup.coldstart_state),
+            outlets: self
+                .outlets
+                .iter()
+                .zip(self.outlet_configs())
+                .zip(1..)
+                .map(|((o, c), number)| OutletSettings {
+                    number,
+                    name: Some(o.name.clone()),
+                    on_delay: Some(c.on_delay),
+                    off_delay: Some(c.off_delay),
+                    reboot_duration: Some(c.reboot_duration),
+                })
+                .collect(),
+            banks: vec![row(1, self.setup.banks[0], BANK_MAX_AMPS), row(2, self.setup.banks[1], BANK_MAX_AMPS)],
+            phases: vec![row(1, self.setup.phase, DEVICE_RATING_AMPS)],
+            ..PduSettings::default()
+        }
+    }
+
+    /// Apply one change as the device would, refusing what it would refuse
+    /// (the same MIB ranges the bridge checks before sending).
+    pub fn apply_setting(&mut self, change: &SettingChange, now: Instant) -> Result<(), SourceError> {
+        change.validate(&self.settings()).map_err(|e| SourceError::Refused(e.to_string()))?;
+        use SettingChange::*;
+        let mut timings = |outlet: u32, f: &dyn Fn(&mut OutletConfig)| -> Result<(), SourceError> {
+            let mut config =
+                self.outlet_configs().get(outlet as usize - 1).cloned().ok_or(SourceError::NoSuchOutlet(outlet))?;
+            f(&mut config);
+            self.set_outlet_timings(outlet, &config)
+        };
+        match change {
+            DeviceName { value } => self.set_identity_text(IdentityText::DeviceName, value),
+            Location { value } => self.set_identity_text(IdentityText::Location, value),
+            Contact { value } => self.set_identity_text(IdentityText::Contact, value),
+            PreferredSource { value } => {
+                self.set_preferred_source(if *value == 2 { Source::B } else { Source::A }, now)
+            }
+            VoltageSensitivity { value } => self.setup.voltage_sensitivity = *value,
+            TransferRange { value } => self.setup.transfer_range = *value,
+            ColdstartDelay { value } => self.setup.coldstart_delay = *value,
+            ColdstartState { value } => self.setup.coldstart_state = *value,
+            OutletName { outlet, value } => self.set_outlet_name(*outlet, value)?,
+            OutletOnDelay { outlet, value } => timings(*outlet, &|c| c.on_delay = *value)?,
+            OutletOffDelay { outlet, value } => timings(*outlet, &|c| c.off_delay = *value)?,
+            OutletRebootDuration { outlet, value } => timings(*outlet, &|c| c.reboot_duration = *value)?,
+            BankThresholds { bank, low, near_overload, overload } => {
+                self.setup.banks[*bank as usize - 1] = (*low, *near_overload, *overload)
+            }
+            PhaseThresholds { low, near_overload, overload, .. } => {
+                self.setup.phase = (*low, *near_overload, *overload)
+            }
+        }
+        Ok(())
+    }
+
+    /// ePDUOutletDevCommand: every outlet at once, each with its delays.
+    pub fn all_outlets(&mut self, action: AllOutletsAction, now: Instant) {
+        let each = match action {
+            AllOutletsAction::DelayOn => OutletAction::DelayOn,
+            AllOutletsAction::DelayOff => OutletAction::DelayOff,
+            AllOutletsAction::Cancel => OutletAction::Cancel,
+        };
+        for n in 1..=self.outlet_count() {
+            let _ = self.command(n, each, now);
+        }
     }
 
     pub fn identity(&self) -> RawIdentity {
@@ -495,17 +613,20 @@ impl SimModel {
         // Banks are the sums of their outlets as reported, so the sums the
         // dashboard shows add up exactly.
         let volts_dv = (volts * 10.0).round() as i64;
-        let row = |index: u32, bank: i64, members: &[(&RawOutlet, &SimOutlet)], limit: i64| {
+        let row = |index: u32, bank: i64, members: &[(&RawOutlet, &SimOutlet)], (low, near, over): (i64, i64, i64)| {
             let load: i64 = members.iter().filter(|(_, s)| s.relay_on).map(|(r, _)| r.load.unwrap_or(0)).sum();
             let power: i64 = members.iter().map(|(r, _)| r.active_power.unwrap_or(0)).sum();
             let apparent: i64 =
                 members.iter().map(|(r, s)| (r.active_power.unwrap_or(0) as f64 / s.power_factor).round() as i64).sum();
             let energy: f64 = members.iter().map(|(_, s)| s.energy_kwh).sum();
             let amps = load as f64 / 10.0;
-            let state = if amps > limit as f64 {
+            // ePDULoadStatusLoadState against the configured thresholds.
+            let state = if amps >= over as f64 {
                 4
-            } else if amps >= limit as f64 * NEAR_OVERLOAD_SHARE {
+            } else if amps >= near as f64 {
                 3
+            } else if amps < low as f64 {
+                2
             } else {
                 1
             };
@@ -526,9 +647,9 @@ impl SimModel {
         let of_bank = |b: u32| pairs.iter().copied().filter(|(_, s)| s.bank == b).collect::<Vec<_>>();
         // "All phase information will precede any bank information" (MIB).
         let load_rows = vec![
-            row(1, 0, &pairs, DEVICE_RATING_AMPS),
-            row(2, 1, &of_bank(1), BANK_MAX_AMPS),
-            row(3, 2, &of_bank(2), BANK_MAX_AMPS),
+            row(1, 0, &pairs, self.setup.phase),
+            row(2, 1, &of_bank(1), self.setup.banks[0]),
+            row(3, 2, &of_bank(2), self.setup.banks[1]),
         ];
 
         let [a, b] = &self.inputs;
@@ -643,6 +764,22 @@ impl SimulatedPdu {
 
     pub async fn outlet_state(&self, outlet: u32) -> Result<(OutletState, bool), SourceError> {
         self.answer(|m, now| m.outlet_state(outlet, now)).await
+    }
+
+    pub async fn settings(&self) -> Result<PduSettings, SourceError> {
+        self.answer(|m, _| Ok(m.settings())).await
+    }
+
+    pub async fn write_setting(&self, change: &SettingChange) -> Result<(), SourceError> {
+        self.answer(|m, now| m.apply_setting(change, now)).await
+    }
+
+    pub async fn all_outlets(&self, action: AllOutletsAction) -> Result<(), SourceError> {
+        self.answer(|m, now| {
+            m.all_outlets(action, now);
+            Ok(())
+        })
+        .await
     }
 }
 

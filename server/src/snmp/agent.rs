@@ -12,7 +12,8 @@
 use super::codec::{self, status, Message, Oid, PduKind, VarValue};
 use super::mib;
 use crate::pdu::sim::{IdentityText, SimModel, SimulatedPdu};
-use app::model::{OutletAction, Source};
+use app::model::OutletAction;
+use app::settings::{PduSettings, SettingChange};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use tokio::net::UdpSocket;
@@ -65,7 +66,12 @@ pub async fn serve(socket: UdpSocket, sim: SimulatedPdu, communities: Communitie
         if let Some(delay) = faults.delay {
             tokio::time::sleep(delay).await;
         }
-        let Some(response) = answer(&request, access, &mut sim.model(), Instant::now()) else { continue };
+        let refused = faults.refuse_sets.filter(|_| request.kind == PduKind::Set);
+        let answered = match refused {
+            Some(status) => Some(response(&request, status, 1, request.varbinds.clone())),
+            None => answer(&request, access, &mut sim.model(), Instant::now()),
+        };
+        let Some(response) = answered else { continue };
         let Some(bytes) = codec::encode(&response) else { continue };
         if let Err(e) = socket.send_to(&bytes, peer).await {
             tracing::debug!(error = %e, "agent send failed");
@@ -75,7 +81,7 @@ pub async fn serve(socket: UdpSocket, sim: SimulatedPdu, communities: Communitie
 
 fn view(pdu: &mut SimModel, now: Instant) -> BTreeMap<Oid, VarValue> {
     let raw = pdu.read(now);
-    mib::encode_view(&pdu.identity(), &raw, &pdu.outlet_configs())
+    mib::encode_view(&pdu.identity(), &raw, &pdu.outlet_configs(), &pdu.settings())
 }
 
 /// The missing-object answer of a v2c GET: noSuchInstance where the object
@@ -162,9 +168,10 @@ fn answer(request: &Message, access: Access, pdu: &mut SimModel, now: Instant) -
 /// One validated write, applied only when every varbind of the SET is valid.
 enum Write {
     Command(u32, OutletAction),
-    OutletName(u32, String),
-    Timings(u32, crate::pdu::OutletConfig),
-    Preferred(Source),
+    /// ePDUOutletDevCommand: the same action on every outlet (none for
+    /// noCommandAll).
+    AllOutlets(Option<OutletAction>),
+    Setting(SettingChange),
     Text(IdentityText, String),
 }
 
@@ -173,23 +180,61 @@ fn set(request: &Message, access: Access, pdu: &mut SimModel, now: Instant) -> M
         return response(request, status::NO_ACCESS, 1, request.varbinds.clone());
     }
     let view = view(pdu, now);
-    let configs = pdu.outlet_configs();
+    let settings = pdu.settings();
     let mut writes = Vec::new();
+    // Threshold columns of one row are checked together, as the SET leaves
+    // the row: (bank?, index) -> (low, near, overload, first varbind).
+    let mut rows: BTreeMap<(bool, u32), (i64, i64, i64, usize)> = BTreeMap::new();
     for (i, (oid, value)) in request.varbinds.iter().enumerate() {
-        match validate(oid, value, &view, &configs) {
-            Ok(write) => writes.push(write),
-            Err(error) => return response(request, error, i as u32 + 1, request.varbinds.clone()),
+        let refused = |error| response(request, error, i as u32 + 1, request.varbinds.clone());
+        if let Some((bank, index, column)) = threshold(oid) {
+            let v = match integer(value, 0..=i64::from(u16::MAX)) {
+                Ok(v) => v,
+                Err(e) => return refused(e),
+            };
+            let current = if bank { &settings.banks } else { &settings.phases };
+            let Some(row) = current.iter().find(|r| r.index == index) else { return refused(status::NOT_WRITABLE) };
+            let entry = rows.entry((bank, index)).or_insert((
+                row.low.unwrap_or(0),
+                row.near_overload.unwrap_or(0),
+                row.overload.unwrap_or(0),
+                i,
+            ));
+            match column {
+                2 => entry.0 = v,
+                3 => entry.1 = v,
+                _ => entry.2 = v,
+            }
+            continue;
         }
+        match validate(oid, value, &view, &settings) {
+            Ok(write) => writes.push(write),
+            Err(error) => return refused(error),
+        }
+    }
+    for ((bank, index), (low, near_overload, overload, first)) in rows {
+        let change = if bank {
+            SettingChange::BankThresholds { bank: index, low, near_overload, overload }
+        } else {
+            SettingChange::PhaseThresholds { phase: index, low, near_overload, overload }
+        };
+        if change.validate(&settings).is_err() {
+            return response(request, status::WRONG_VALUE, first as u32 + 1, request.varbinds.clone());
+        }
+        writes.push(Write::Setting(change));
     }
     for write in writes {
         let applied = match write {
             Write::Command(n, action) => pdu.command(n, action, now),
-            Write::OutletName(n, name) => pdu.set_outlet_name(n, &name),
-            Write::Timings(n, timings) => pdu.set_outlet_timings(n, &timings),
-            Write::Preferred(source) => {
-                pdu.set_preferred_source(source, now);
+            Write::AllOutlets(action) => {
+                for n in 1..=pdu.outlet_count() {
+                    if let Some(action) = action {
+                        let _ = pdu.command(n, action, now);
+                    }
+                }
                 Ok(())
             }
+            Write::Setting(change) => pdu.apply_setting(&change, now),
             Write::Text(which, text) => {
                 pdu.set_identity_text(which, &text);
                 Ok(())
@@ -200,6 +245,23 @@ fn set(request: &Message, access: Access, pdu: &mut SimModel, now: Instant) -> M
         }
     }
     response(request, status::NO_ERROR, 0, request.varbinds.clone())
+}
+
+/// A threshold column of ePDULoadBankConfigTable / PhaseConfigTable:
+/// (bank?, index, column 2-4).
+fn threshold(oid: &Oid) -> Option<(bool, u32, u32)> {
+    let (&index, head) = oid.split_last()?;
+    let (&column, _) = head.split_last()?;
+    if !(2..=4).contains(&column) {
+        return None;
+    }
+    if *oid == mib::bank_config(column, index) {
+        Some((true, index, column))
+    } else if *oid == mib::phase_config(column, index) {
+        Some((false, index, column))
+    } else {
+        None
+    }
 }
 
 fn text(value: &VarValue, max: usize) -> Result<String, u32> {
@@ -219,13 +281,7 @@ fn integer(value: &VarValue, range: std::ops::RangeInclusive<i64>) -> Result<i64
 }
 
 /// Check one varbind of a SET against the MIB's access and ranges.
-fn validate(
-    oid: &Oid,
-    value: &VarValue,
-    view: &BTreeMap<Oid, VarValue>,
-    configs: &[crate::pdu::OutletConfig],
-) -> Result<Write, u32> {
-    let outlet = |oid: &Oid| -> Option<u32> { oid.last().copied().filter(|n| (1..=configs.len() as u32).contains(n)) };
+fn validate(oid: &Oid, value: &VarValue, view: &BTreeMap<Oid, VarValue>, settings: &PduSettings) -> Result<Write, u32> {
     if !view.contains_key(oid) {
         return Err(status::NOT_WRITABLE);
     }
@@ -238,27 +294,49 @@ fn validate(
         6 => OutletAction::DelayReboot,
         _ => OutletAction::Cancel,
     };
-    let n = outlet(oid);
+    // A setting is checked by the same rules the bridge checks before it
+    // sends one (the MIB's ranges): out of range is wrongValue.
+    let setting = |change: SettingChange| match change.validate(settings) {
+        Ok(()) => Ok(Write::Setting(change)),
+        Err(_) => Err(status::WRONG_VALUE),
+    };
+    let n = oid.last().copied().filter(|n| settings.outlets.iter().any(|o| o.number == *n));
+    use SettingChange::*;
     match n {
         Some(n) if *oid == mib::outlet_control_command(n) => Ok(Write::Command(n, action(integer(value, 1..=7)?))),
-        Some(n) if *oid == mib::outlet_config(2, n) => Ok(Write::OutletName(n, text(value, 31)?)),
-        Some(n) if [4, 5, 6].iter().any(|&c| *oid == mib::outlet_config(c, n)) => {
-            let mut timings = configs[n as usize - 1].clone();
-            match oid[oid.len() - 2] {
-                4 => timings.on_delay = integer(value, -1..=7200)?,
-                5 => timings.off_delay = integer(value, -1..=7200)?,
-                _ => timings.reboot_duration = integer(value, 5..=60)?,
-            }
-            Ok(Write::Timings(n, timings))
+        Some(n) if *oid == mib::outlet_config(2, n) => setting(OutletName { outlet: n, value: text(value, 31)? }),
+        Some(n) if *oid == mib::outlet_config(mib::CONFIG_ON_DELAY, n) => {
+            setting(OutletOnDelay { outlet: n, value: integer(value, i64::MIN..=i64::MAX)? })
         }
-        _ if *oid == mib::preferred_source() => match integer(value, 1..=2)? {
-            1 => Ok(Write::Preferred(Source::A)),
-            _ => Ok(Write::Preferred(Source::B)),
-        },
-        _ if *oid == mib::ident_name() => Ok(Write::Text(IdentityText::DeviceName, text(value, 31)?)),
+        Some(n) if *oid == mib::outlet_config(mib::CONFIG_OFF_DELAY, n) => {
+            setting(OutletOffDelay { outlet: n, value: integer(value, i64::MIN..=i64::MAX)? })
+        }
+        Some(n) if *oid == mib::outlet_config(mib::CONFIG_REBOOT_DURATION, n) => {
+            setting(OutletRebootDuration { outlet: n, value: integer(value, i64::MIN..=i64::MAX)? })
+        }
+        _ if *oid == mib::outlet_dev_command() => Ok(Write::AllOutlets(match integer(value, 1..=8)? {
+            1 => None,
+            2 => Some(OutletAction::On),
+            3 => Some(OutletAction::Off),
+            4 => Some(OutletAction::Reboot),
+            5 => Some(OutletAction::DelayOn),
+            6 => Some(OutletAction::DelayOff),
+            7 => Some(OutletAction::DelayReboot),
+            _ => Some(OutletAction::Cancel),
+        })),
+        _ if *oid == mib::preferred_source() => setting(PreferredSource { value: integer(value, 1..=3)? }),
+        _ if *oid == mib::source_config(mib::SOURCE_SENSITIVITY) => {
+            setting(VoltageSensitivity { value: integer(value, i64::MIN..=i64::MAX)? })
+        }
+        _ if *oid == mib::source_config(mib::SOURCE_TRANSFER_RANGE) => {
+            setting(TransferRange { value: integer(value, i64::MIN..=i64::MAX)? })
+        }
+        _ if *oid == mib::coldstart_delay() => setting(ColdstartDelay { value: integer(value, i64::MIN..=i64::MAX)? }),
+        _ if *oid == mib::coldstart_state() => setting(ColdstartState { value: integer(value, i64::MIN..=i64::MAX)? }),
+        _ if *oid == mib::ident_name() => setting(DeviceName { value: text(value, 31)? }),
+        _ if *oid == mib::sys_location() => setting(Location { value: text(value, 63)? }),
+        _ if *oid == mib::sys_contact() => setting(Contact { value: text(value, 63)? }),
         _ if *oid == mib::sys_name() => Ok(Write::Text(IdentityText::SysName, text(value, 63)?)),
-        _ if *oid == mib::sys_location() => Ok(Write::Text(IdentityText::Location, text(value, 63)?)),
-        _ if *oid == mib::sys_contact() => Ok(Write::Text(IdentityText::Contact, text(value, 63)?)),
         _ => Err(status::NOT_WRITABLE),
     }
 }

@@ -458,8 +458,14 @@ impl SnmpClient {
 
     /// SET with the write community; refused writes are errors naming why.
     pub async fn set(&self, oid: &Oid, value: VarValue) -> Result<(), SnmpError> {
+        self.set_all(vec![(oid.clone(), value)]).await
+    }
+
+    /// One SET of several objects, which the agent applies together or not
+    /// at all.
+    pub async fn set_all(&self, varbinds: Vec<(Oid, VarValue)>) -> Result<(), SnmpError> {
         let write = self.write_community.clone();
-        let reply = self.request(PduKind::Set, &write, vec![(oid.clone(), value)]).await?;
+        let reply = self.request(PduKind::Set, &write, varbinds).await?;
         Self::check(&reply)
     }
 }

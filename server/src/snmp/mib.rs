@@ -11,6 +11,7 @@
 
 use super::codec::{Oid, VarValue};
 use crate::pdu::{OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawOutletTimings, RawPoll};
+use app::settings::{LoadThresholds, OutletSettings, PduSettings, SettingChange, SourceSettings};
 use std::collections::{BTreeMap, HashMap};
 
 /// MIB-II system group.
@@ -145,6 +146,161 @@ pub fn preferred_source() -> Oid {
 /// status, 16 redundancy.
 pub fn source_status(column: u32) -> Oid {
     oid(&EPDU2, &[9, 4, 1, column, 1])
+}
+
+/// ePDULoadDevMaxPhaseLoad (E.2.1.1.0) and ePDULoadDevMaxBankLoad (E.2.1.3.0), A.
+pub fn load_dev_max_phase_load() -> Oid {
+    oid(&EPDU, &[2, 1, 1, 0])
+}
+pub fn load_dev_max_bank_load() -> Oid {
+    oid(&EPDU, &[2, 1, 3, 0])
+}
+/// ePDULoadPhaseConfigTable (E.2.2.1.1.c.p) and ePDULoadBankConfigTable
+/// (E.2.4.1.1.c.b): 2 low-load, 3 near-overload, 4 overload threshold (A, rw).
+pub fn phase_config(column: u32, phase: u32) -> Oid {
+    oid(&EPDU, &[2, 2, 1, 1, column, phase])
+}
+pub fn bank_config(column: u32, bank: u32) -> Oid {
+    oid(&EPDU, &[2, 4, 1, 1, column, bank])
+}
+pub const THRESHOLD_COLUMNS: [u32; 3] = [2, 3, 4];
+/// ePDUOutletDevCommand (E.3.1.1.0): 5 delayedAllOn, 6 delayedAllOff,
+/// 8 cancelAllPendingCommands (the immediate ones are not offered).
+pub fn outlet_dev_command() -> Oid {
+    oid(&EPDU, &[3, 1, 1, 0])
+}
+/// ePDUOutletDevColdstartDelay (E.3.1.2.0): -1 never, 0 at once, 1-300 s.
+pub fn coldstart_delay() -> Oid {
+    oid(&EPDU, &[3, 1, 2, 0])
+}
+/// ePDUOutletDevColdstartState (E.3.1.6.0): 1 allOn, 2 previous.
+pub fn coldstart_state() -> Oid {
+    oid(&EPDU, &[3, 1, 6, 0])
+}
+/// ePDU2SourceConfigTable column (E2.9.2.1.c.1): 3 preferred source,
+/// 5 voltage sensitivity, 6 nominal voltage, 7 transfer voltage range.
+pub fn source_config(column: u32) -> Oid {
+    oid(&EPDU2, &[9, 2, 1, column, 1])
+}
+pub const SOURCE_SENSITIVITY: u32 = 5;
+pub const SOURCE_NOMINAL_VOLTAGE: u32 = 6;
+pub const SOURCE_TRANSFER_RANGE: u32 = 7;
+
+/// The slow-changing settings of a PDU with `layout` and these phase
+/// indices (read every few minutes; see `app::settings`).
+pub fn settings_oids(layout: &Layout, phases: &[u32]) -> Vec<Oid> {
+    let mut oids = vec![
+        ident_name(),
+        sys_location(),
+        sys_contact(),
+        coldstart_delay(),
+        coldstart_state(),
+        load_dev_max_phase_load(),
+        load_dev_max_bank_load(),
+    ];
+    if layout.has_ats {
+        oids.extend([
+            preferred_source(),
+            source_config(SOURCE_SENSITIVITY),
+            source_config(SOURCE_NOMINAL_VOLTAGE),
+            source_config(SOURCE_TRANSFER_RANGE),
+        ]);
+    }
+    for &n in &layout.outlets {
+        oids.extend([2, CONFIG_ON_DELAY, CONFIG_OFF_DELAY, CONFIG_REBOOT_DURATION].map(|c| outlet_config(c, n)));
+    }
+    for &b in &layout.banks {
+        oids.extend(THRESHOLD_COLUMNS.map(|c| bank_config(c, b)));
+        oids.push(load_dev_bank(BANK_MAX_LOAD, b));
+    }
+    for &p in phases {
+        oids.extend(THRESHOLD_COLUMNS.map(|c| phase_config(c, p)));
+    }
+    oids
+}
+
+pub fn decode_settings(a: &Answers<'_>, layout: &Layout, phases: &[u32]) -> PduSettings {
+    let thresholds = |index: u32, column: &dyn Fn(u32) -> Oid, max: Option<i64>| {
+        let t = LoadThresholds {
+            index,
+            low: a.int(&column(2)),
+            near_overload: a.int(&column(3)),
+            overload: a.int(&column(4)),
+            max,
+        };
+        (t.low.is_some() || t.near_overload.is_some() || t.overload.is_some()).then_some(t)
+    };
+    let bank_max = a.int(&load_dev_max_bank_load());
+    let source = SourceSettings {
+        preferred: a.int(&preferred_source()),
+        voltage_sensitivity: a.int(&source_config(SOURCE_SENSITIVITY)),
+        transfer_range: a.int(&source_config(SOURCE_TRANSFER_RANGE)),
+        nominal_voltage: a.int(&source_config(SOURCE_NOMINAL_VOLTAGE)),
+    };
+    PduSettings {
+        device_name: a.text(&ident_name()),
+        location: a.text(&sys_location()),
+        contact: a.text(&sys_contact()),
+        source: (layout.has_ats && source != SourceSettings::default()).then_some(source),
+        coldstart_delay: a.int(&coldstart_delay()),
+        coldstart_state: a.int(&coldstart_state()),
+        outlets: layout
+            .outlets
+            .iter()
+            .map(|&n| OutletSettings {
+                number: n,
+                name: a.text(&outlet_config(2, n)),
+                on_delay: a.int(&outlet_config(CONFIG_ON_DELAY, n)),
+                off_delay: a.int(&outlet_config(CONFIG_OFF_DELAY, n)),
+                reboot_duration: a.int(&outlet_config(CONFIG_REBOOT_DURATION, n)),
+            })
+            .collect(),
+        banks: layout
+            .banks
+            .iter()
+            .filter_map(|&b| {
+                let max = a.int(&load_dev_bank(BANK_MAX_LOAD, b)).or(bank_max);
+                thresholds(b, &|c| bank_config(c, b), max)
+            })
+            .collect(),
+        phases: phases
+            .iter()
+            .filter_map(|&p| thresholds(p, &|c| phase_config(c, p), a.int(&load_dev_max_phase_load())))
+            .collect(),
+        ..PduSettings::default()
+    }
+}
+
+/// The varbinds one change is written with (one SET, applied together).
+pub fn encode_change(change: &SettingChange) -> Vec<(Oid, VarValue)> {
+    use SettingChange::*;
+    let text = |s: &str| VarValue::OctetString(s.as_bytes().to_vec());
+    let int = |v: i64| VarValue::Integer(v);
+    let row = |at: &dyn Fn(u32) -> Oid, low: i64, near: i64, over: i64| {
+        // One SET for the whole row: the MIB ties the three together, so an
+        // agent checks the row as the whole SET leaves it.
+        vec![(at(4), int(over)), (at(3), int(near)), (at(2), int(low))]
+    };
+    match change {
+        DeviceName { value } => vec![(ident_name(), text(value))],
+        Location { value } => vec![(sys_location(), text(value))],
+        Contact { value } => vec![(sys_contact(), text(value))],
+        PreferredSource { value } => vec![(preferred_source(), int(*value))],
+        VoltageSensitivity { value } => vec![(source_config(SOURCE_SENSITIVITY), int(*value))],
+        TransferRange { value } => vec![(source_config(SOURCE_TRANSFER_RANGE), int(*value))],
+        ColdstartDelay { value } => vec![(coldstart_delay(), int(*value))],
+        ColdstartState { value } => vec![(coldstart_state(), int(*value))],
+        OutletName { outlet, value } => vec![(outlet_config(2, *outlet), text(value))],
+        OutletOnDelay { outlet, value } => vec![(outlet_config(CONFIG_ON_DELAY, *outlet), int(*value))],
+        OutletOffDelay { outlet, value } => vec![(outlet_config(CONFIG_OFF_DELAY, *outlet), int(*value))],
+        OutletRebootDuration { outlet, value } => vec![(outlet_config(CONFIG_REBOOT_DURATION, *outlet), int(*value))],
+        BankThresholds { bank, low, near_overload, overload } => {
+            row(&|c| bank_config(c, *bank), *low, *near_overload, *overload)
+        }
+        PhaseThresholds { phase, low, near_overload, overload } => {
+            row(&|c| phase_config(c, *phase), *low, *near_overload, *overload)
+        }
+    }
 }
 
 /// The identity objects read at start and every few minutes.
@@ -367,7 +523,12 @@ pub fn parts(missed: &[&Oid], a: &Answers<'_>) -> Vec<String> {
 }
 
 /// The whole MIB view the simulator agent answers from, in OID order.
-pub fn encode_view(ident: &RawIdentity, raw: &RawPoll, configs: &[OutletConfig]) -> BTreeMap<Oid, VarValue> {
+pub fn encode_view(
+    ident: &RawIdentity,
+    raw: &RawPoll,
+    configs: &[OutletConfig],
+    settings: &PduSettings,
+) -> BTreeMap<Oid, VarValue> {
     let mut view = BTreeMap::new();
     let mut put = |oid: Oid, v: Option<VarValue>| {
         if let Some(v) = v {
@@ -433,6 +594,24 @@ pub fn encode_view(ident: &RawIdentity, raw: &RawPoll, configs: &[OutletConfig])
     }
     put(input_voltage(), int(raw.input_voltage));
     put(input_frequency(), int(raw.input_frequency));
+    put(outlet_dev_command(), Some(VarValue::Integer(1)));
+    put(coldstart_delay(), int(settings.coldstart_delay));
+    put(coldstart_state(), int(settings.coldstart_state));
+    put(load_dev_max_phase_load(), int(settings.phases.first().and_then(|p| p.max)));
+    put(load_dev_max_bank_load(), int(settings.banks.first().and_then(|b| b.max)));
+    for (rows, at) in [(&settings.banks, bank_config as fn(u32, u32) -> Oid), (&settings.phases, phase_config)] {
+        for row in rows {
+            put(at(1, row.index), Some(VarValue::Integer(row.index.into())));
+            put(at(2, row.index), int(row.low));
+            put(at(3, row.index), int(row.near_overload));
+            put(at(4, row.index), int(row.overload));
+        }
+    }
+    if let Some(source) = settings.source.as_ref().filter(|_| raw.ats.is_some()) {
+        put(source_config(SOURCE_SENSITIVITY), int(source.voltage_sensitivity));
+        put(source_config(SOURCE_NOMINAL_VOLTAGE), int(source.nominal_voltage));
+        put(source_config(SOURCE_TRANSFER_RANGE), int(source.transfer_range));
+    }
     if let Some(ats) = &raw.ats {
         put(preferred_source(), int(ats.preferred_source));
         put(source_status(1), Some(VarValue::Integer(1)));
@@ -478,7 +657,8 @@ mod tests {
         let mut sim = SimModel::new(11, now);
         let raw = sim.read(now);
         let ident = sim.identity();
-        let view = encode_view(&ident, &raw, &sim.outlet_configs());
+        let settings = sim.settings();
+        let view = encode_view(&ident, &raw, &sim.outlet_configs(), &settings);
         let layout = layout_of(&view);
         assert_eq!(
             (layout.load_rows.len(), layout.outlets.len(), layout.banks.len(), layout.has_ats),
@@ -490,6 +670,7 @@ mod tests {
         let names = decode_outlet_names(&a, &layout);
         assert_eq!(decode_poll(&a, &layout, &names), raw);
         assert_eq!(decode_identity(&a, &layout), ident);
+        assert_eq!(decode_settings(&a, &layout, &[1]), settings, "settings too");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod mib;
 
 use crate::pdu::{RawIdentity, RawPoll, SourceError};
 use app::model::{OutletAction, OutletState};
+use app::settings::{AllOutletsAction, PduSettings, SettingChange};
 use client::{SnmpClient, SnmpError};
 use codec::{Oid, VarValue};
 use mib::{Answers, Layout};
@@ -166,6 +167,27 @@ impl SnmpPdu {
         }
         known.last_uptime = raw.uptime_ticks.or(known.last_uptime);
         Ok(raw)
+    }
+
+    /// The slow-changing settings (`app::settings`). Phase thresholds are
+    /// found by walking their table: the phase count is not the bank count.
+    pub async fn settings(&self) -> Result<PduSettings, SourceError> {
+        let layout = self.layout().await?;
+        let column = mib::phase_config(2, 0);
+        let column = column[..column.len() - 1].to_vec();
+        let phases = indices(&self.client.walk(&column).await?, &column);
+        let answers = self.client.get(&mib::settings_oids(&layout, &phases)).await?;
+        Ok(mib::decode_settings(&Answers(&answers), &layout, &phases))
+    }
+
+    /// Write one setting (one SET); the caller reads it back.
+    pub async fn write_setting(&self, change: &SettingChange) -> Result<(), SourceError> {
+        Ok(self.client.set_all(mib::encode_change(change)).await?)
+    }
+
+    /// ePDUOutletDevCommand: every outlet at once.
+    pub async fn all_outlets(&self, action: AllOutletsAction) -> Result<(), SourceError> {
+        Ok(self.client.set(&mib::outlet_dev_command(), VarValue::Integer(action.code())).await?)
     }
 
     /// Whether the PDU answers at all: one object (sysUpTime), the cheapest

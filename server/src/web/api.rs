@@ -64,12 +64,19 @@ pub async fn outlet_command(
     ApiQuery(q): ApiQuery<DeviceQuery>,
     ApiJson(body): ApiJson<CommandBody>,
 ) -> Result<Json<OutletCommandResult>, HttpError> {
-    let outlet: u32 = outlet.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        ApiError::bad_request("outlet", format!("outlet {outlet:?} is not an outlet number (1, 2, …)"))
-    })?;
+    let outlet = outlet_number(&outlet)?;
     let action: OutletAction = body.action.parse().map_err(|why| ApiError::bad_request("action", why))?;
     let device = q.device_id.as_deref();
     Ok(Json(state.services.outlet_command(&caller, Origin::Api, device, outlet, action, body.confirm_protected).await?))
+}
+
+/// An outlet number from a path.
+pub fn outlet_number(outlet: &str) -> Result<u32, ApiError> {
+    outlet
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad_request("outlet", format!("outlet {outlet:?} is not an outlet number (1, 2, …)")))
 }
 
 fn snapshot_event(snapshot: &PduSnapshot) -> Option<Event> {

@@ -174,9 +174,11 @@ pub async fn require(State(needed): State<Role>, request: Request, next: Next) -
 /// The role each server function needs; any not listed needs an admin.
 pub fn server_fn_role(name: &str) -> Role {
     match name {
-        "events" | "history" | "history_between" | "energy" | "report" | "pdus" | "fleet" | "sessions"
+        "events" | "history" | "history_between" | "energy" | "report" | "pdus" | "fleet" | "sessions" | "settings"
         | "session_end" | "sessions_end_all" | "password_change" => Role::Viewer,
-        "outlet_command" | "rule_save" | "rule_delete" | "rule_enable" => Role::Operator,
+        "outlet_command" | "rule_save" | "rule_delete" | "rule_enable" | "outlet_rename" | "all_outlets" => {
+            Role::Operator
+        }
         _ => Role::Admin,
     }
 }

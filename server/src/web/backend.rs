@@ -14,6 +14,7 @@ use crate::history::query::{self, Window};
 use crate::history::reports::{self, Settings};
 use crate::history::store::{Store, StoreError};
 use crate::history::HistoryError;
+use crate::manage::{self, ManageError};
 use crate::rules::runner::{RuleEngine, RuleError};
 use crate::rules::Automation;
 use app::access::{
@@ -23,6 +24,9 @@ use app::access::{
 use app::history::{EnergyDay, EnergySummary, History, HistoryKind, Report, ReportSummary};
 use app::model::{ApiError, Event, EventPage, EventQuery, MqttStatus, OutletAction, OutletCommandResult, PduSnapshot};
 use app::rules::{Rule, RuleStatus};
+use app::settings::{
+    AllOutletsAction, AllOutletsResult, PduSettings, RenameRequest, RenameResult, SettingChange, SettingsResult,
+};
 use app::wire::RulesUpdate;
 use futures::future::BoxFuture;
 use std::sync::Arc;
@@ -112,6 +116,24 @@ impl From<CommandError> for ApiError {
     }
 }
 
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::NoSuchOutlet { .. } => ApiError::not_found("outlet", e.to_string()),
+            ManageError::NoReading(_) | ManageError::Unreachable(_) | ManageError::Timeout { .. } => {
+                ApiError::Unavailable(e.to_string())
+            }
+            ManageError::WrongPdu { .. } => ApiError::Conflict(e.to_string()),
+            ManageError::Invalid { field, message } => ApiError::Invalid { field, message },
+            ManageError::Refused { .. } | ManageError::ReadBack { .. } => ApiError::DeviceRefused(e.to_string()),
+            ManageError::Protected { .. } => {
+                ApiError::Forbidden { field: Some("confirm_protected".into()), message: e.to_string() }
+            }
+            ManageError::NamesFile { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<RuleError> for ApiError {
     fn from(e: RuleError) -> Self {
         match e {
@@ -187,6 +209,69 @@ impl Services {
         let device = self.device(device_id)?;
         let requester = Requester::caller(via, caller, confirm_protected);
         Ok(self.bridge.outlet_command(&device, outlet, action, requester).await?)
+    }
+
+    /// A PDU's settings as last read (not read yet: `read_at_ms` absent).
+    pub fn settings(&self, device_id: Option<&str>) -> Result<PduSettings, ApiError> {
+        let device = self.device(device_id)?;
+        Ok(device
+            .settings()
+            .map(|s| (*s).clone())
+            .unwrap_or_else(|| PduSettings { device_id: Some(device.id().clone()), ..PduSettings::default() }))
+    }
+
+    /// Change settings on the PDU (admins), each read back.
+    pub async fn change_settings(
+        &self,
+        caller: &Caller,
+        via: Origin,
+        device_id: Option<&str>,
+        changes: Vec<SettingChange>,
+    ) -> Result<SettingsResult, ApiError> {
+        need(caller, Role::Admin)?;
+        let device = self.device(device_id)?;
+        let requester = Requester::caller(via, caller, false);
+        Ok(manage::change_settings(&self.bridge, &device, &requester, changes).await?)
+    }
+
+    /// Name an outlet (operators; writing it to the PDU too).
+    pub async fn rename_outlet(
+        &self,
+        caller: &Caller,
+        via: Origin,
+        device_id: Option<&str>,
+        outlet: u32,
+        request: RenameRequest,
+    ) -> Result<RenameResult, ApiError> {
+        need(caller, Role::Operator)?;
+        let device = self.device(device_id)?;
+        let requester = Requester::caller(via, caller, false);
+        Ok(manage::rename_outlet(&self.bridge, &device, &requester, outlet, request).await?)
+    }
+
+    /// The names outlets are shown with now, by number.
+    pub fn outlet_names(
+        &self,
+        device_id: Option<&str>,
+    ) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+        let snapshot = self.status(device_id)?;
+        Ok(snapshot.outlets.iter().map(|o| (o.number.to_string(), o.name.clone())).collect())
+    }
+
+    /// Every outlet at once (operators; off with protected outlets: admins
+    /// who confirm).
+    pub async fn all_outlets(
+        &self,
+        caller: &Caller,
+        via: Origin,
+        device_id: Option<&str>,
+        action: AllOutletsAction,
+        confirm_protected: bool,
+    ) -> Result<AllOutletsResult, ApiError> {
+        need(caller, Role::Operator)?;
+        let device = self.device(device_id)?;
+        let requester = Requester::caller(via, caller, confirm_protected);
+        Ok(manage::all_outlets(&self.bridge, &device, &requester, action).await?)
     }
 
     /// Write a rule change to the audit log, whichever way it ended.
@@ -710,6 +795,46 @@ impl app::backend::Backend for Services {
     fn audit(&self, caller: Caller, query: AuditQuery) -> BoxFuture<'static, Result<AuditPage, ApiError>> {
         let this = self.clone();
         Box::pin(async move { Services::audit(&this, &caller, query).await })
+    }
+
+    fn settings(&self, device_id: Option<String>) -> Result<PduSettings, ApiError> {
+        Services::settings(self, device_id.as_deref())
+    }
+
+    fn change_settings(
+        &self,
+        caller: Caller,
+        device_id: Option<String>,
+        changes: Vec<SettingChange>,
+    ) -> BoxFuture<'static, Result<SettingsResult, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.change_settings(&caller, Origin::Dashboard, device_id.as_deref(), changes).await })
+    }
+
+    fn rename_outlet(
+        &self,
+        caller: Caller,
+        device_id: Option<String>,
+        outlet: u32,
+        request: RenameRequest,
+    ) -> BoxFuture<'static, Result<RenameResult, ApiError>> {
+        let this = self.clone();
+        Box::pin(
+            async move { this.rename_outlet(&caller, Origin::Dashboard, device_id.as_deref(), outlet, request).await },
+        )
+    }
+
+    fn all_outlets(
+        &self,
+        caller: Caller,
+        device_id: Option<String>,
+        action: AllOutletsAction,
+        confirm_protected: bool,
+    ) -> BoxFuture<'static, Result<AllOutletsResult, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move {
+            this.all_outlets(&caller, Origin::Dashboard, device_id.as_deref(), action, confirm_protected).await
+        })
     }
 
     fn fleet(&self) -> Vec<app::fleet::PduView> {

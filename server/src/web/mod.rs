@@ -16,6 +16,7 @@ mod api;
 mod assets;
 pub mod auth;
 mod backend;
+mod device;
 mod error;
 mod forms;
 mod guard;
@@ -139,6 +140,11 @@ pub fn router(state: AppState) -> Router {
         .route(app::wire::STREAM_PATH, gate(Viewer, get(api::stream)))
         // Operators: outlets and rules.
         .route("/api/outlets/{outlet}/command", gate(Operator, post(api::outlet_command)))
+        .route("/api/outlets/command", gate(Operator, post(device::all_outlets)))
+        .route("/api/outlets/{outlet}/name", gate(Operator, put(device::rename_outlet)))
+        .route("/api/outlet-names", gate(Viewer, get(device::outlet_names)))
+        .route("/api/config", gate(Viewer, get(device::settings)).merge(gate(Admin, put(device::change_settings))))
+        .route("/api/device/{what}", gate(Admin, put(device::device_text)))
         .route(
             "/api/rules",
             gate(Viewer, get(rules::list)).merge(gate(Operator, post(rules::create).put(rules::replace))),
