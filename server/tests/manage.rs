@@ -226,7 +226,12 @@ async fn an_outlet_is_renamed_in_the_bridge_only_or_on_the_pdu_too_and_mqtt_foll
     let broker = crate::mqtt::free_port().to_string();
     let served = bridge_for(agent.addr.port(), &[("MQTT_PORT", broker.as_str())]).await;
     until(&served, "/api/status", 15, |s| outlet_name(s, 3) == "NAS").await;
-    let mut sub = Sub::connect(broker.parse().unwrap(), "names", &["pdu/pdu44001/outlet/+/name"]).await;
+    let mut sub = Sub::connect(
+        broker.parse().unwrap(),
+        "names",
+        &["pdu/pdu44001/outlet/+/name", "homeassistant/switch/+/outlet_3/config"],
+    )
+    .await;
     sub.wait("pdu/pdu44001/outlet/3/name", |p, _| p == "NAS", 10).await;
 
     // The bridge only: the PDU keeps its own name.
@@ -235,6 +240,8 @@ async fn an_outlet_is_renamed_in_the_bridge_only_or_on_the_pdu_too_and_mqtt_foll
     assert_eq!(answer, json!({"outlet": 3, "name": "Backup NAS", "name_on_pdu": null}));
     assert_eq!(agent.sim.model().settings().outlets[2].name.as_deref(), Some("NAS"));
     sub.wait("pdu/pdu44001/outlet/3/name", |p, _| p == "Backup NAS", 5).await;
+    // Home Assistant's switch is announced again with the new name.
+    sub.wait_topic(|t, p| t.ends_with("/outlet_3/config") && p.contains(r#""name":"Outlet 3 Backup NAS""#), 5).await;
     until(&served, "/api/status", 5, |s| outlet_name(s, 3) == "Backup NAS").await;
     let names_file = served.data_dir().join("outlet_names.json");
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&names_file).unwrap()).unwrap();

@@ -57,6 +57,17 @@ impl Sensor {
 }
 
 /// Every discovery message for the PDU: `(config topic, payload)`.
+/// What the announced entities are named after: the device's name and the
+/// outlets' names. When it changes, discovery is sent again.
+pub fn names_of(s: &PduSnapshot) -> String {
+    let mut names = s.identity.name.clone().unwrap_or_else(|| s.label.clone());
+    for o in &s.outlets {
+        names.push('\n');
+        names.push_str(&o.name);
+    }
+    names
+}
+
 pub fn messages(prefix: &str, topics: &Topics, s: &PduSnapshot, dashboard_url: &str) -> Vec<Outgoing> {
     let Some(node) = node_id(s) else { return Vec::new() };
     let i = &s.identity;
@@ -98,7 +109,13 @@ pub fn messages(prefix: &str, topics: &Topics, s: &PduSnapshot, dashboard_url: &
 
     for o in &s.outlets {
         let n = o.number;
-        let mut p = base(format!("Outlet {n}"), format!("{node}_outlet_{n}"));
+        // The outlet's name shows in Home Assistant; a rename announces again.
+        let name = if o.name.is_empty() || o.name == format!("Outlet {n}") {
+            format!("Outlet {n}")
+        } else {
+            format!("Outlet {n} {}", o.name)
+        };
+        let mut p = base(name, format!("{node}_outlet_{n}"));
         p["device_class"] = json!("outlet");
         p["state_topic"] = json!(topics.of(&format!("outlet/{n}/state")));
         p["command_topic"] = json!(topics.of(&format!("outlet/{n}/command")));

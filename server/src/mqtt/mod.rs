@@ -232,6 +232,8 @@ struct Watched {
     announced: HashSet<String>,
     /// The Home Assistant node id the discovery topics use (from the serial).
     node: Option<String>,
+    /// The names the announced entities carry ([`discovery::names_of`]).
+    announced_names: String,
 }
 
 pub(crate) fn refused_reason(e: &ConnectionError) -> String {
@@ -274,7 +276,7 @@ impl Link {
     fn watch(&self, device: Arc<Device>) -> Watched {
         let topics = Topics::in_bridge(&self.config.base, device.id().as_str(), &self.config.bridge_id);
         let publisher = Publisher::new(topics.clone(), self.config.refresh);
-        Watched { device, topics, publisher, announced: HashSet::new(), node: None }
+        Watched { device, topics, publisher, announced: HashSet::new(), node: None, announced_names: String::new() }
     }
 
     async fn run(self, options: MqttOptions, shutdown: CancellationToken) {
@@ -365,7 +367,7 @@ impl Link {
                     if !connected {
                         continue;
                     }
-                    if w.announced.is_empty() {
+                    if w.announced.is_empty() || w.announced_names != discovery::names_of(&s) {
                         self.announce(&client, w);
                     }
                     w.publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(&client, m));
@@ -491,6 +493,7 @@ impl Link {
             w.node = Some(node);
         }
         let messages = discovery::messages(prefix, &w.topics, &s, &self.config.dashboard_url);
+        w.announced_names = discovery::names_of(&s);
         w.announced = messages.iter().map(|m| m.topic.clone()).collect();
         messages.into_iter().for_each(|m| send(client, m));
     }
