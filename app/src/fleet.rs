@@ -52,6 +52,9 @@ pub struct PduEntry {
     /// The simulated PDU's seed (default: from the device id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The simulated PDU has an environment probe plugged in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
     /// Seconds between polls (0.1–300; default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll_interval: Option<f64>,
@@ -97,6 +100,7 @@ impl std::fmt::Debug for PduEntry {
             .field("enabled", &self.enabled)
             .field("simulated", &self.simulated)
             .field("seed", &self.seed)
+            .field("probe", &self.probe)
             .field("poll_interval", &self.poll_interval)
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
@@ -131,6 +135,7 @@ impl PduEntry {
         "enabled",
         "simulated",
         "seed",
+        "probe",
         "poll_interval",
         "timeout",
         "retries",
@@ -155,6 +160,7 @@ impl PduEntry {
             enabled: true,
             simulated: true,
             seed: None,
+            probe: false,
             poll_interval: None,
             timeout: None,
             retries: None,
@@ -338,6 +344,7 @@ mod tests {
             label: Some("l".into()),
             simulated: true,
             seed: Some(1),
+            probe: false,
             poll_interval: Some(1.0),
             timeout: Some(1.0),
             retries: Some(1),

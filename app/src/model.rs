@@ -255,6 +255,16 @@ pub struct Outlet {
     pub off_delay_s: Option<u32>,
     #[serde(default)]
     pub reboot_s: Option<u32>,
+    /// ePDUOutletStatusPeakPower, W, and when it was reached (the PDU's own
+    /// clock, as it writes it), read with the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_power: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_power_at: Option<String>,
+    /// Since when the PDU has counted this outlet's energy
+    /// (ePDUOutletStatusEnergyStartTime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_since: Option<String>,
 }
 
 /// The whole PDU: the phase rows of the load table when present, else the
@@ -298,6 +308,95 @@ pub struct PduSnapshot {
     pub banks: Vec<Bank>,
     pub outlets: Vec<Outlet>,
     pub totals: Totals,
+    /// The sensors this PDU has (an environment probe, power supplies);
+    /// what it lacks is absent, not zero.
+    #[serde(default)]
+    pub sensors: Sensors,
+}
+
+/// The optional sensors of a PDU.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sensors {
+    /// The environment probe (CPS-MIB environmentSensor), when one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    /// ePDUPowerSupply1/2Status, when the PDU answers them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub power_supplies: Vec<PowerSupply>,
+}
+
+impl Sensors {
+    /// Power supplies that report a failure.
+    pub fn failed_supplies(&self) -> Vec<u32> {
+        self.power_supplies.iter().filter(|p| p.state == PsuState::Failed).map(|p| p.number).collect()
+    }
+}
+
+/// The environment probe: temperature (the probe reports both scales),
+/// humidity, their alarm thresholds and the dry contacts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// °C (envirTemperatureCelsius, 0.1 °C).
+    pub temperature_c: Option<f64>,
+    /// °F (envirTemperature, 0.1 °F).
+    pub temperature_f: Option<f64>,
+    /// % relative humidity.
+    pub humidity: Option<f64>,
+    /// The probe's own thresholds (°C, %), read with the identity.
+    #[serde(default)]
+    pub temperature_high_c: Option<f64>,
+    #[serde(default)]
+    pub temperature_low_c: Option<f64>,
+    #[serde(default)]
+    pub humidity_high: Option<f64>,
+    #[serde(default)]
+    pub humidity_low: Option<f64>,
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+}
+
+impl Environment {
+    /// What is outside the probe's own thresholds, in words.
+    pub fn out_of_range(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut check = |value: Option<f64>, low: Option<f64>, high: Option<f64>, what: &str, unit: &str| {
+            let Some(v) = value else { return };
+            if let Some(h) = high.filter(|h| v > *h) {
+                out.push(format!("{what} {v:.1} {unit} is above {h:.0} {unit}"));
+            }
+            if let Some(l) = low.filter(|l| v < *l) {
+                out.push(format!("{what} {v:.1} {unit} is below {l:.0} {unit}"));
+            }
+        };
+        check(self.temperature_c, self.temperature_low_c, self.temperature_high_c, "temperature", "°C");
+        check(self.humidity, self.humidity_low, self.humidity_high, "humidity", "%");
+        out
+    }
+}
+
+/// One dry contact of the probe.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub number: u32,
+    pub name: Option<String>,
+    /// Open now (from its status and its normal state); `None`: unknown.
+    pub open: Option<bool>,
+    /// envirContactStatus says abnormal.
+    pub abnormal: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PsuState {
+    Ok,
+    Failed,
+    NotPresent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PowerSupply {
+    pub number: u32,
+    pub state: PsuState,
 }
 
 impl PduSnapshot {
@@ -666,6 +765,7 @@ mod tests {
     #[test]
     fn snapshot_round_trips_through_json() {
         let snapshot = PduSnapshot {
+            sensors: Default::default(),
             device_id: DeviceId::parse("pdu44001").unwrap(),
             label: "PDU".into(),
             simulated: true,

@@ -233,6 +233,7 @@ mod tests {
             frequency_status: Some(RangeStatus::Normal),
         };
         PduSnapshot {
+            sensors: Default::default(),
             device_id: DeviceId::parse("pdu").unwrap(),
             label: "PDU".into(),
             simulated: false,

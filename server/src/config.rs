@@ -113,7 +113,8 @@ pub enum ConfigError {
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeviceKind {
     /// The simulated PDU44001, in-process.
-    Simulated { seed: u64 },
+    /// `probe`: with an environment probe plugged in.
+    Simulated { seed: u64, probe: bool },
     /// A real PDU over SNMP v2c.
     Snmp { host: String, port: u16, community_read: Secret, community_write: Secret },
 }
@@ -338,7 +339,7 @@ impl DeviceDefaults {
         let kind = if entry.simulated {
             // Unless set, a seed from the id: each simulated PDU differs, and stays the same across restarts.
             let from_id = || id.as_str().bytes().fold(1u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
-            DeviceKind::Simulated { seed: entry.seed.unwrap_or_else(from_id) }
+            DeviceKind::Simulated { seed: entry.seed.unwrap_or_else(from_id), probe: entry.probe }
         } else {
             DeviceKind::Snmp {
                 host: entry.host.trim().to_owned(),
@@ -674,7 +675,10 @@ impl Config {
                 community_read: Secret(raw.get("PDU_COMMUNITY_READ").unwrap_or("public").to_owned()),
                 community_write: Secret(raw.get("PDU_COMMUNITY_WRITE").unwrap_or("private").to_owned()),
             },
-            _ => DeviceKind::Simulated { seed: number(raw, "BRIDGE_SIM_SEED", 1, 0, u64::MAX)? },
+            _ => DeviceKind::Simulated {
+                seed: number(raw, "BRIDGE_SIM_SEED", 1, 0, u64::MAX)?,
+                probe: boolean(raw, "BRIDGE_SIM_PROBE", false)?,
+            },
         };
 
         let floor = MeteringFloor {
@@ -1058,6 +1062,9 @@ mod tests {
             bank: None,
             current: None,
             power: None,
+            peak_power: None,
+            peak_power_at: None,
+            energy_since: None,
             energy_kwh: None,
             on_delay_s: None,
             off_delay_s: None,

@@ -34,7 +34,13 @@ impl PduSource {
     /// The source `config` describes.
     pub fn for_config(config: &DeviceConfig) -> Self {
         match &config.kind {
-            DeviceKind::Simulated { seed } => PduSource::Simulated(SimulatedPdu::new(*seed, config.poll_deadline())),
+            DeviceKind::Simulated { seed, probe } => {
+                let sim = SimulatedPdu::new(*seed, config.poll_deadline());
+                if *probe {
+                    sim.add_probe();
+                }
+                PduSource::Simulated(sim)
+            }
             DeviceKind::Snmp { host, port, community_read, community_write } => {
                 // An IPv6 literal needs brackets before the port.
                 let target = if host.contains(':') && !host.starts_with('[') {

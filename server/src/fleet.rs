@@ -474,8 +474,9 @@ fn entry_of(d: &crate::config::DeviceConfig) -> PduEntry {
         entry.community_read = Some(community_read.expose().to_owned());
         entry.community_write = Some(community_write.expose().to_owned());
     }
-    if let DeviceKind::Simulated { seed } = d.kind {
+    if let DeviceKind::Simulated { seed, probe } = d.kind {
         entry.seed = Some(seed);
+        entry.probe = probe;
     }
     entry.label = d.label.clone();
     entry.protected_outlets = d.protected.clone();

@@ -119,7 +119,7 @@ pub async fn start(
                 .devices
                 .iter()
                 .filter_map(|d| match d.kind {
-                    DeviceKind::Simulated { seed } => Some((d.id.clone(), seed)),
+                    DeviceKind::Simulated { seed, .. } => Some((d.id.clone(), seed)),
                     DeviceKind::Snmp { .. } => None,
                 })
                 .collect();

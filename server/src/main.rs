@@ -62,6 +62,8 @@ OPTIONS:
     --port PORT              the first PDU's UDP port (default 11161)
     --count N                how many PDUs, 1 to 1000 (default 1)
     --seed N                 the first PDU's simulation seed (default 1)
+    --probe                  each PDU has an environment probe (temperature,
+                             humidity, two contacts)
     --read-community C       read-only community (default public)
     --write-community C      read-write community (default private)
     -h, --help               show this help";
@@ -130,6 +132,8 @@ struct SimulateArgs {
     port: u16,
     count: u16,
     seed: u64,
+    /// Each simulated PDU has an environment probe.
+    probe: bool,
     communities: server::snmp::agent::Communities,
 }
 
@@ -139,10 +143,15 @@ fn simulate_args(args: &[String]) -> Result<SimulateArgs, String> {
         port: 11161,
         count: 1,
         seed: 1,
+        probe: false,
         communities: server::snmp::agent::Communities { read: "public".into(), write: "private".into() },
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
+        if flag == "--probe" {
+            parsed.probe = true;
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let bad = |what: &str| format!("{flag} {value:?}: expected {what}");
         match flag.as_str() {
@@ -180,6 +189,9 @@ async fn simulate(args: SimulateArgs) -> ExitCode {
         };
         let timeout = std::time::Duration::from_secs(2);
         let sim = server::pdu::sim::SimulatedPdu::new(args.seed + u64::from(i), timeout);
+        if args.probe {
+            sim.add_probe();
+        }
         tracing::info!("simulated PDU44001 #{} on udp {addr}", i + 1);
         agents.push(tokio::spawn(server::snmp::agent::serve(socket, sim, args.communities.clone(), shutdown.clone())));
     }

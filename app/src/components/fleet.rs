@@ -804,6 +804,7 @@ mod tests {
 
     fn snapshot(id: &str, amps: f64, watts: f64, connection: Connection) -> PduSnapshot {
         PduSnapshot {
+            sensors: Default::default(),
             device_id: DeviceId::parse(id).unwrap(),
             label: id.into(),
             simulated: true,

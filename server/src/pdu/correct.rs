@@ -131,6 +131,9 @@ mod tests {
             on_delay_s: None,
             off_delay_s: None,
             reboot_s: None,
+            peak_power: None,
+            peak_power_at: None,
+            energy_since: None,
         }
     }
 

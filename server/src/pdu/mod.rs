@@ -39,6 +39,45 @@ pub struct RawIdentity {
     /// Each outlet's delays (ePDUOutletConfigTable): set by hand on the PDU
     /// and rarely changed, so read with the identity, not every poll.
     pub outlet_timings: Vec<RawOutletTimings>,
+    /// Each outlet's peak power and energy start (ePDUOutletStatus .10-.14),
+    /// which change seldom: read with the identity.
+    pub outlet_peaks: Vec<RawOutletPeak>,
+    /// The environment probe's thresholds and contact names, when it has one.
+    pub probe: Option<RawProbeConfig>,
+}
+
+/// ePDUOutletStatusPeakPower (W), PeakPowerTime and EnergyStartTime.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawOutletPeak {
+    pub index: u32,
+    pub peak_power: Option<i64>,
+    pub peak_time: Option<String>,
+    pub energy_start: Option<String>,
+}
+
+/// The probe's settings (envirTempCelsiusHigh/LowThreshold °C,
+/// envirHumidHigh/LowThreshold %, envirContactName/NormalState).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawProbeConfig {
+    pub temp_high_c: Option<i64>,
+    pub temp_low_c: Option<i64>,
+    pub humid_high: Option<i64>,
+    pub humid_low: Option<i64>,
+    /// (index, name, normal state: 1 normally open, 2 normally closed).
+    pub contacts: Vec<(u32, Option<String>, Option<i64>)>,
+}
+
+/// The probe's readings, every poll.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawProbe {
+    /// envirTemperature, 0.1 °F.
+    pub temp_f: Option<i64>,
+    /// envirTemperatureCelsius, 0.1 °C.
+    pub temp_c: Option<i64>,
+    /// envirHumidity, %.
+    pub humidity: Option<i64>,
+    /// (index, envirContactStatus: 1 normal, 2 abnormal).
+    pub contacts: Vec<(u32, Option<i64>)>,
 }
 
 /// One outlet's row of ePDUOutletConfigTable (E.3.4.1.1.{4,5,6}.n), seconds.
@@ -133,6 +172,11 @@ pub struct RawPoll {
     pub load_rows: Vec<RawLoadRow>,
     pub outlets: Vec<RawOutlet>,
     pub ats: Option<RawAts>,
+    /// The environment probe, when the PDU has one.
+    pub probe: Option<RawProbe>,
+    /// ePDUPowerSupply1Status (1 ok, 2 failed) and 2Status (1 ok, 2 failed,
+    /// 3 not present), by number, when answered.
+    pub power_supplies: Vec<(u32, Option<i64>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -7,8 +7,8 @@
 
 use super::{RawAts, RawIdentity, RawLoadRow, RawOutletTimings, RawPoll};
 use app::model::{
-    Ats, Bank, Connection, DeviceId, Identity, Input, LoadState, Outlet, OutletState, PduSnapshot, RangeStatus,
-    Redundancy, Source, SourceReading, Totals,
+    Ats, Bank, Connection, Contact, DeviceId, Environment, Identity, Input, LoadState, Outlet, OutletState,
+    PduSnapshot, PowerSupply, PsuState, RangeStatus, Redundancy, Sensors, Source, SourceReading, Totals,
 };
 
 /// What the snapshot needs besides the device's answers.
@@ -169,6 +169,8 @@ pub fn snapshot(ctx: &Context<'_>, ident: &RawIdentity, raw: &RawPoll) -> Result
                 value => return Err(ScaleError::OutletState { outlet: o.index, value }),
             };
             let timings = ident.outlet_timings.iter().find(|t| t.index == o.index);
+            let peaks = ident.outlet_peaks.iter().find(|p| p.index == o.index);
+            let text = |v: Option<&String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
             // -1 ("never") and values outside u32 are not a delay to show.
             let secs =
                 |v: fn(&RawOutletTimings) -> Option<i64>| timings.and_then(v).and_then(|s| u32::try_from(s).ok());
@@ -184,6 +186,9 @@ pub fn snapshot(ctx: &Context<'_>, ident: &RawIdentity, raw: &RawPoll) -> Result
                 on_delay_s: secs(|t| t.on_delay),
                 off_delay_s: secs(|t| t.off_delay),
                 reboot_s: secs(|t| t.reboot_duration),
+                peak_power: whole(peaks.and_then(|p| p.peak_power)),
+                peak_power_at: text(peaks.and_then(|p| p.peak_time.as_ref())),
+                energy_since: text(peaks.and_then(|p| p.energy_start.as_ref())),
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -205,7 +210,58 @@ pub fn snapshot(ctx: &Context<'_>, ident: &RawIdentity, raw: &RawPoll) -> Result
         banks,
         outlets,
         totals,
+        sensors: sensors(ident, raw),
     })
+}
+
+fn sensors(ident: &RawIdentity, raw: &RawPoll) -> Sensors {
+    let environment = raw.probe.as_ref().map(|p| {
+        let config = ident.probe.clone().unwrap_or_default();
+        let whole = |v: Option<i64>| v.map(|v| v as f64);
+        Environment {
+            temperature_c: tenths(p.temp_c),
+            temperature_f: tenths(p.temp_f),
+            humidity: whole(p.humidity),
+            temperature_high_c: whole(config.temp_high_c),
+            temperature_low_c: whole(config.temp_low_c),
+            humidity_high: whole(config.humid_high),
+            humidity_low: whole(config.humid_low),
+            contacts: p
+                .contacts
+                .iter()
+                .map(|&(number, status)| {
+                    let (name, normal) = config
+                        .contacts
+                        .iter()
+                        .find(|(i, _, _)| *i == number)
+                        .map(|(_, name, normal)| (name.clone(), *normal))
+                        .unwrap_or_default();
+                    let abnormal = status == Some(2);
+                    // Open when it rests open and is normal, or rests closed and is not.
+                    let open = match (status, normal) {
+                        (Some(1 | 2), Some(1)) => Some(!abnormal),
+                        (Some(1 | 2), Some(2)) => Some(abnormal),
+                        _ => None,
+                    };
+                    Contact { number, name: name.filter(|n| !n.trim().is_empty()), open, abnormal }
+                })
+                .collect(),
+        }
+    });
+    let power_supplies = raw
+        .power_supplies
+        .iter()
+        .filter_map(|&(number, code)| {
+            let state = match code? {
+                1 => PsuState::Ok,
+                2 => PsuState::Failed,
+                3 => PsuState::NotPresent,
+                _ => return None,
+            };
+            Some(PowerSupply { number, state })
+        })
+        .collect();
+    Sensors { environment, power_supplies }
 }
 
 #[cfg(test)]

@@ -14,7 +14,10 @@
 //! delayed commands happen exactly when the test advances time to them.
 
 use super::SourceError;
-use super::{correct, scale, OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawOutletTimings, RawPoll};
+use super::{
+    correct, scale, OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawOutletPeak, RawOutletTimings, RawPoll,
+    RawProbe, RawProbeConfig,
+};
 use app::model::{DeviceId, PduSnapshot};
 use app::model::{OutletAction, OutletState, Source};
 use app::settings::{AllOutletsAction, LoadThresholds, OutletSettings, PduSettings, SettingChange, SourceSettings};
@@ -112,6 +115,10 @@ impl Input {
 
 #[derive(Clone, Debug)]
 struct SimOutlet {
+    /// The highest power seen (ePDUOutletStatusPeakPower) and when, on the
+    /// PDU's clock.
+    peak_w: f64,
+    peak_at: String,
     name: String,
     bank: u32,
     relay_on: bool,
@@ -163,6 +170,33 @@ struct Names {
     contact: String,
 }
 
+/// The environment probe: temperature and humidity drifting around a
+/// machine room's, two dry contacts (a door, normally closed; a leak
+/// sensor, normally open), and the thresholds the probe alarms at.
+#[derive(Clone, Debug)]
+struct SimProbe {
+    temp_c: f64,
+    humidity: f64,
+    /// Fault injection: held at these values.
+    pinned_temp_c: Option<f64>,
+    pinned_humidity: Option<f64>,
+    /// (name, normally open, open now).
+    contacts: Vec<(String, bool, bool)>,
+}
+
+const PROBE_TEMP_C: f64 = 24.0;
+const PROBE_HUMIDITY: f64 = 40.0;
+/// The probe's thresholds: 5-35 °C, 10-80 %.
+const PROBE_TEMP_RANGE_C: (i64, i64) = (5, 35);
+const PROBE_HUMIDITY_RANGE: (i64, i64) = (10, 80);
+/// When the simulated unit's meters were last reset (its own clock's format).
+const ENERGY_START: &str = "01/06/2025 09:12:44";
+
+/// The PDU's clock as it writes times (MM/DD/YYYY hh:mm:ss).
+fn pdu_clock() -> String {
+    jiff::Timestamp::now().strftime("%m/%d/%Y %H:%M:%S").to_string()
+}
+
 /// Settings only a SET changes (ePDU2SourceConfig, coldstart, thresholds).
 #[derive(Clone, Debug)]
 struct Setup {
@@ -181,6 +215,10 @@ pub struct SimModel {
     serial: String,
     names: Names,
     setup: Setup,
+    /// The environment probe, when this unit has one (an option on real PDUs).
+    probe: Option<SimProbe>,
+    /// Fault injection: power supply 1 or 2 has failed.
+    psu_failed: [bool; 2],
     booted: Instant,
     /// Pretend the unit had been running for a while before we started.
     uptime_at_start: Duration,
@@ -221,6 +259,8 @@ impl SimModel {
                 // Meters that have been running for a few months.
                 energy_kwh: watts * 24.0 * 90.0 / 1000.0 * (0.8 + 0.4 * rng.unit()),
                 steps: VecDeque::new(),
+                peak_w: 0.0,
+                peak_at: String::new(),
                 on_delay: Some(Duration::from_secs(3)),
                 off_delay: Some(Duration::from_secs(3)),
                 reboot_duration: Duration::from_secs(5),
@@ -241,6 +281,8 @@ impl SimModel {
                 location: "Simulated rack".into(),
                 contact: "noc@example.net".into(),
             },
+            probe: None,
+            psu_failed: [false; 2],
             setup: Setup {
                 voltage_sensitivity: 2,
                 transfer_range: 1,
@@ -312,6 +354,10 @@ impl SimModel {
         }
         for o in &mut self.outlets {
             o.wobble = (o.wobble * (1.0 - pull) + 0.01 * step * self.rng.normal()).clamp(-0.1, 0.1);
+        }
+        if let Some(p) = &mut self.probe {
+            p.temp_c += (PROBE_TEMP_C - p.temp_c) * pull + 0.05 * step * self.rng.normal();
+            p.humidity += (PROBE_HUMIDITY - p.humidity) * pull + 0.2 * step * self.rng.normal();
         }
         self.last = until;
         self.update_ats();
@@ -539,6 +585,45 @@ impl SimModel {
         }
     }
 
+    /// The same unit with an environment probe plugged in.
+    pub fn with_probe(mut self) -> Self {
+        self.probe = Some(SimProbe {
+            temp_c: PROBE_TEMP_C,
+            humidity: PROBE_HUMIDITY,
+            pinned_temp_c: None,
+            pinned_humidity: None,
+            contacts: vec![("Rack door".into(), false, false), ("Leak sensor".into(), true, true)],
+        });
+        self
+    }
+
+    pub fn has_probe(&self) -> bool {
+        self.probe.is_some()
+    }
+
+    /// Fault injection: hold the probe's temperature (°C) or humidity (%)
+    /// (`None` releases it).
+    pub fn pin_probe(&mut self, temp_c: Option<f64>, humidity: Option<f64>) {
+        if let Some(p) = &mut self.probe {
+            p.pinned_temp_c = temp_c;
+            p.pinned_humidity = humidity;
+        }
+    }
+
+    /// Fault injection: a contact opens or closes.
+    pub fn set_contact_open(&mut self, contact: u32, open: bool) {
+        if let Some(c) = self.probe.as_mut().and_then(|p| p.contacts.get_mut(contact as usize - 1)) {
+            c.2 = open;
+        }
+    }
+
+    /// Fault injection: power supply 1 or 2 fails (true) or is fine again.
+    pub fn set_psu_failed(&mut self, psu: u32, failed: bool) {
+        if let Some(slot) = self.psu_failed.get_mut(psu as usize - 1) {
+            *slot = failed;
+        }
+    }
+
     pub fn identity(&self) -> RawIdentity {
         RawIdentity {
             sys_descr: Some("CyberPower PDU44001 Switched ATS PDU (simulated)".into()),
@@ -555,6 +640,31 @@ impl SimModel {
             num_phases: Some(1),
             num_banks: Some(2),
             bank_max_load: vec![(1, BANK_MAX_AMPS), (2, BANK_MAX_AMPS)],
+            outlet_peaks: self
+                .outlets
+                .iter()
+                .zip(1..)
+                .map(|(o, index)| RawOutletPeak {
+                    index,
+                    peak_power: Some(o.peak_w.round() as i64),
+                    peak_time: (!o.peak_at.is_empty()).then(|| o.peak_at.clone()),
+                    energy_start: Some(ENERGY_START.into()),
+                })
+                .collect(),
+            probe: self.probe.as_ref().map(|p| RawProbeConfig {
+                temp_high_c: Some(PROBE_TEMP_RANGE_C.1),
+                temp_low_c: Some(PROBE_TEMP_RANGE_C.0),
+                humid_high: Some(PROBE_HUMIDITY_RANGE.1),
+                humid_low: Some(PROBE_HUMIDITY_RANGE.0),
+                contacts: p
+                    .contacts
+                    .iter()
+                    .zip(1..)
+                    .map(|((name, normally_open, _), i)| {
+                        (i, Some(name.clone()), Some(if *normally_open { 1 } else { 2 }))
+                    })
+                    .collect(),
+            }),
             // The same values the agent serves in ePDUOutletConfigTable.
             outlet_timings: self
                 .outlet_configs()
@@ -652,6 +762,31 @@ impl SimModel {
             row(3, 2, &of_bank(2), self.setup.banks[1]),
         ];
 
+        let now_text = pdu_clock();
+        for (o, raw) in self.outlets.iter_mut().zip(&outlets) {
+            let watts = raw.active_power.unwrap_or(0) as f64;
+            if watts > o.peak_w {
+                o.peak_w = watts;
+                o.peak_at.clone_from(&now_text);
+            }
+        }
+        let probe = self.probe.as_ref().map(|p| {
+            let c = p.pinned_temp_c.unwrap_or(p.temp_c);
+            RawProbe {
+                temp_f: Some(((c * 9.0 / 5.0 + 32.0) * 10.0).round() as i64),
+                temp_c: Some((c * 10.0).round() as i64),
+                humidity: Some(p.pinned_humidity.unwrap_or(p.humidity).round() as i64),
+                // Abnormal (2) when a contact is not in its resting state.
+                contacts: p
+                    .contacts
+                    .iter()
+                    .zip(1..)
+                    .map(|((_, nopen, open), i)| (i, Some(if open == nopen { 1 } else { 2 })))
+                    .collect(),
+            }
+        });
+        let power_supplies =
+            vec![(1, Some(if self.psu_failed[0] { 2 } else { 1 })), (2, Some(if self.psu_failed[1] { 2 } else { 1 }))];
         let [a, b] = &self.inputs;
         let both_usable = a.usable() && b.usable();
         let selected_hz = self.selected.map(|s| self.inputs[index(s)].hz);
@@ -677,6 +812,8 @@ impl SimModel {
                 source_b_frequency_status: Some(if b.failed { 3 } else { 1 }),
                 redundancy: Some(if both_usable { 2 } else { 1 }),
             }),
+            probe,
+            power_supplies,
         }
     }
 }
@@ -717,6 +854,13 @@ impl SimulatedPdu {
             *model = whole.with_outlets(outlets);
         }
         pdu
+    }
+
+    /// Plug an environment probe into this PDU.
+    pub fn add_probe(&self) {
+        let mut model = self.model();
+        let without = std::mem::replace(&mut *model, SimModel::new(0, Instant::now()));
+        *model = without.with_probe();
     }
 
     /// Direct access for fault injection and assertions in tests.

@@ -10,7 +10,10 @@
 //! comes from the ePDU2 source table, not from ePDUPowerSupply status.
 
 use super::codec::{Oid, VarValue};
-use crate::pdu::{OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawOutletTimings, RawPoll};
+use crate::pdu::{
+    OutletConfig, RawAts, RawIdentity, RawLoadRow, RawOutlet, RawOutletPeak, RawOutletTimings, RawPoll, RawProbe,
+    RawProbeConfig,
+};
 use app::settings::{LoadThresholds, OutletSettings, PduSettings, SettingChange, SourceSettings};
 use std::collections::{BTreeMap, HashMap};
 
@@ -146,6 +149,50 @@ pub fn preferred_source() -> Oid {
 /// status, 16 redundancy.
 pub fn source_status(column: u32) -> Oid {
     oid(&EPDU2, &[9, 4, 1, column, 1])
+}
+
+/// CyberPower environmentSensor (`1.3.6.1.4.1.3808.1.1.4`): the optional probe.
+pub const ENVIRONMENT: [u32; 9] = [1, 3, 6, 1, 4, 1, 3808, 1, 1];
+fn envir(tail: &[u32]) -> Oid {
+    let mut o = oid(&ENVIRONMENT, &[4]);
+    o.extend_from_slice(tail);
+    o
+}
+/// envirTemperature (0.1 °F) and envirTemperatureCelsius (0.1 °C).
+pub fn envir_temperature_f() -> Oid {
+    envir(&[2, 1, 0])
+}
+pub fn envir_temperature_c() -> Oid {
+    envir(&[2, 6, 0])
+}
+/// envirTempCelsiusHighThreshold / LowThreshold (°C).
+pub fn envir_temp_high_c() -> Oid {
+    envir(&[2, 7, 0])
+}
+pub fn envir_temp_low_c() -> Oid {
+    envir(&[2, 8, 0])
+}
+/// envirHumidity, HumidHighThreshold, HumidLowThreshold (%).
+pub fn envir_humidity() -> Oid {
+    envir(&[3, 1, 0])
+}
+pub fn envir_humid_high() -> Oid {
+    envir(&[3, 2, 0])
+}
+pub fn envir_humid_low() -> Oid {
+    envir(&[3, 3, 0])
+}
+/// envirContactTable column (.4.2.1.c.n): 1 index, 2 name, 3 status
+/// (1 normal, 2 abnormal), 4 normal state (1 open, 2 closed).
+pub fn envir_contact(column: u32, contact: u32) -> Oid {
+    envir(&[4, 2, 1, column, contact])
+}
+pub fn envir_contact_index_column() -> Oid {
+    envir(&[4, 2, 1, 1])
+}
+/// ePDUPowerSupply1Status / 2Status (E.4.1.{1,2}.0).
+pub fn power_supply_status(psu: u32) -> Oid {
+    oid(&EPDU, &[4, 1, psu, 0])
 }
 
 /// ePDULoadDevMaxPhaseLoad (E.2.1.1.0) and ePDULoadDevMaxBankLoad (E.2.1.3.0), A.
@@ -330,10 +377,17 @@ pub struct Layout {
     pub banks: Vec<u32>,
     /// The ePDU2 source (ATS) table answers.
     pub has_ats: bool,
+    /// An environment probe answers, with these contacts.
+    pub has_probe: bool,
+    pub contacts: Vec<u32>,
+    /// ePDUPowerSupply status answers.
+    pub has_power_supplies: bool,
 }
 
 const LOAD_COLUMNS: [u32; 9] = [2, 3, 4, 5, 6, 7, 8, 9, 10];
 const OUTLET_COLUMNS: [u32; 6] = [4, 5, 6, 7, 8, 13];
+/// ePDUOutletStatus peak power (W), its time, energy start time: slow.
+const PEAK_COLUMNS: [u32; 3] = [10, 11, 14];
 const ATS_COLUMNS: [u32; 11] = [3, 5, 6, 7, 8, 9, 10, 11, 12, 16, 4];
 
 impl Layout {
@@ -350,6 +404,13 @@ impl Layout {
             oids.extend(ATS_COLUMNS.iter().map(|&c| source_status(c)));
             oids.push(preferred_source());
         }
+        if self.has_probe {
+            oids.extend([envir_temperature_f(), envir_temperature_c(), envir_humidity()]);
+            oids.extend(self.contacts.iter().map(|&n| envir_contact(3, n)));
+        }
+        if self.has_power_supplies {
+            oids.extend([power_supply_status(1), power_supply_status(2)]);
+        }
         oids
     }
 
@@ -360,6 +421,13 @@ impl Layout {
         oids.extend(self.banks.iter().map(|&b| load_dev_bank(BANK_MAX_LOAD, b)));
         for &n in &self.outlets {
             oids.extend([CONFIG_ON_DELAY, CONFIG_OFF_DELAY, CONFIG_REBOOT_DURATION].map(|c| outlet_config(c, n)));
+            oids.extend(PEAK_COLUMNS.map(|c| outlet_status(c, n)));
+        }
+        if self.has_probe {
+            oids.extend([envir_temp_high_c(), envir_temp_low_c(), envir_humid_high(), envir_humid_low()]);
+            for &n in &self.contacts {
+                oids.extend([envir_contact(2, n), envir_contact(4, n)]);
+            }
         }
         oids
     }
@@ -412,6 +480,27 @@ pub fn decode_identity(a: &Answers<'_>, layout: &Layout) -> RawIdentity {
                 reboot_duration: a.int(&outlet_config(CONFIG_REBOOT_DURATION, n)),
             })
             .collect(),
+        outlet_peaks: layout
+            .outlets
+            .iter()
+            .map(|&n| RawOutletPeak {
+                index: n,
+                peak_power: a.int(&outlet_status(10, n)),
+                peak_time: a.text(&outlet_status(11, n)),
+                energy_start: a.text(&outlet_status(14, n)),
+            })
+            .collect(),
+        probe: layout.has_probe.then(|| RawProbeConfig {
+            temp_high_c: a.int(&envir_temp_high_c()),
+            temp_low_c: a.int(&envir_temp_low_c()),
+            humid_high: a.int(&envir_humid_high()),
+            humid_low: a.int(&envir_humid_low()),
+            contacts: layout
+                .contacts
+                .iter()
+                .map(|&n| (n, a.text(&envir_contact(2, n)), a.int(&envir_contact(4, n))))
+                .collect(),
+        }),
     }
 }
 
@@ -473,6 +562,17 @@ pub fn decode_poll(a: &Answers<'_>, layout: &Layout, names: &[(u32, String)]) ->
             source_b_frequency_status: a.int(&source_status(12)),
             redundancy: a.int(&source_status(16)),
         }),
+        probe: layout.has_probe.then(|| RawProbe {
+            temp_f: a.int(&envir_temperature_f()),
+            temp_c: a.int(&envir_temperature_c()),
+            humidity: a.int(&envir_humidity()),
+            contacts: layout.contacts.iter().map(|&n| (n, a.int(&envir_contact(3, n)))).collect(),
+        }),
+        power_supplies: if layout.has_power_supplies {
+            [1, 2].into_iter().map(|n| (n, a.int(&power_supply_status(n)))).filter(|(_, v)| v.is_some()).collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -591,6 +691,38 @@ pub fn encode_view(
         put(outlet_status(7, n), gauge(o.load));
         put(outlet_status(8, n), gauge(o.active_power));
         put(outlet_status(13, n), gauge(o.energy));
+        if let Some(p) = ident.outlet_peaks.iter().find(|p| p.index == n) {
+            put(outlet_status(10, n), gauge(p.peak_power));
+            put(outlet_status(11, n), text(&p.peak_time));
+            put(outlet_status(12, n), text(&p.energy_start));
+            put(outlet_status(14, n), text(&p.energy_start));
+        }
+    }
+    if let (Some(p), Some(config)) = (&raw.probe, &ident.probe) {
+        put(envir(&[1, 1, 0]), Some(VarValue::OctetString(b"Environment probe".to_vec())));
+        put(envir_temperature_f(), int(p.temp_f));
+        put(envir_temperature_c(), int(p.temp_c));
+        put(envir_temp_high_c(), int(config.temp_high_c));
+        put(envir_temp_low_c(), int(config.temp_low_c));
+        put(envir_humidity(), int(p.humidity));
+        put(envir_humid_high(), int(config.humid_high));
+        put(envir_humid_low(), int(config.humid_low));
+        put(envir(&[4, 1, 0]), Some(VarValue::Integer(p.contacts.len() as i64)));
+        for &(n, status) in &p.contacts {
+            let (name, normal) = config
+                .contacts
+                .iter()
+                .find(|(i, _, _)| *i == n)
+                .map(|(_, name, normal)| (name.clone(), *normal))
+                .unwrap_or_default();
+            put(envir_contact(1, n), Some(VarValue::Integer(n.into())));
+            put(envir_contact(2, n), text(&name));
+            put(envir_contact(3, n), int(status));
+            put(envir_contact(4, n), int(normal));
+        }
+    }
+    for &(n, status) in &raw.power_supplies {
+        put(power_supply_status(n), int(status));
     }
     put(input_voltage(), int(raw.input_voltage));
     put(input_frequency(), int(raw.input_frequency));
@@ -644,6 +776,9 @@ mod tests {
                 .collect()
         };
         Layout {
+            has_probe: view.contains_key(&envir_temperature_c()),
+            contacts: rows_under(envir_contact_index_column()),
+            has_power_supplies: view.contains_key(&power_supply_status(1)),
             load_rows: rows_under(load_status_index_column()),
             outlets: rows_under(outlet_status_index_column()),
             banks: rows_under(oid(&EPDU, &[2, 1, 6, 1, BANK_MAX_LOAD])),
@@ -654,7 +789,7 @@ mod tests {
     #[test]
     fn what_the_agent_serves_decodes_back_to_the_same_readings() {
         let now = tokio::time::Instant::now();
-        let mut sim = SimModel::new(11, now);
+        let mut sim = SimModel::new(11, now).with_probe();
         let raw = sim.read(now);
         let ident = sim.identity();
         let settings = sim.settings();
@@ -685,7 +820,7 @@ mod tests {
 
     #[test]
     fn the_poll_reads_only_what_discovery_found() {
-        let layout = Layout { load_rows: vec![1], outlets: vec![1, 2], banks: vec![], has_ats: false };
+        let layout = Layout { load_rows: vec![1], outlets: vec![1, 2], ..Layout::default() };
         let oids = layout.poll_oids();
         assert_eq!(oids.len(), 3 + LOAD_COLUMNS.len() + 2 * OUTLET_COLUMNS.len());
         assert!(!oids.contains(&source_status(3)));

@@ -89,14 +89,25 @@ impl SnmpPdu {
         let load_rows = indices(&self.client.walk(&rows_column).await?, &rows_column);
         let outlets = indices(&self.client.walk(&outlets_column).await?, &outlets_column);
         let banks = indices(&self.client.walk(&banks_column).await?, &banks_column);
-        let ats = self.client.get(&[mib::source_status(3)]).await?;
-        let has_ats = ats.values().any(|v| !v.is_exception());
-        let layout = Layout { load_rows, outlets, banks, has_ats };
+        let probes = [mib::source_status(3), mib::envir_temperature_c(), mib::power_supply_status(1)];
+        let found = self.client.get(&probes).await?;
+        let answers = |o: &Oid| found.get(o).is_some_and(|v| !v.is_exception());
+        let (has_ats, has_probe, has_power_supplies) = (answers(&probes[0]), answers(&probes[1]), answers(&probes[2]));
+        // The probe's contacts, only when there is a probe: absent is absent.
+        let contacts = if has_probe {
+            let column = mib::envir_contact_index_column();
+            indices(&self.client.walk(&column).await?, &column)
+        } else {
+            Vec::new()
+        };
+        let layout = Layout { load_rows, outlets, banks, has_ats, has_probe, contacts, has_power_supplies };
         tracing::info!(
             load_rows = layout.load_rows.len(),
             outlets = layout.outlets.len(),
             banks = layout.banks.len(),
             ats = layout.has_ats,
+            probe = layout.has_probe,
+            power_supplies = layout.has_power_supplies,
             "discovered the PDU's capabilities"
         );
         Ok(layout)
