@@ -24,6 +24,7 @@ mod fsutil;
 pub mod health;
 pub mod history;
 pub mod mqtt;
+pub mod notifications;
 pub mod notify;
 pub mod pdu;
 pub mod poller;
