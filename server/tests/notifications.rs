@@ -267,6 +267,19 @@ async fn shutdown_stops_a_webhook_retrying_at_once() {
     assert_eq!(notifier.stats().webhook.unwrap().dropped, 3);
 }
 
+#[tokio::test]
+async fn https_webhook_to_a_plain_http_server_fails_as_tls_without_retrying() {
+    let receiver = Receiver::start(&[]).await;
+    let url = format!("https://{}/hooks/{URL_TOKEN}", receiver.addr);
+    let notifier = Notifier::start(config(&[("BRIDGE_NOTIFY_WEBHOOK_URL", &url)], fast()), CancellationToken::new());
+    let error = notifier.deliver_now(&notification(1)).await.unwrap_err();
+    let DeliveryError::Failed(failures) = &error else { panic!("{error:?}") };
+    assert!(matches!(failures[0].cause, Cause::Tls(_)), "{error:?}");
+    assert_eq!(failures[0].attempts, 1, "a TLS failure is not retried");
+    assert!(error.to_string().starts_with(&format!("webhook to https://{}: TLS: ", receiver.addr)), "{error}");
+    assert!(receiver.seen().is_empty(), "nothing was posted in clear text");
+}
+
 fn smtp_vars(sink: &SmtpSink) -> Vec<(&'static str, String)> {
     vec![
         ("BRIDGE_SMTP_HOST", "127.0.0.1".into()),
@@ -344,10 +357,33 @@ async fn email_refused_550_is_not_retried() {
     assert_eq!((failures[0].channel, failures[0].attempts), (Channel::Email, 1));
     assert!(matches!(&failures[0].cause, Cause::Smtp { code: 550, .. }), "{error:?}");
     let text = error.to_string();
-    assert!(text.starts_with(&format!("e-mail to smtp://127.0.0.1:{} (no TLS): SMTP 550", sink.addr.port())), "{text}");
+    assert_eq!(
+        text,
+        format!(
+            "e-mail to smtp://127.0.0.1:{} (no TLS): SMTP 550: 5.7.1 refused for good (after 1 attempt)",
+            sink.addr.port()
+        )
+    );
     assert_eq!(sink.sessions(), 1);
     assert!(sink.sign_ins().is_empty(), "no account configured: no AUTH");
     assert_eq!(notifier.stats().email, Some(ChannelStats { sent: 0, failed: 1, dropped: 0 }));
+}
+
+#[tokio::test]
+async fn starttls_is_required_so_a_server_without_it_gets_no_password() {
+    let sink = SmtpSink::start("PLAIN LOGIN", &[]).await;
+    let mut vars = smtp_vars(&sink);
+    vars.retain(|(k, _)| *k != "BRIDGE_SMTP_TLS");
+    let settings = config(&borrowed(&vars), fast());
+    assert_eq!(settings.email.as_ref().unwrap().tls, server::notifications::SmtpTls::StartTls, "the default");
+    let notifier = Notifier::start(settings, CancellationToken::new());
+    let error = notifier.deliver_now(&notification(1)).await.unwrap_err();
+    let DeliveryError::Failed(failures) = &error else { panic!("{error:?}") };
+    assert_eq!((failures[0].channel, failures[0].attempts), (Channel::Email, 1), "{error}");
+    let text = error.to_string();
+    assert!(text.starts_with(&format!("e-mail to smtp://127.0.0.1:{} (STARTTLS): ", sink.addr.port())), "{text}");
+    assert!(text.contains("STARTTLS"), "{text}");
+    assert!(sink.sign_ins().is_empty() && sink.mails().is_empty(), "no password and no mail in clear text");
 }
 
 #[tokio::test]

@@ -271,7 +271,8 @@ pub enum DeliveryError {
     Failed(Vec<ChannelFailure>),
 }
 
-/// Counters of one channel since start.
+/// Counters of one channel since start; [`Notifier::deliver_now`]'s
+/// deliveries count too.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ChannelStats {
     /// Delivered (accepted by the receiver).

@@ -259,12 +259,15 @@ impl Mailer {
     /// A lettre error as a [`Cause`], with the password scrubbed should a
     /// server echo it back.
     fn cause(&self, e: &lettre::transport::smtp::Error) -> Cause {
-        let mut text = e.to_string();
-        if let Some(password) = &self.config.password {
-            text = text.replace(password.expose(), "***");
-        }
+        let scrub = |text: String| match &self.config.password {
+            Some(password) => text.replace(password.expose(), "***"),
+            None => text,
+        };
+        let text = scrub(e.to_string());
         if let Some(code) = e.status().and_then(|c| c.to_string().parse::<u16>().ok()) {
-            Cause::Smtp { code, text }
+            // The server's own words; lettre's text repeats the code.
+            let reply = std::error::Error::source(e).map(|s| scrub(s.to_string())).unwrap_or(text);
+            Cause::Smtp { code, text: reply }
         } else if e.is_timeout() {
             Cause::Timeout(self.timeout)
         } else if e.is_tls() {
