@@ -240,7 +240,7 @@ async fn webhook_that_never_answers_times_out_each_attempt() {
     let DeliveryError::Failed(failures) = &error else { panic!("{error:?}") };
     assert_eq!(failures[0].cause, Cause::Timeout(Duration::from_millis(200)));
     assert_eq!(failures[0].attempts, 2);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     drop(listener);
 }
 
@@ -248,18 +248,16 @@ async fn webhook_that_never_answers_times_out_each_attempt() {
 async fn shutdown_stops_a_webhook_retrying_at_once() {
     let receiver = Receiver::start(&[(StatusCode::SERVICE_UNAVAILABLE, "down"); 9]).await;
     let shutdown = CancellationToken::new();
-    // The production policy: the next attempt would be a second away.
-    let notifier = Notifier::start(
-        config(&[("BRIDGE_NOTIFY_WEBHOOK_URL", &receiver.url())], RetryPolicy::default()),
-        shutdown.clone(),
-    );
+    // The next attempt would be 30 s away: only cancelling ends it sooner.
+    let retry = RetryPolicy { first_backoff: Duration::from_secs(30), ..RetryPolicy::default() };
+    let notifier = Notifier::start(config(&[("BRIDGE_NOTIFY_WEBHOOK_URL", &receiver.url())], retry), shutdown.clone());
     notifier.send(notification(1));
     notifier.send(notification(2));
     eventually("the first attempt", || receiver.seen().len() == 1).await;
     let stopping = std::time::Instant::now();
     shutdown.cancel();
     eventually("both counted as dropped", || notifier.stats().webhook.unwrap().dropped == 2).await;
-    assert!(stopping.elapsed() < Duration::from_millis(500), "{:?}", stopping.elapsed());
+    assert!(stopping.elapsed() < Duration::from_secs(5), "{:?}", stopping.elapsed());
     assert_eq!(receiver.seen().len(), 1);
     assert_eq!(notifier.stats().webhook, Some(ChannelStats { sent: 0, failed: 0, dropped: 2 }));
     // After shutdown, send still neither waits nor fails.
