@@ -25,6 +25,7 @@ pub mod health;
 pub mod history;
 pub mod manage;
 pub mod mqtt;
+pub mod notifications;
 pub mod notify;
 pub mod pdu;
 pub mod poller;

@@ -16,6 +16,7 @@ mod lossy;
 mod manage;
 mod mqtt;
 mod mqtt_accounts;
+mod notifications;
 mod peers;
 mod poller;
 mod process;
