@@ -103,6 +103,8 @@ pub struct Device {
     expected_serial: Mutex<Option<String>>,
     /// The serial of the other PDU answering at this address, while it does.
     refused_serial: Mutex<Option<String>>,
+    /// How long its polls take and how many fail (`/metrics`).
+    pub polls: crate::stats::PollStats,
 }
 
 impl Device {
@@ -117,6 +119,7 @@ impl Device {
             command_counts: Mutex::new(std::collections::HashMap::new()),
             expected_serial: Mutex::new(config.expected_serial.clone()),
             refused_serial: Mutex::new(None),
+            polls: Default::default(),
         })
     }
 
