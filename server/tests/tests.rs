@@ -13,6 +13,7 @@ mod history;
 mod hostile;
 mod limits;
 mod lossy;
+mod metrics;
 mod mqtt;
 mod mqtt_accounts;
 mod peers;
