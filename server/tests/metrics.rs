@@ -1,5 +1,6 @@
-//! `/metrics` from the outside: who may read it, and a real Prometheus
-//! scraping a bridge that polls the simulator agent over SNMP.
+//! `/metrics` from the outside: who may read it, a real Prometheus scraping
+//! a bridge that polls the simulator agent over SNMP, and the Grafana
+//! dashboard in docker/grafana asking only for families the bridge exposes.
 //!
 //! The Prometheus test needs Debian's `prometheus` binary (installed by
 //! `scripts/test.sh`, which sets `PDU_BRIDGE_NEED_PROMETHEUS=1` so that there
@@ -287,5 +288,149 @@ async fn a_real_prometheus_scrapes_the_bridge_with_a_viewer_token_and_promql_ret
         .collect();
     assert!(problems.is_empty(), "promtool check metrics: {problems:?}");
     assert_eq!(said.lines().filter(|l| l.contains("use base unit")).count(), 3, "{said}");
+    bridge.shutdown.cancel();
+}
+
+/// Every metric name a PromQL expression uses: identifiers outside strings,
+/// label matchers and ranges that are not functions, keywords, grouping
+/// clauses' label lists or Grafana variables.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    const GROUPING: [&str; 6] = ["by", "without", "on", "ignoring", "group_left", "group_right"];
+    const KEYWORDS: [&str; 7] = ["bool", "and", "or", "unless", "offset", "inf", "nan"];
+    // Strings, label matchers and ranges hold label names and values: out first.
+    let mut plain = String::new();
+    let mut chars = expr.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '\'' => {
+                while let Some(d) = chars.next() {
+                    if d == '\\' {
+                        chars.next();
+                    } else if d == c {
+                        break;
+                    }
+                }
+                plain.push(' ');
+            }
+            '{' | '[' => {
+                let close = if c == '{' { '}' } else { ']' };
+                chars.by_ref().find(|d| *d == close);
+                plain.push(' ');
+            }
+            c => plain.push(c),
+        }
+    }
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '$';
+    let mut names = BTreeSet::new();
+    let mut rest = plain.as_str();
+    while let Some(start) = rest.find(|c: char| word_char(c) && !c.is_ascii_digit()) {
+        let preceded_by_number = rest[..start].ends_with(|c: char| c.is_ascii_digit() || c == '.');
+        let tail = &rest[start..];
+        let len = tail.find(|c: char| !word_char(c)).unwrap_or(tail.len());
+        let (word, next) = (&tail[..len], tail[len..].trim_start());
+        if GROUPING.contains(&word) {
+            // `by (a, b)`: label names up to the closing parenthesis.
+            rest = match next.strip_prefix('(') {
+                Some(inside) => inside.split_once(')').map_or("", |(_, after)| after),
+                None => next,
+            };
+            continue;
+        }
+        // A function's call, or an aggregation with its grouping first (`sum by (a) (…)`).
+        let next_word = next.split(|c: char| !word_char(c)).next().unwrap_or("");
+        let function = next.starts_with('(') || GROUPING.contains(&next_word);
+        if !function && !preceded_by_number && !KEYWORDS.contains(&word) && !word.starts_with('$') {
+            names.insert(word.to_owned());
+        }
+        rest = &tail[len..];
+    }
+    names
+}
+
+#[test]
+fn the_promql_reader_finds_metric_names_and_nothing_else() {
+    let expr = r#"sum by (device_id) (rate(pdu_bridge_snmp_timeouts_total{device_id=~"$device", x="a b"}[$__rate_interval])) * on (device_id, outlet) group_left (name) pdu_outlet_info / 2e3 > bool 1"#;
+    let names: Vec<String> = metric_names(expr).into_iter().collect();
+    assert_eq!(names, ["pdu_bridge_snmp_timeouts_total", "pdu_outlet_info"]);
+    assert_eq!(
+        metric_names("histogram_quantile(0.95, sum by (le) (rate(x_bucket[5m])))").into_iter().collect::<Vec<_>>(),
+        ["x_bucket"]
+    );
+}
+
+/// Every PromQL expression of the dashboard: each `expr` (panel targets,
+/// rows included) and each query variable's query.
+fn expressions(dashboard: &serde_json::Value) -> Vec<String> {
+    fn exprs(node: &serde_json::Value, found: &mut Vec<String>) {
+        match node {
+            serde_json::Value::Object(map) => map.iter().for_each(|(key, value)| match value {
+                serde_json::Value::String(e) if key == "expr" => found.push(e.clone()),
+                _ => exprs(value, found),
+            }),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| exprs(i, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    exprs(&dashboard["panels"], &mut found);
+    for variable in dashboard["templating"]["list"].as_array().into_iter().flatten() {
+        if variable["type"] == "query" {
+            let query = variable["query"].get("query").unwrap_or(&variable["query"]);
+            found.push(query.as_str().expect("a query variable's query").to_owned());
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn the_grafana_dashboard_asks_only_for_families_a_bridge_polling_over_snmp_exposes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/grafana/pdu-bridge.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    let panels = dashboard["panels"].as_array().expect("panels");
+    for panel in panels.iter().filter(|p| p["type"] != "row") {
+        let targets = panel["targets"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(targets > 0, "panel {} has no query", panel["title"]);
+    }
+    let found = expressions(&dashboard);
+    // Template queries such as label_values(pdu_info, device_id) name a metric too.
+    let used: BTreeSet<String> = found
+        .iter()
+        .flat_map(|e| match e.strip_prefix("label_values(") {
+            Some(args) => BTreeSet::from([args.split([',', ')']).next().unwrap_or("").trim().to_owned()]),
+            None => metric_names(e),
+        })
+        .collect();
+    assert!(used.len() >= 8, "{used:?}");
+
+    // A bridge polling the simulator agent over SNMP, as in a rack.
+    let agent = agent(Faults::default()).await;
+    let port = agent.addr.port().to_string();
+    let bridge = serve(&[("PDU_HOST", "127.0.0.1"), ("PDU_SNMP_PORT", &port), ("BRIDGE_POLL_INTERVAL", "0.5")]).await;
+    let viewer = viewer_token(bridge.addr).await;
+    let headers = format!("Authorization: Bearer {viewer}\r\n");
+    let mut missing = used.clone();
+    let mut last = String::new();
+    // History commits every 10 samples: a few seconds until every family has values.
+    for _ in 0..150 {
+        let (status, body) = http_raw(bridge.addr, "GET", "/metrics", None, &headers).await;
+        assert_eq!(status, 200, "{body}");
+        let (kinds, sampled) = families(&body);
+        for name in &used {
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .filter_map(|s| name.strip_suffix(s))
+                .find(|f| kinds.get(*f).is_some_and(|k| k == "histogram"))
+                .unwrap_or(name);
+            assert!(kinds.contains_key(family), "the dashboard uses {name}, which the bridge does not expose");
+        }
+        missing.retain(|name| !sampled.contains(name));
+        last = body;
+        if missing.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(missing.is_empty(), "the dashboard uses {missing:?}, which have no values:\n{last}");
     bridge.shutdown.cancel();
 }
