@@ -83,6 +83,100 @@ async fn viewer_token(addr: SocketAddr) -> String {
     created["token"].as_str().expect("the new token").to_owned()
 }
 
+/// The value of the first sample of `name` whose labels include `labels`.
+fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(['{', ' '])))
+        .find(|l| labels.iter().all(|(k, v)| l.contains(&format!("{k}=\"{v}\""))))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// `/metrics` of the bridge at `addr` as `token` sees it.
+async fn scrape(addr: SocketAddr, token: &str) -> String {
+    let (status, body) = http_raw(addr, "GET", "/metrics", None, &format!("Authorization: Bearer {token}\r\n")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Scrape until `done` (at most 30 s); the last scrape.
+async fn scrape_until(addr: SocketAddr, token: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let mut text = String::new();
+    for _ in 0..150 {
+        text = scrape(addr, token).await;
+        if done(&text) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("not within 30 s: {what}\n{text}");
+}
+
+#[tokio::test]
+async fn a_silent_pdu_shows_down_without_its_old_readings_and_its_retries_and_timeouts_are_counted() {
+    let agent = agent(Faults::default()).await;
+    let port = agent.addr.port().to_string();
+    let bridge = serve(&[
+        ("PDU_HOST", "127.0.0.1"),
+        ("PDU_SNMP_PORT", &port),
+        ("BRIDGE_POLL_INTERVAL", "0.3"),
+        ("BRIDGE_SNMP_TIMEOUT", "0.3"),
+        ("BRIDGE_SNMP_RETRIES", "1"),
+    ])
+    .await;
+    let token = viewer_token(bridge.addr).await;
+    let d = [("device_id", "pdu44001")];
+    let before = scrape_until(bridge.addr, &token, "the PDU up with readings", |t| {
+        value(t, "pdu_up", &d) == Some(1.0) && value(t, "pdu_outlet_watts", &d).is_some()
+    })
+    .await;
+    let counter = |t: &str, name: &str| value(t, name, &d).unwrap_or_else(|| panic!("{name} missing:\n{t}"));
+
+    agent.sim.set_faults(Faults { drop_replies: true, ..Default::default() });
+    let silent = scrape_until(bridge.addr, &token, "the PDU unreachable", |t| {
+        value(t, "pdu_connection_state", &[("device_id", "pdu44001"), ("state", "unreachable")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(value(&silent, "pdu_up", &d), Some(0.0));
+    assert!(value(&silent, "pdu_data_age_seconds", &d).is_some_and(|age| age > 0.5), "{silent}");
+    for family in ["pdu_outlet_watts", "pdu_source_volts", "pdu_watts", "pdu_outlet_energy_kilowatt_hours_total"] {
+        assert_eq!(value(&silent, family, &d), None, "{family}: no old readings shown as current");
+    }
+    for name in ["pdu_bridge_snmp_timeouts_total", "pdu_bridge_snmp_retries_total"] {
+        assert!(counter(&silent, name) > counter(&before, name), "{name} counts the silence");
+    }
+    // The poll under way is counted when it gives up, after its requests
+    // were read again in halves: later than the misses that made the PDU
+    // unreachable.
+    let failed_before = counter(&before, "pdu_bridge_polls_failed_total");
+    scrape_until(bridge.addr, &token, "a failed poll counted", |t| {
+        value(t, "pdu_bridge_polls_failed_total", &d).is_some_and(|n| n > failed_before)
+    })
+    .await;
+    assert_eq!(
+        counter(&silent, "pdu_bridge_snmp_answers_total"),
+        counter(&scrape(bridge.addr, &token).await, "pdu_bridge_snmp_answers_total"),
+        "no answers while silent"
+    );
+
+    // Back: readings again, and no counter went down.
+    agent.sim.set_faults(Faults::default());
+    let back = scrape_until(bridge.addr, &token, "the PDU back", |t| {
+        value(t, "pdu_up", &d) == Some(1.0) && value(t, "pdu_outlet_watts", &d).is_some()
+    })
+    .await;
+    for name in [
+        "pdu_bridge_snmp_requests_total",
+        "pdu_bridge_snmp_answers_total",
+        "pdu_bridge_snmp_timeouts_total",
+        "pdu_bridge_snmp_retries_total",
+        "pdu_bridge_poll_duration_seconds_count",
+    ] {
+        assert!(counter(&back, name) >= counter(&silent, name), "{name}");
+    }
+    assert!(counter(&back, "pdu_bridge_snmp_answers_total") > counter(&silent, "pdu_bridge_snmp_answers_total"));
+    bridge.shutdown.cancel();
+}
+
 /// Where the `prometheus` binary is, if installed.
 fn prometheus_binary() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
