@@ -1,6 +1,7 @@
-//! `/metrics` from the outside: who may read it, a real Prometheus scraping
-//! a bridge that polls the simulator agent over SNMP, and the Grafana
-//! dashboard in docker/grafana asking only for families the bridge exposes.
+//! `/metrics` from the outside: who may read it, a PDU going silent and
+//! coming back over real SNMP, a real Prometheus scraping a bridge that polls
+//! the simulator agent, and the Grafana dashboard in docker/grafana asking
+//! only for families the bridge exposes.
 //!
 //! The Prometheus test needs Debian's `prometheus` binary (installed by
 //! `scripts/test.sh`, which sets `PDU_BRIDGE_NEED_PROMETHEUS=1` so that there
