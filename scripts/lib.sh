@@ -25,8 +25,9 @@ CHROMIUM="${PDU_BRIDGE_CHROMIUM:-/usr/bin/chromium}"
 # Debian packages the test command needs: net-snmp's tools (SNMP
 # interoperability), openssl (the MQTT TLS test's certificates), Mosquitto and
 # its clients (MQTT interoperability, the MQTT shell test), shellcheck (the
-# set-up test), curl and python3 (the MQTT shell test).
-TEST_PACKAGES=(snmp openssl mosquitto mosquitto-clients shellcheck curl python3 systemd)
+# set-up test), curl and python3 (the MQTT shell test), Prometheus (a real
+# one scrapes the bridge's /metrics in server/tests/metrics.rs).
+TEST_PACKAGES=(snmp openssl mosquitto mosquitto-clients shellcheck curl python3 systemd prometheus)
 # Our own Mosquitto for the tests (scripts/mosquitto/test-brokers.conf), on
 # loopback ports clear of the shared peers' brokers (11883 / 11884).
 # server/tests/mqtt.rs reads the ports from these variables and logs in with

@@ -239,7 +239,7 @@ new_sandbox
 echo snmp >"$SB/state/dpkg"
 in_sandbox 'source scripts/lib.sh; ensure_test_packages'
 expect_exit "test packages: succeed" 0
-expect_apt "test packages: one apt-get install of the missing ones" openssl mosquitto mosquitto-clients shellcheck curl python3 systemd
+expect_apt "test packages: one apt-get install of the missing ones" openssl mosquitto mosquitto-clients shellcheck curl python3 systemd prometheus
 
 step "failures" "a failing or missing installer stops the script and names the step"
 new_sandbox

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every test: the set-up test (scripts/test-setup.sh), unit and integration
-# (cargo; MQTT interoperability against our own Mosquitto, SNMP against our
-# simulator agent and net-snmp's tools, and against the independent snmpsim
-# peer of ../shared/peers when that folder is there), an MQTT shell test, then
+# (cargo; MQTT interoperability against our own Mosquitto, a real Prometheus
+# scraping /metrics, SNMP against our simulator agent and net-snmp's tools, and
+# against the independent snmpsim peer of ../shared/peers when that folder is
+# there), an MQTT shell test, then
 # end-to-end in headless Chromium (Playwright) against the real binary with
 # the site embedded. Installs what it needs on a fresh Debian machine with
 # rustup, idempotently. A clone on its own (no ../shared) passes too: the
@@ -88,6 +89,8 @@ step "site" "the WASM front end, debug build (scripts/build-site.sh)"
 bash scripts/build-site.sh
 
 step "unit and integration tests" "cargo test -p app -p server"
+# Prometheus was installed above (ensure_test_packages): its test must run here.
+export PDU_BRIDGE_NEED_PROMETHEUS=1
 logged "$work/cargo.log" cargo test -p app -p server
 read -r passed failed ignored < <(awk '/^test result:/ { p += $4; f += $6; i += $8 } END { print p + 0, f + 0, i + 0 }' "$work/cargo.log")
 count cargo "$passed" "$failed" "$ignored"

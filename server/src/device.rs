@@ -124,6 +124,8 @@ pub struct Device {
     pub(crate) poke: Notify,
     /// Why the last poll failed, for health before any data exists.
     last_error: Mutex<Option<String>>,
+    /// How long its polls take and how many fail (`/metrics`).
+    pub polls: crate::stats::PollStats,
     /// Commands to this PDU's outlets are carried out one at a time, so each
     /// answer's read-back belongs to its own command.
     pub(crate) commands: tokio::sync::Mutex<()>,
@@ -158,6 +160,7 @@ impl Device {
             latest: watch::channel(None).0,
             poke: Notify::new(),
             last_error: Mutex::new(None),
+            polls: Default::default(),
             commands: tokio::sync::Mutex::new(()),
             command_counts: Mutex::new(std::collections::HashMap::new()),
             expected_serial: Mutex::new(config.expected_serial.clone()),

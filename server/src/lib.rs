@@ -32,6 +32,7 @@ pub mod poller;
 pub mod queue;
 pub mod rules;
 pub mod snmp;
+pub mod stats;
 pub mod web;
 
 use bridge::Bridge;

@@ -154,11 +154,13 @@ pub async fn run_from(bridge: Arc<Bridge>, device: Arc<Device>, shutdown: Cancel
             _ = device.poke.notified() => tick.checked_sub(period).unwrap_or(tick),
         };
         let was_unreachable = link.unreachable();
+        let started = Instant::now();
         let outcome = tokio::select! {
             _ = shutdown.cancelled() => break,
             outcome = watched_poll(&bridge, &device, &mut identity, &mut link, due) => outcome,
         };
         let now = Instant::now();
+        device.polls.record(now.duration_since(started), outcome.is_ok());
         match outcome {
             Ok(mut snapshot) => {
                 if was_unreachable {

@@ -14,6 +14,7 @@ mod hostile;
 mod limits;
 mod lossy;
 mod manage;
+mod metrics;
 mod mqtt;
 mod mqtt_accounts;
 mod notifications;

@@ -141,6 +141,10 @@ pub struct Store {
 pub struct WriteHealth {
     /// Since when samples cannot be written (unix ms), and why.
     pub failing: Option<(u64, String)>,
+    /// Samples written since the store was opened (`/metrics`).
+    pub samples_written: u64,
+    /// The newest second a written sample is of (`/metrics`: the writer's lag).
+    pub newest_sample_s: Option<i64>,
 }
 
 /// What [`Store::open_checked`] found.
@@ -321,6 +325,9 @@ impl Store {
                 query = query.bind(device).bind(ts).bind(data.as_slice());
             }
             self.wrote(query.execute(&self.pool).await)?;
+            let mut writes = self.writes.lock().unwrap_or_else(|e| e.into_inner());
+            writes.samples_written += chunk.len() as u64;
+            writes.newest_sample_s = chunk.iter().map(|(_, ts, _)| *ts).chain(writes.newest_sample_s).max();
         }
         Ok(())
     }

@@ -254,11 +254,33 @@ pub(crate) fn refused_reason(e: &ConnectionError) -> String {
 /// that was last said (unix ms): said at most every 10 s, with the count.
 static DROPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static DROP_SAID_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Messages queued towards the broker, and outlet commands taken, since the
+/// process started (for `/metrics`; process-wide, like [`DROPPED`]).
+static QUEUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static COMMANDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What the MQTT link has carried since the process started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    /// Messages queued towards the broker.
+    pub published: u64,
+    /// Messages dropped because that queue was full.
+    pub dropped: u64,
+    /// Outlet commands received for this bridge's PDUs.
+    pub commands: u64,
+}
+
+pub fn message_counts() -> MessageCounts {
+    use std::sync::atomic::Ordering::Relaxed;
+    MessageCounts { published: QUEUED.load(Relaxed), dropped: DROPPED.load(Relaxed), commands: COMMANDS.load(Relaxed) }
+}
 
 fn send(client: &AsyncClient, m: Outgoing) {
     use std::sync::atomic::Ordering::Relaxed;
     let qos = if m.at_least_once { QoS::AtLeastOnce } else { QoS::AtMostOnce };
-    if client.try_publish(m.topic, qos, m.retain, m.payload).is_err() {
+    if client.try_publish(m.topic, qos, m.retain, m.payload).is_ok() {
+        QUEUED.fetch_add(1, Relaxed);
+    } else {
         let dropped = DROPPED.fetch_add(1, Relaxed) + 1;
         let now = crate::clock::unix_ms();
         let said = DROP_SAID_MS.load(Relaxed);
@@ -552,6 +574,7 @@ impl Link {
             tracing::warn!(topic = %p.topic, "ignored a retained command: commands must be sent live");
             return;
         }
+        COMMANDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response_topic = format!("{}/response", p.topic);
         let requester = match self.attribution.as_ref().and_then(|a| a.take(&p.topic, &p.payload)) {
             Some(sender) => Requester { from: Some(sender.from.to_string()), ..Requester::mqtt(Some(sender.account)) },

@@ -211,6 +211,10 @@ pub struct SnmpClient {
     /// Answers received: the poller tells a slow poll that is still being
     /// answered from a PDU that has gone silent.
     answers: AtomicU64,
+    /// Sends of a request after its first (`/metrics`).
+    resends: AtomicU64,
+    /// Requests given up unanswered (`/metrics`).
+    timeouts: AtomicU64,
     session: Mutex<Option<Session>>,
 }
 
@@ -225,6 +229,8 @@ impl SnmpClient {
             sizes: std::sync::Mutex::new(Sizes::new(max_varbinds)),
             requests: AtomicU64::new(0),
             answers: AtomicU64::new(0),
+            resends: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
             session: Mutex::new(None),
         }
     }
@@ -246,6 +252,16 @@ impl SnmpClient {
     /// Answers received so far.
     pub fn answers(&self) -> u64 {
         self.answers.load(Ordering::Relaxed)
+    }
+
+    /// Sends of a request after its first, so far.
+    pub fn resends(&self) -> u64 {
+        self.resends.load(Ordering::Relaxed)
+    }
+
+    /// Requests that failed unanswered so far.
+    pub fn timeouts(&self) -> u64 {
+        self.timeouts.load(Ordering::Relaxed)
     }
 
     /// How long one request may go unanswered before it fails.
@@ -312,6 +328,9 @@ impl SnmpClient {
             message.request_id = session.take_id();
             let bytes = codec::encode(&message).ok_or_else(|| SnmpError::Io("an OID that cannot be encoded".into()))?;
             self.requests.fetch_add(1, Ordering::Relaxed);
+            if !sends.is_empty() {
+                self.resends.fetch_add(1, Ordering::Relaxed);
+            }
             let sent_at = Instant::now();
             if let Err(e) = session.socket.send(&bytes).await {
                 // An ICMP port unreachable from an earlier send surfaces here:
@@ -340,6 +359,7 @@ impl SnmpClient {
                 }
             }
             if Instant::now() >= give_up {
+                self.timeouts.fetch_add(1, Ordering::Relaxed);
                 return Err(SnmpError::Timeout(self.timeout));
             }
             resend = (resend * 2).min(self.timeout.max(MIN_RESEND));

@@ -111,7 +111,7 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
 /// Whether a path is answered to a person's browser (a page) rather than
 /// to a script.
 fn is_page(path: &str) -> bool {
-    !(super::error::is_api(path) || path.starts_with("/forms/") || path.starts_with("/auth/"))
+    !(super::error::is_api(path) || path.starts_with("/forms/") || path.starts_with("/auth/") || path == "/metrics")
 }
 
 /// The answer that refuses a request whose caller lacks `needed`, if it must.

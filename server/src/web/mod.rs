@@ -22,6 +22,7 @@ mod forms;
 mod guard;
 mod history;
 mod limits;
+mod metrics;
 mod pdus;
 mod reports;
 mod rules;
@@ -138,6 +139,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports", gate(Viewer, get(reports::list)))
         .route("/api/reports/{id}", gate(Viewer, get(reports::one)))
         .route(app::wire::STREAM_PATH, gate(Viewer, get(api::stream)))
+        // Prometheus scrapes with a viewer's API token.
+        .route("/metrics", gate(Viewer, metrics::route()))
         // Operators: outlets and rules.
         .route("/api/outlets/{outlet}/command", gate(Operator, post(api::outlet_command)))
         .route("/api/outlets/command", gate(Operator, post(device::all_outlets)))
