@@ -62,9 +62,11 @@ impl HistoryKind {
 }
 
 /// `[ts, avg, min, max]`: one bucket (ts = its start, unix seconds).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point(pub i64, pub f64, pub f64, pub f64);
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// `total.power`, `bank.1.current`, `outlet.7.power`, `source.a.voltage` …
@@ -74,6 +76,7 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub device_id: String,
@@ -94,6 +97,7 @@ impl History {
 }
 
 /// Energy and power over a period.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnergyTotals {
     /// The whole PDU.
@@ -113,6 +117,7 @@ pub struct EnergyTotals {
 }
 
 /// One local calendar day.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnergyDay {
     /// `2026-11-23`.
@@ -121,6 +126,7 @@ pub struct EnergyDay {
 }
 
 /// A completed week (Monday–Sunday) or month, in local time.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// `week-2026-11-16` (its Monday) or `month-2026-11`.
@@ -151,6 +157,7 @@ pub struct Report {
 }
 
 /// A report in a list.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReportSummary {
     pub id: String,
@@ -161,6 +168,7 @@ pub struct ReportSummary {
 }
 
 /// What the dashboard's energy panel shows.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnergySummary {
     pub device_id: String,

@@ -15,6 +15,7 @@ mod limits;
 mod lossy;
 mod mqtt;
 mod mqtt_accounts;
+mod openapi;
 mod peers;
 mod poller;
 mod process;
