@@ -62,9 +62,37 @@ impl HistoryKind {
 }
 
 /// `[ts, avg, min, max]`: one bucket (ts = its start, unix seconds).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point(pub i64, pub f64, pub f64, pub f64);
+
+/// A tuple of four on the wire (utoipa's derive would describe an array of
+/// objects).
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Point {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ArrayItems, ObjectBuilder, SchemaType, Type};
+        let number = |t: Type, description: &str| {
+            ObjectBuilder::new().schema_type(SchemaType::new(t)).description(Some(description)).build()
+        };
+        ArrayBuilder::new()
+            .description(Some(
+                "`[ts, avg, min, max]`: the bucket's start (unix seconds), then its average, minimum and maximum",
+            ))
+            .prefix_items([
+                number(Type::Integer, "the bucket's start, unix seconds"),
+                number(Type::Number, "average"),
+                number(Type::Number, "minimum"),
+                number(Type::Number, "maximum"),
+            ])
+            .items(ArrayItems::False)
+            .min_items(Some(4))
+            .max_items(Some(4))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Point {}
 
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,8 +133,10 @@ pub struct EnergyTotals {
     /// By the source the ATS had selected: `a`, `b`.
     pub sources: BTreeMap<String, f64>,
     /// By bank number.
+    #[cfg_attr(feature = "ssr", schema(value_type = BTreeMap<String, f64>))]
     pub banks: BTreeMap<u32, f64>,
     /// By outlet number.
+    #[cfg_attr(feature = "ssr", schema(value_type = BTreeMap<String, f64>))]
     pub outlets: BTreeMap<u32, f64>,
     /// Highest total power seen (W).
     pub peak_w: Option<f64>,
@@ -147,6 +177,7 @@ pub struct Report {
     pub totals: EnergyTotals,
     pub days: Vec<EnergyDay>,
     /// Outlet names when the report was made.
+    #[cfg_attr(feature = "ssr", schema(value_type = BTreeMap<String, String>))]
     pub outlet_names: BTreeMap<u32, String>,
     /// The period before, for comparison.
     pub previous_kwh: Option<f64>,
@@ -176,6 +207,7 @@ pub struct EnergySummary {
     pub today: EnergyTotals,
     pub week: EnergyTotals,
     pub month: EnergyTotals,
+    #[cfg_attr(feature = "ssr", schema(value_type = BTreeMap<String, String>))]
     pub outlet_names: BTreeMap<u32, String>,
     pub currency: String,
     pub reports: Vec<ReportSummary>,

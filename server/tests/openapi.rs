@@ -117,3 +117,64 @@ async fn every_api_route_is_described_and_every_described_route_is_served() {
     assert!(problems.is_empty(), "the router and the description disagree:\n{}", problems.join("\n"));
     assert!(served.len() >= 30, "every route was found: {served:?}");
 }
+
+/// Found by schemathesis: the statuses that the layers in front of every
+/// route answer (a body that is not JSON: 415; a revoked token: 401) were
+/// missing, because utoipa runs `#[openapi(modifiers)]` before any route is in.
+#[tokio::test]
+async fn the_answers_of_the_layers_in_front_of_every_route_are_described() {
+    let started = Started::new(&[]).await;
+    let router = started.router();
+    let (_, doc) = call(&router, "GET", "/api/openapi.json", None).await;
+    let responses = |method: &str, path: &str| doc["paths"][path][method]["responses"].clone();
+    for (method, path) in
+        [("post", "/api/rules"), ("put", "/api/users/{name}"), ("post", "/api/outlets/{outlet}/command")]
+    {
+        for status in ["401", "403", "408", "413", "415", "429"] {
+            let answer = &responses(method, path)[status];
+            assert_eq!(
+                answer["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+                "{method} {path} {status}: {answer}"
+            );
+        }
+    }
+    let health = responses("get", "/api/health");
+    assert!(health["415"].is_null(), "no body, no 415: {health}");
+    // And the router answers so.
+    let (code, e) = crate::util::call_text(&router, "POST", "/api/rules", Some("{}"), "text/plain").await;
+    assert_eq!(code, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{e}");
+}
+
+/// Found by schemathesis: maps keyed by outlet or bank number were
+/// described with integer keys (JSON's are strings), and a history point
+/// (`[ts, avg, min, max]`) as an array of objects.
+#[tokio::test]
+async fn numbered_maps_and_history_points_are_described_as_they_are_sent() {
+    let started = Started::new(&[]).await;
+    let router = started.router();
+    let (_, doc) = call(&router, "GET", "/api/openapi.json", None).await;
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("EnergySummary", "outlet_names"),
+        ("Report", "outlet_names"),
+        ("EnergyTotals", "outlets"),
+        ("EnergyTotals", "banks"),
+    ] {
+        let map = &schemas[schema]["properties"][field];
+        assert_eq!(map["type"], "object", "{schema}.{field}: {map}");
+        assert_ne!(map["propertyNames"]["type"], "integer", "{schema}.{field}: {map}");
+    }
+    let point = &schemas["Point"];
+    assert_eq!(point["type"], "array", "{point}");
+    let kinds: Vec<&str> =
+        point["prefixItems"].as_array().unwrap().iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["integer", "number", "number", "number"], "{point}");
+    assert_eq!(point["items"], false, "{point}");
+    // What the bridge sends fits: a real point from the history.
+    let (code, history) = call(&router, "GET", "/api/history/banks?range=1h", None).await;
+    assert_eq!(code, StatusCode::OK, "{history}");
+    if let Some(p) = history["series"][0]["points"].get(0) {
+        let p = p.as_array().expect("a point is an array");
+        assert!(p.len() == 4 && p[0].is_i64() && p[1..].iter().all(|v| v.is_number()), "{p:?}");
+    }
+}

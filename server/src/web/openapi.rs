@@ -46,7 +46,6 @@ pub const SESSION: &str = "session";
         license(name = "MIT OR Apache-2.0"),
     ),
     components(schemas(ErrorBody, StatusBody)),
-    modifiers(&Common),
     security(("token" = []), ("session" = [])),
 )]
 struct Description;
@@ -116,7 +115,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 /// The description, built once from [`api_routes`].
 pub fn document() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
-    DOCUMENT.get_or_init(|| api_routes().into_openapi())
+    DOCUMENT.get_or_init(|| {
+        let mut document = api_routes().into_openapi();
+        // After the routes: `#[openapi(modifiers)]` would run before any path is in.
+        utoipa::Modify::modify(&Common, &mut document);
+        document
+    })
 }
 
 /// This description. Signed in (viewer) like the rest of the API: it
@@ -218,6 +222,20 @@ fn is_empty(requirement: &SecurityRequirement) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_security_requirement_names_a_scheme_the_description_defines() {
+        let document = serde_json::to_value(document()).unwrap();
+        let schemes = document["components"]["securitySchemes"].as_object().unwrap();
+        let mut names: Vec<&str> = schemes.keys().map(String::as_str).collect();
+        names.sort();
+        assert_eq!(names, [SESSION, BEARER]);
+        for requirement in document["security"].as_array().unwrap() {
+            for name in requirement.as_object().unwrap().keys() {
+                assert!(schemes.contains_key(name), "{name} is not a security scheme");
+            }
+        }
+    }
 
     #[test]
     fn the_live_stream_is_documented_at_the_path_the_browser_opens() {
