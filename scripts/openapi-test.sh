@@ -48,6 +48,9 @@ done
 
 junit="$data/schemathesis.xml"
 rc=0
+# From the data folder: schemathesis keeps a cache of failures in the folder
+# it runs in, and would replay an old run's in the next one.
+cd "$data" || die 1 "cd $data"
 SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/scripts/openapi" \
   "$SCHEMATHESIS_VENV/bin/schemathesis" --config-file "$ROOT/scripts/openapi/schemathesis.toml" \
   run "http://127.0.0.1:$web/api/openapi.json" \
