@@ -200,6 +200,31 @@ ensure_chromium() {
   fi
 }
 
+# schemathesis (PyPI), pinned, in a virtual environment of its own under the
+# cache: the API tested against its own OpenAPI description
+# (scripts/openapi-test.sh).
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV="$TOOLS/schemathesis-$SCHEMATHESIS_VERSION"
+
+ensure_schemathesis() {
+  local STEP=$STEP
+  step "schemathesis" "schemathesis $SCHEMATHESIS_VERSION (PyPI) in $SCHEMATHESIS_VENV"
+  [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] && return 0
+  if ! command -v python3 >/dev/null; then
+    apt_install python3
+    hash -r
+  fi
+  # Debian's python3 makes virtual environments only with python3-venv.
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $SCHEMATHESIS_VENV (pip, once)"
+  rm -rf "$SCHEMATHESIS_VENV"
+  python3 -m venv "$SCHEMATHESIS_VENV" || die $? "python3 -m venv $SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" \
+    || die $? "pip install -q schemathesis==$SCHEMATHESIS_VERSION (in $SCHEMATHESIS_VENV)"
+  [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] \
+    || die 1 "pip install finished but $SCHEMATHESIS_VENV/bin/schemathesis is missing"
+}
+
 # --- our Mosquitto for the tests -----------------------------------------------
 
 _port_open() { # does something accept TCP connections on 127.0.0.1:$1?

@@ -99,6 +99,18 @@ case "$name" in
     mkdir -p "$root/bin"
     printf '#!%s\necho "wasm-bindgen %s"\n' "$BASH" "$version" >"$root/bin/wasm-bindgen"
     chmod +x "$root/bin/wasm-bindgen" ;;
+  python3)
+    case "${1:-}" in
+      # Debian's python3 makes virtual environments only with python3-venv.
+      -c) grep -qx python3-venv "$FAKE_ROOT/state/dpkg" 2>/dev/null || exit 1 ;;
+      -m) mkdir -p "$3/bin" && ln -sf "$FAKE_BIN" "$3/bin/pip" ;;
+    esac ;;
+  pip)
+    if [ "${1:-}" = install ]; then
+      last="${!#}"
+      printf '#!%s\necho "schemathesis, version %s"\n' "$BASH" "${last##*==}" >"$(dirname "$0")/schemathesis"
+      chmod +x "$(dirname "$0")/schemathesis"
+    fi ;;
   npm)
     if [ "${1:-}" = ci ]; then
       mkdir -p node_modules/.bin
@@ -210,6 +222,24 @@ in_sandbox 'source scripts/lib.sh; ensure_node_modules'
 expect_exit "npm packages, second run: succeed" 0
 expect_no_call "npm packages, second run: install nothing" "npm ci\|apt-get"
 
+step "schemathesis" "no python3, no venv module, no schemathesis"
+new_sandbox
+venv="$SB/home/.cache/pdu-bridge/tools/schemathesis-$SCHEMATHESIS_VERSION"
+in_sandbox 'source scripts/lib.sh; ensure_schemathesis'
+expect_exit "schemathesis: succeeds" 0
+expect_called "schemathesis: installs Debian's python3" "apt-get install -y -qq -o DPkg::Lock::Timeout=300 python3"
+expect_called "schemathesis: installs python3-venv" "apt-get install -y -qq -o DPkg::Lock::Timeout=300 python3-venv"
+expect_called "schemathesis: makes its venv in the cache" "python3 -m venv $venv"
+expect_called "schemathesis: pip installs the pinned version" "pip install -q schemathesis==$SCHEMATHESIS_VERSION"
+in_sandbox 'source scripts/lib.sh; ensure_schemathesis'
+expect_exit "schemathesis, second run: succeeds" 0
+expect_no_call "schemathesis, second run: installs nothing" "apt-get\|python3 -m\|pip"
+new_sandbox
+in_sandbox "pip install" 'source scripts/lib.sh; ensure_schemathesis'
+expect_exit "pip install fails: non-zero exit" nonzero
+expect_said "pip install fails: names the step and the command" \
+  "step 'schemathesis' failed (exit 1): pip install -q schemathesis==$SCHEMATHESIS_VERSION"
+
 step "chromium" "no Chromium"
 new_sandbox
 in_sandbox 'source scripts/lib.sh; ensure_chromium'
@@ -279,6 +309,10 @@ expect_said "an unset variable: names the step" "step 'demo' failed"
 # shellcheck disable=SC2016 # expanded in the sandbox
 in_sandbox 'bash scripts/mqtt-shell-test.sh "$FAKE_BIN"'
 expect_said "mqtt-shell-test.sh without mosquitto_sub: says so" "step 'mqtt shell' failed (exit 127): mosquitto_sub is not on the PATH"
+# shellcheck disable=SC2016 # expanded in the sandbox
+in_sandbox 'bash scripts/openapi-test.sh "$FAKE_BIN"'
+expect_exit "openapi-test.sh on a bare machine: non-zero exit" nonzero
+expect_said "openapi-test.sh without curl: says so" "openapi-test.sh: step 'start' failed (exit 127): curl is not on the PATH"
 in_sandbox 'bash scripts/bench-resources.sh 5'
 expect_exit "bench-resources.sh on a bare machine: non-zero exit" nonzero
 expect_said "bench-resources.sh on a bare machine: says what is missing" "bench-resources.sh: step 'start' failed (exit 127): curl is not on the PATH"

@@ -3,7 +3,8 @@
 # (cargo; MQTT interoperability against our own Mosquitto, a real Prometheus
 # scraping /metrics, SNMP against our simulator agent and net-snmp's tools, and
 # against the independent snmpsim peer of ../shared/peers when that folder is
-# there), an MQTT shell test, then
+# there), an MQTT shell test, the API against its own OpenAPI description
+# (schemathesis), then
 # end-to-end in headless Chromium (Playwright) against the real binary with
 # the site embedded. Installs what it needs on a fresh Debian machine with
 # rustup, idempotently. A clone on its own (no ../shared) passes too: the
@@ -106,6 +107,11 @@ step "mqtt shell" "Mosquitto's clients against the bridge's embedded broker (scr
 logged "$work/mqtt-shell.log" bash scripts/mqtt-shell-test.sh "$bin"
 counts_from "$work/mqtt-shell.log" "mqtt shell" mqtt-shell
 ran+=("mqtt-shell")
+
+step "openapi" "schemathesis against the running bridge's own OpenAPI description (scripts/openapi-test.sh)"
+logged "$work/openapi.log" bash scripts/openapi-test.sh "$bin"
+counts_from "$work/openapi.log" openapi openapi
+ran+=("openapi")
 
 step "container stack" "docker/: image, compose, Telegraf and the Mosquitto ACL, run with real Mosquitto and the bridge (docker/test-stack.sh)"
 logged "$work/stack.log" bash docker/test-stack.sh "$bin"

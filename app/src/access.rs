@@ -15,6 +15,7 @@ use std::str::FromStr;
 
 /// What a user or token may do. Each role may do everything the one
 /// before it may.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -66,6 +67,7 @@ impl FromStr for Role {
 }
 
 /// How a caller proved who they are.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CallerKind {
@@ -78,6 +80,7 @@ pub enum CallerKind {
 }
 
 /// Who a request comes from, as the server established it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Caller {
     /// The user's name, the token's name, or `anonymous`.
@@ -106,6 +109,7 @@ impl Caller {
 }
 
 /// A user as listed (`GET /api/users`): never the password or its hash.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UserInfo {
     pub name: String,
@@ -118,6 +122,7 @@ pub struct UserInfo {
 
 /// A new user, or a user's new role or password (`POST /api/users`,
 /// `PUT /api/users/{name}`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserChange {
     #[serde(default)]
@@ -129,6 +134,7 @@ pub struct UserChange {
 }
 
 /// An API token as listed: its public id and name, never the secret.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenInfo {
     /// The public part, shown so a token can be told apart and revoked.
@@ -142,6 +148,7 @@ pub struct TokenInfo {
 }
 
 /// A token just created: the only time its secret is shown.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewToken {
     #[serde(flatten)]
@@ -151,6 +158,7 @@ pub struct NewToken {
 }
 
 /// A new token (`POST /api/tokens`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenRequest {
     pub name: String,
@@ -158,6 +166,7 @@ pub struct TokenRequest {
 }
 
 /// A browser session as listed: where and when, never its cookie.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SessionInfo {
     /// The public id, to sign one session out.
@@ -172,6 +181,7 @@ pub struct SessionInfo {
 }
 
 /// One line of the audit log: who did what, from where, and how it ended.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -192,6 +202,7 @@ pub struct AuditEntry {
 }
 
 /// Which audit lines to read, newest first (`GET /api/audit`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditQuery {
     /// Exactly this actor (`user alice`), or a prefix ending in a space
@@ -208,6 +219,7 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,

@@ -18,6 +18,7 @@ fn yes() -> bool {
 }
 
 /// Which feed of a rack a PDU is.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Feed {
     A,
@@ -28,6 +29,7 @@ pub enum Feed {
 /// `PUT /api/pdus/{device_id}`). Fields the Python bridge does not know are
 /// optional, and fields this bridge does not know are ignored, so the
 /// Python bridge's file loads unchanged.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct PduEntry {
     pub device_id: String,
@@ -252,6 +254,7 @@ impl PduEntry {
 
 /// A PDU as `GET /api/pdus` shows it: its settings without secrets, and
 /// how it is doing.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PduView {
     #[serde(flatten)]
@@ -271,6 +274,7 @@ pub struct PduView {
 }
 
 /// `POST /api/pdus/discover`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscoverRequest {
@@ -294,6 +298,7 @@ impl std::fmt::Debug for DiscoverRequest {
 }
 
 /// A CyberPower PDU found by discovery.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Discovered {
     pub host: String,
@@ -311,6 +316,7 @@ pub struct Discovered {
 }
 
 /// What a discovery scan did.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DiscoverResult {
     pub scanned: u32,

@@ -65,6 +65,36 @@ impl HistoryKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Point(pub i64, pub f64, pub f64, pub f64);
 
+/// A tuple of four on the wire (utoipa's derive would describe an array of
+/// objects).
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Point {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ArrayItems, ObjectBuilder, SchemaType, Type};
+        let number = |t: Type, description: &str| {
+            ObjectBuilder::new().schema_type(SchemaType::new(t)).description(Some(description)).build()
+        };
+        ArrayBuilder::new()
+            .description(Some(
+                "`[ts, avg, min, max]`: the bucket's start (unix seconds), then its average, minimum and maximum",
+            ))
+            .prefix_items([
+                number(Type::Integer, "the bucket's start, unix seconds"),
+                number(Type::Number, "average"),
+                number(Type::Number, "minimum"),
+                number(Type::Number, "maximum"),
+            ])
+            .items(ArrayItems::False)
+            .min_items(Some(4))
+            .max_items(Some(4))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Point {}
+
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// `total.power`, `bank.1.current`, `outlet.7.power`, `source.a.voltage` …
@@ -74,6 +104,7 @@ pub struct Series {
     pub points: Vec<Point>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct History {
     pub device_id: String,
@@ -94,6 +125,7 @@ impl History {
 }
 
 /// Energy and power over a period.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnergyTotals {
     /// The whole PDU.
@@ -101,8 +133,10 @@ pub struct EnergyTotals {
     /// By the source the ATS had selected: `a`, `b`.
     pub sources: BTreeMap<String, f64>,
     /// By bank number.
+    #[cfg_attr(feature = "ssr", schema(value_type = BTreeMap<String, f64>))]
     pub banks: BTreeMap<u32, f64>,
     /// By outlet number.
+    #[cfg_attr(feature = "ssr", schema(value_type = BTreeMap<String, f64>))]
     pub outlets: BTreeMap<u32, f64>,
     /// Highest total power seen (W).
     pub peak_w: Option<f64>,
@@ -113,6 +147,7 @@ pub struct EnergyTotals {
 }
 
 /// One local calendar day.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnergyDay {
     /// `2026-11-23`.
@@ -121,6 +156,7 @@ pub struct EnergyDay {
 }
 
 /// A completed week (Monday–Sunday) or month, in local time.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// `week-2026-11-16` (its Monday) or `month-2026-11`.
@@ -141,6 +177,7 @@ pub struct Report {
     pub totals: EnergyTotals,
     pub days: Vec<EnergyDay>,
     /// Outlet names when the report was made.
+    #[cfg_attr(feature = "ssr", schema(value_type = BTreeMap<String, String>))]
     pub outlet_names: BTreeMap<u32, String>,
     /// The period before, for comparison.
     pub previous_kwh: Option<f64>,
@@ -151,6 +188,7 @@ pub struct Report {
 }
 
 /// A report in a list.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReportSummary {
     pub id: String,
@@ -161,6 +199,7 @@ pub struct ReportSummary {
 }
 
 /// What the dashboard's energy panel shows.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnergySummary {
     pub device_id: String,
@@ -168,6 +207,7 @@ pub struct EnergySummary {
     pub today: EnergyTotals,
     pub week: EnergyTotals,
     pub month: EnergyTotals,
+    #[cfg_attr(feature = "ssr", schema(value_type = BTreeMap<String, String>))]
     pub outlet_names: BTreeMap<u32, String>,
     pub currency: String,
     pub reports: Vec<ReportSummary>,

@@ -14,6 +14,7 @@ use std::str::FromStr;
 /// The id a PDU is known by in topics, URLs and the API (`PDU_DEVICE_ID`).
 /// Validated once at the edge: `[a-z0-9_-]`, 1–64 characters, so it is always
 /// safe in an MQTT topic (no `/ # +`) and in a URL path segment.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeviceId(String);
@@ -58,6 +59,7 @@ impl fmt::Display for DeviceId {
 }
 
 /// One ATS input.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Source {
     A,
@@ -83,6 +85,7 @@ impl Source {
 }
 
 /// ePDU2SourceStatusSourceA/BVolStatus and the frequency statuses (1, 2, 3).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RangeStatus {
@@ -102,6 +105,7 @@ impl RangeStatus {
 }
 
 /// ePDU2SourceStatusRedundancyState: 1 lost, 2 fully redundant.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Redundancy {
@@ -110,6 +114,7 @@ pub enum Redundancy {
 }
 
 /// ePDULoadStatusLoadState: 1 normal, 2 low, 3 nearOverload, 4 overload.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum LoadState {
@@ -131,6 +136,7 @@ impl LoadState {
 }
 
 /// An outlet relay: ePDUOutletStatusOutletState 1 on, 2 off.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutletState {
@@ -148,6 +154,7 @@ impl OutletState {
 }
 
 /// Who the PDU is. Strings the device does not answer are `None`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
     pub model: Option<String>,
@@ -166,6 +173,7 @@ pub struct Identity {
 }
 
 /// Whether the numbers in a snapshot are current.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum Connection {
@@ -184,12 +192,14 @@ impl Connection {
 }
 
 /// The selected source's input, as the PDU sees it (ePDUStatusInputVoltage).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Input {
     pub voltage: Option<f64>,
     pub frequency: Option<f64>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SourceReading {
     pub source: Source,
@@ -201,6 +211,7 @@ pub struct SourceReading {
 
 /// The automatic transfer switch (ePDU2 source table). Absent on PDUs
 /// without an ATS.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ats {
     /// The source feeding the load; `None` when neither can.
@@ -216,6 +227,7 @@ impl Ats {
     }
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bank {
     pub number: u32,
@@ -230,6 +242,7 @@ pub struct Bank {
     pub max_load_amps: Option<f64>,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outlet {
     pub number: u32,
@@ -269,6 +282,7 @@ pub struct Outlet {
 
 /// The whole PDU: the phase rows of the load table when present, else the
 /// sum of the banks.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     pub current: Option<f64>,
@@ -278,6 +292,7 @@ pub struct Totals {
 }
 
 /// Everything the bridge knows about one PDU after one poll.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PduSnapshot {
     pub device_id: DeviceId,
@@ -315,6 +330,7 @@ pub struct PduSnapshot {
 }
 
 /// The optional sensors of a PDU.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sensors {
     /// The environment probe (CPS-MIB environmentSensor), when one answers.
@@ -334,6 +350,7 @@ impl Sensors {
 
 /// The environment probe: temperature (the probe reports both scales),
 /// humidity, their alarm thresholds and the dry contacts.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
     /// °C (envirTemperatureCelsius, 0.1 °C).
@@ -375,6 +392,7 @@ impl Environment {
 }
 
 /// One dry contact of the probe.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     pub number: u32,
@@ -385,6 +403,7 @@ pub struct Contact {
     pub abnormal: bool,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PsuState {
@@ -393,6 +412,7 @@ pub enum PsuState {
     NotPresent,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PowerSupply {
     pub number: u32,
@@ -411,6 +431,7 @@ impl PduSnapshot {
 }
 
 /// What can be asked of an outlet (ePDUOutletControlOutletCommand).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutletAction {
@@ -486,6 +507,7 @@ impl fmt::Display for OutletAction {
 
 /// The answer to an outlet command: the state read back from the PDU after
 /// the write, never the requested one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutletCommandResult {
     pub success: bool,
@@ -505,6 +527,7 @@ pub struct OutletCommandResult {
 }
 
 /// How the bridge's MQTT link is doing, for the dashboard header.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MqttState {
@@ -516,6 +539,7 @@ pub enum MqttState {
     Disconnected,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MqttStatus {
     pub state: MqttState,
@@ -603,6 +627,7 @@ impl ApiError {
 /// Something that happened: a rule's transition, a device event or an
 /// outlet command. Kept in the store, shown in the dashboard, published on
 /// MQTT (`automation/event`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// The store's id, newest highest (absent until stored); paging cursors
@@ -652,6 +677,7 @@ impl Event {
 
 /// Which events to read, newest first (`GET /api/events`, the dashboard's
 /// event list). Every field narrows; none = every event.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventQuery {
     pub device_id: Option<String>,
@@ -714,6 +740,7 @@ impl<'de> Deserialize<'de> for ApiError {
 }
 
 /// The JSON body of every error response: `{"error": "...", "field": "..."}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,

@@ -24,6 +24,7 @@ pub const PDU_NAME_MAX: usize = 31;
 pub const PDU_TEXT_MAX: usize = 63;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PduSettings {
     pub device_id: Option<DeviceId>,
     /// When they were read (unix ms); `None` = not read yet.
@@ -51,6 +52,7 @@ pub struct PduSettings {
 
 /// ePDU2SourceConfig (E2.9.2.1.c.1).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SourceSettings {
     /// 1 A, 2 B, 3 none.
     pub preferred: Option<i64>,
@@ -64,6 +66,7 @@ pub struct SourceSettings {
 
 /// One row of ePDUOutletConfigTable.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OutletSettings {
     pub number: u32,
     /// The name stored on the PDU (the bridge may show another).
@@ -79,6 +82,7 @@ pub struct OutletSettings {
 /// A bank's or phase's load thresholds, whole amps, and the limit the
 /// overload threshold may not exceed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoadThresholds {
     pub index: u32,
     pub low: Option<i64>,
@@ -91,6 +95,7 @@ pub struct LoadThresholds {
 /// One change a user asks for. Thresholds travel as a whole row because the
 /// MIB ties them together (low < near ≤ overload ≤ max).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "setting", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SettingChange {
     DeviceName { value: String },
@@ -112,6 +117,7 @@ pub enum SettingChange {
 /// `PUT /api/config`: the changes, applied in order; each is checked
 /// before any is sent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsRequest {
     pub changes: Vec<SettingChange>,
@@ -119,6 +125,7 @@ pub struct SettingsRequest {
 
 /// What a change did, read back from the PDU.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AppliedChange {
     pub setting: String,
     pub before: String,
@@ -126,6 +133,7 @@ pub struct AppliedChange {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SettingsResult {
     pub applied: Vec<AppliedChange>,
     pub settings: PduSettings,
@@ -133,6 +141,7 @@ pub struct SettingsResult {
 
 /// `PUT /api/outlets/{n}/name`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RenameRequest {
     /// The name; empty removes the bridge's name (the PDU's own shows again).
@@ -144,6 +153,7 @@ pub struct RenameRequest {
 
 /// What a rename did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RenameResult {
     pub outlet: u32,
     /// The name the bridge shows now.
@@ -155,6 +165,7 @@ pub struct RenameResult {
 /// Every outlet at once (ePDUOutletDevCommand), each with its configured
 /// delay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AllOutletsAction {
     /// delayedAllOn: each outlet after its power-on delay.
@@ -195,6 +206,7 @@ impl AllOutletsAction {
 
 /// One outlet's state read back after an all-outlets command.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OutletReadBack {
     pub outlet: u32,
     /// `None`: it could not be read back.
@@ -204,6 +216,7 @@ pub struct OutletReadBack {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AllOutletsResult {
     pub action: AllOutletsAction,
     pub outlets: Vec<OutletReadBack>,
@@ -211,6 +224,7 @@ pub struct AllOutletsResult {
 
 /// `POST /api/outlets/command`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AllOutletsRequest {
     pub action: String,

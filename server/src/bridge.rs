@@ -136,7 +136,7 @@ pub enum CommandError {
     WrongPdu { device: DeviceId, found: String },
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct DeviceHealth {
     pub device_id: DeviceId,
     /// online, stale, unreachable or no data.

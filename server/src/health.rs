@@ -13,7 +13,7 @@ use app::model::{MqttState, MqttStatus};
 use serde::Serialize;
 
 /// One subsystem's state.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Subsystem {
     pub name: &'static str,
     /// `ok`, `degraded` or `off` (switched off by the settings).
@@ -24,7 +24,7 @@ pub struct Subsystem {
 }
 
 /// What `/api/health` answers.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Health {
     /// `ok`, or `degraded` when any reason is given.
     pub status: &'static str,

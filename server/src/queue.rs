@@ -33,7 +33,7 @@ struct Counters {
 }
 
 /// What `/api/health` says about one durable queue.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct QueueHealth {
     pub name: String,
     pub capacity: usize,

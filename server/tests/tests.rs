@@ -18,6 +18,7 @@ mod metrics;
 mod mqtt;
 mod mqtt_accounts;
 mod notifications;
+mod openapi;
 mod peers;
 mod poller;
 mod process;

@@ -5,7 +5,8 @@ use super::error::{ApiJson, ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use crate::bridge::Origin;
 use crate::clock::unix_ms;
-use app::model::{ApiError, OutletAction, OutletCommandResult, PduSnapshot};
+use crate::health::Health;
+use app::model::{ApiError, ErrorBody, OutletAction, OutletCommandResult, PduSnapshot};
 use app::wire::{LOG_EVENT, MQTT_EVENT, RULES_EVENT, SNAPSHOT_EVENT};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,13 +22,17 @@ use tokio::sync::broadcast::error::RecvError;
 /// How often a live stream checks that its session still exists.
 pub const SESSION_RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
 
-#[derive(Deserialize)]
+/// `?device_id=`: which PDU (optional while there is one).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
+    /// The PDU's id (`[a-z0-9_-]`, 1–64 characters); optional while the
+    /// bridge has one PDU.
     pub device_id: Option<String>,
 }
 
-#[derive(Serialize)]
-struct StatusBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct StatusBody<'a> {
     #[serde(flatten)]
     snapshot: &'a PduSnapshot,
     /// When the values were read, unix seconds.
@@ -36,6 +41,14 @@ struct StatusBody<'a> {
     data_age_s: f64,
 }
 
+/// The latest snapshot of one PDU.
+#[utoipa::path(get, path = "/api/status", tag = "readings", params(DeviceQuery),
+    responses(
+        (status = 200, description = "the latest snapshot, with when it was read", body = StatusBody),
+        (status = 400, description = "a bad query, or several PDUs and no `device_id`", body = ErrorBody),
+        (status = 404, description = "no such PDU", body = ErrorBody),
+        (status = 503, description = "no reading from the PDU yet", body = ErrorBody),
+    ))]
 pub async fn status(State(state): State<AppState>, ApiQuery(q): ApiQuery<DeviceQuery>) -> Result<Response, HttpError> {
     let snapshot = state.services.status(q.device_id.as_deref())?;
     let body =
@@ -43,20 +56,42 @@ pub async fn status(State(state): State<AppState>, ApiQuery(q): ApiQuery<DeviceQ
     Ok(Json(body).into_response())
 }
 
+/// Whether every PDU answers with fresh data and no durable queue is
+/// losing items. Public: no readings, only states and reasons.
+#[utoipa::path(get, path = "/api/health", tag = "bridge", security(()),
+    responses(
+        (status = 200, description = "everything is well", body = Health),
+        (status = 503, description = "degraded: `reasons` says why", body = Health),
+    ))]
 pub async fn health(State(state): State<AppState>) -> Response {
     let health = state.services.health();
     let code = if health.status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(health)).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CommandBody {
+    /// Trimmed and case-insensitive.
+    #[schema(value_type = OutletAction)]
     action: String,
     /// Switch a protected outlet off (admins only).
     #[serde(default)]
     confirm_protected: bool,
 }
 
+/// Switch an outlet; answers with the state read back from the PDU.
+#[utoipa::path(post, path = "/api/outlets/{outlet}/command", tag = "outlets",
+    params(("outlet" = u32, Path, description = "the outlet's number, from 1", minimum = 1), DeviceQuery),
+    request_body = CommandBody,
+    responses(
+        (status = 200, description = "the state read back from the PDU", body = OutletCommandResult),
+        (status = 400, description = "not an outlet number, an unknown action, or bad JSON", body = ErrorBody),
+        (status = 403, description = "the role is not enough, or a protected outlet without `confirm_protected` (admins)", body = ErrorBody),
+        (status = 404, description = "no such PDU or outlet", body = ErrorBody),
+        (status = 409, description = "a different PDU answers at this PDU's address", body = ErrorBody),
+        (status = 502, description = "the PDU refused or failed the command", body = ErrorBody),
+        (status = 503, description = "the PDU cannot be reached", body = ErrorBody),
+    ))]
 pub async fn outlet_command(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -91,6 +126,11 @@ fn snapshot_event(snapshot: &PduSnapshot) -> Option<Event> {
 
 /// Server-sent events: every PDU's current snapshot at once, then each new
 /// one as it is published. Ends at shutdown so the server can stop.
+#[utoipa::path(get, path = "/api/stream", tag = "readings",
+    responses(
+        (status = 200, content_type = "text/event-stream", body = String,
+         description = "endless: events `snapshot` (as `/api/status`), `rules`, `event`, `mqtt` and `pdus`, each a JSON `data:` line"),
+    ))]
 pub async fn stream(
     State(state): State<AppState>,
     session: Option<axum::Extension<app::wire::SessionMark>>,

@@ -16,7 +16,7 @@ use app::access::{
     AuditPage, AuditQuery, Caller, CallerKind, NewToken, Role, SessionInfo, TokenInfo, TokenRequest, UserChange,
     UserInfo,
 };
-use app::model::ApiError;
+use app::model::{ApiError, ErrorBody};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -386,7 +386,7 @@ pub async fn logout(
     response
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Me {
     #[serde(flatten)]
     caller: Caller,
@@ -395,14 +395,26 @@ pub struct Me {
 }
 
 /// `GET /api/auth/me`: who this request is from.
+#[utoipa::path(get, path = "/api/auth/me", tag = "access",
+    responses((status = 200, description = "the caller", body = Me)))]
 pub async fn me(Who(caller): Who, session: Option<axum::Extension<SessionId>>) -> Json<Me> {
     Json(Me { caller, session: session.map(|s| s.0 .0) })
 }
 
+#[utoipa::path(get, path = "/api/users", tag = "access",
+    responses((status = 200, description = "every user", body = Vec<UserInfo>)))]
 pub async fn users(State(state): State<AppState>, Who(caller): Who) -> Result<Json<Vec<UserInfo>>, HttpError> {
     Ok(Json(state.services.users(&caller).await?))
 }
 
+/// Add a user: `name`, `role` and `password` are needed.
+#[utoipa::path(post, path = "/api/users", tag = "access", request_body = UserChange,
+    responses(
+        (status = 201, description = "the user added", body = UserInfo),
+        (status = 400, description = "bad JSON, or a field missing: `field` names it", body = ErrorBody),
+        (status = 409, description = "a user of that name exists", body = ErrorBody),
+        (status = 422, description = "a bad field: `field` names it", body = ErrorBody),
+    ))]
 pub async fn add_user(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -411,6 +423,15 @@ pub async fn add_user(
     Ok((StatusCode::CREATED, Json(state.services.add_user(&caller, change).await?)))
 }
 
+/// Change a user's role (admins) or password (admins, or the user).
+#[utoipa::path(put, path = "/api/users/{name}", tag = "access", params(("name" = String, Path, description = "the user's name")), request_body = UserChange,
+    responses(
+        (status = 200, description = "the user as changed", body = UserInfo),
+        (status = 400, description = "bad JSON, or a rename", body = ErrorBody),
+        (status = 404, description = "no such user", body = ErrorBody),
+        (status = 409, description = "the last admin would be gone", body = ErrorBody),
+        (status = 422, description = "a bad field: `field` names it", body = ErrorBody),
+    ))]
 pub async fn update_user(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -420,6 +441,12 @@ pub async fn update_user(
     Ok(Json(state.services.update_user(&caller, &name, change).await?))
 }
 
+#[utoipa::path(delete, path = "/api/users/{name}", tag = "access", params(("name" = String, Path, description = "the user's name")),
+    responses(
+        (status = 204, description = "removed, and signed out"),
+        (status = 404, description = "no such user", body = ErrorBody),
+        (status = 409, description = "the last admin", body = ErrorBody),
+    ))]
 pub async fn remove_user(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -429,10 +456,20 @@ pub async fn remove_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/tokens", tag = "access",
+    responses((status = 200, description = "every API token, never its secret", body = Vec<TokenInfo>)))]
 pub async fn tokens(State(state): State<AppState>, Who(caller): Who) -> Result<Json<Vec<TokenInfo>>, HttpError> {
     Ok(Json(state.services.tokens(&caller).await?))
 }
 
+/// A new API token: its secret is in this answer only.
+#[utoipa::path(post, path = "/api/tokens", tag = "access", request_body = TokenRequest,
+    responses(
+        (status = 201, description = "the token, with its secret", body = NewToken),
+        (status = 400, description = "bad JSON", body = ErrorBody),
+        (status = 409, description = "a token of that name exists", body = ErrorBody),
+        (status = 422, description = "a bad field: `field` names it", body = ErrorBody),
+    ))]
 pub async fn create_token(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -441,6 +478,11 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(state.services.create_token(&caller, request).await?)))
 }
 
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "access", params(("id" = String, Path, description = "the token's public id")),
+    responses(
+        (status = 204, description = "revoked"),
+        (status = 404, description = "no such token", body = ErrorBody),
+    ))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -450,12 +492,19 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionsQuery {
     /// An admin's view of every user's sessions.
     all: Option<bool>,
 }
 
+/// Your sessions; every user's with `all=true` (admins).
+#[utoipa::path(get, path = "/api/sessions", tag = "access", params(SessionsQuery),
+    responses(
+        (status = 200, description = "browser sessions", body = Vec<SessionInfo>),
+        (status = 400, description = "a bad query", body = ErrorBody),
+    ))]
 pub async fn sessions(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -466,14 +515,31 @@ pub async fn sessions(
     Ok(Json(state.services.sessions(&caller, q.all.unwrap_or(false), current.as_deref()).await?))
 }
 
+/// What `DELETE /api/sessions` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Ended {
+    /// How many sessions ended.
+    ended: u64,
+}
+
 /// `DELETE /api/sessions`: sign out everywhere (this session too).
+#[utoipa::path(delete, path = "/api/sessions", tag = "access",
+    responses(
+        (status = 200, description = "every session of the caller ended; the cookie is cleared", body = Ended),
+        (status = 400, description = "the caller is not a signed-in user (a token has no sessions)", body = ErrorBody),
+    ))]
 pub async fn end_all_sessions(State(state): State<AppState>, Who(caller): Who) -> Result<Response, HttpError> {
     let ended = state.services.end_all_sessions(&caller).await?;
-    let mut response = Json(serde_json::json!({ "ended": ended })).into_response();
+    let mut response = Json(Ended { ended }).into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie(&state, "", None));
     Ok(response)
 }
 
+#[utoipa::path(delete, path = "/api/sessions/{id}", tag = "access", params(("id" = String, Path, description = "the session's public id")),
+    responses(
+        (status = 204, description = "signed out"),
+        (status = 404, description = "no such session (or not yours)", body = ErrorBody),
+    ))]
 pub async fn end_session(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -483,6 +549,12 @@ pub async fn end_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/api/audit", tag = "access", params(AuditQuery),
+    responses(
+        (status = 200, description = "a page of the audit log", body = AuditPage),
+        (status = 400, description = "a bad filter: `field` names it", body = ErrorBody),
+    ))]
 pub async fn audit(
     State(state): State<AppState>,
     Who(caller): Who,

@@ -9,7 +9,7 @@ use super::auth::Who;
 use super::error::{ApiJson, ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use crate::bridge::Origin;
-use app::model::ApiError;
+use app::model::{ApiError, ErrorBody};
 use app::settings::{
     AllOutletsAction, AllOutletsRequest, AllOutletsResult, PduSettings, RenameRequest, RenameResult, SettingChange,
     SettingsRequest, SettingsResult,
@@ -18,6 +18,12 @@ use axum::extract::State;
 use axum::Json;
 use std::collections::BTreeMap;
 
+#[utoipa::path(get, path = "/api/config", tag = "device",
+    params(DeviceQuery),
+    responses(
+        (status = 200, description = "the settings as last read (`read_at_ms` absent: not read yet)", body = PduSettings),
+        (status = 404, description = "no such PDU", body = ErrorBody),
+    ))]
 pub async fn settings(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
@@ -25,6 +31,19 @@ pub async fn settings(
     Ok(Json(state.services.settings(q.device_id.as_deref())?))
 }
 
+#[utoipa::path(put, path = "/api/config", tag = "device",
+    params(DeviceQuery),
+    request_body = SettingsRequest,
+    responses(
+        (status = 200, description = "each change as read back from the PDU", body = SettingsResult),
+        (status = 400, description = "bad JSON or an unknown field", body = ErrorBody),
+        (status = 403, description = "the role is not enough", body = ErrorBody),
+        (status = 404, description = "no such PDU, outlet or setting", body = ErrorBody),
+        (status = 409, description = "a different PDU answers at this PDU's address", body = ErrorBody),
+        (status = 422, description = "a value out of the MIB's range, naming the field", body = ErrorBody),
+        (status = 502, description = "the PDU refused the SET or read back another value", body = ErrorBody),
+        (status = 503, description = "the PDU cannot be reached", body = ErrorBody),
+    ))]
 pub async fn change_settings(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -37,6 +56,19 @@ pub async fn change_settings(
 
 /// `PUT /api/device/name` `{"name": …}`, `/location` `{"location": …}`,
 /// `/contact` `{"contact": …}`: written to the PDU and read back.
+#[utoipa::path(put, path = "/api/device/{what}", tag = "device",
+    params(("what" = String, Path, description = "name, location or contact"), DeviceQuery),
+    request_body = BTreeMap<String, String>,
+    responses(
+        (status = 200, description = "the change as read back from the PDU", body = SettingsResult),
+        (status = 400, description = "bad JSON or an unknown field", body = ErrorBody),
+        (status = 403, description = "the role is not enough", body = ErrorBody),
+        (status = 404, description = "no such PDU, outlet or setting", body = ErrorBody),
+        (status = 409, description = "a different PDU answers at this PDU's address", body = ErrorBody),
+        (status = 422, description = "a value out of the MIB's range, naming the field", body = ErrorBody),
+        (status = 502, description = "the PDU refused the SET or read back another value", body = ErrorBody),
+        (status = 503, description = "the PDU cannot be reached", body = ErrorBody),
+    ))]
 pub async fn device_text(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -65,6 +97,20 @@ pub async fn device_text(
     Ok(Json(state.services.change_settings(&caller, Origin::Api, device, vec![make(value)]).await?))
 }
 
+#[utoipa::path(put, path = "/api/outlets/{outlet}/name", tag = "device",
+    params(("outlet" = u32, Path, description = "the outlet's number, from 1", minimum = 1), DeviceQuery),
+    request_body = RenameRequest,
+    responses(
+        (status = 200, description = "the name shown now, and on the PDU when written there", body = RenameResult),
+        (status = 400, description = "bad JSON or an unknown field", body = ErrorBody),
+        (status = 403, description = "the role is not enough", body = ErrorBody),
+        (status = 404, description = "no such PDU, outlet or setting", body = ErrorBody),
+        (status = 409, description = "a different PDU answers at this PDU's address", body = ErrorBody),
+        (status = 422, description = "a value out of the MIB's range, naming the field", body = ErrorBody),
+        (status = 502, description = "the PDU refused the SET or read back another value", body = ErrorBody),
+        (status = 503, description = "the PDU cannot be reached", body = ErrorBody),
+        (status = 500, description = "the names file could not be written", body = ErrorBody),
+    ))]
 pub async fn rename_outlet(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -77,6 +123,13 @@ pub async fn rename_outlet(
     Ok(Json(state.services.rename_outlet(&caller, Origin::Api, device, outlet, body).await?))
 }
 
+#[utoipa::path(get, path = "/api/outlet-names", tag = "device",
+    params(DeviceQuery),
+    responses(
+        (status = 200, description = "the name each outlet is shown with, by number", body = BTreeMap<String, String>),
+        (status = 404, description = "no such PDU", body = ErrorBody),
+        (status = 503, description = "the PDU cannot be reached or has not answered yet", body = ErrorBody),
+    ))]
 pub async fn outlet_names(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<DeviceQuery>,
@@ -84,6 +137,18 @@ pub async fn outlet_names(
     Ok(Json(state.services.outlet_names(q.device_id.as_deref())?))
 }
 
+#[utoipa::path(post, path = "/api/outlets/command", tag = "device",
+    params(DeviceQuery),
+    request_body = AllOutletsRequest,
+    responses(
+        (status = 200, description = "each outlet's state read back", body = AllOutletsResult),
+        (status = 400, description = "an unknown action or bad JSON", body = ErrorBody),
+        (status = 403, description = "the role is not enough, or protected outlets without an admin's `confirm_protected`", body = ErrorBody),
+        (status = 404, description = "no such PDU", body = ErrorBody),
+        (status = 409, description = "a different PDU answers at this PDU's address", body = ErrorBody),
+        (status = 502, description = "the PDU refused the command", body = ErrorBody),
+        (status = 503, description = "the PDU cannot be reached", body = ErrorBody),
+    ))]
 pub async fn all_outlets(
     State(state): State<AppState>,
     Who(caller): Who,

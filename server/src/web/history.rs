@@ -7,8 +7,9 @@
 use super::error::{ApiPath, ApiQuery, HttpError};
 use super::AppState;
 use crate::history::query::{self, Window};
+use app::history::History;
 use app::history::HistoryKind;
-use app::model::ApiError;
+use app::model::{ApiError, ErrorBody};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
@@ -16,16 +17,32 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// The PDU's id; optional while the bridge has one PDU.
     device_id: Option<String>,
     // Not `#[serde(flatten)]`: query strings then lose their numbers.
+    /// `1h`, `6h`, `24h`, `7d`, `30d` or `60d` back from now (default 24h).
     range: Option<String>,
+    /// Instead of `range`: the window's start, unix seconds (with `end`).
     start: Option<i64>,
+    /// The window's end, unix seconds.
     end: Option<i64>,
+    /// One outlet only (`outlets`).
     outlet: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/history/{what}", tag = "history",
+    params(("what" = String, Path, description = "`banks`, `outlets` or `sources`, with `.csv` for CSV",
+            pattern = "^(banks|outlets|sources)(\\.csv)?$"), HistoryQuery),
+    responses(
+        (status = 200, description = "average, minimum and maximum per bucket; gaps are gaps",
+         content((History = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "a bad window or query: `field` names it", body = ErrorBody),
+        (status = 404, description = "no such series, PDU or outlet", body = ErrorBody),
+        (status = 503, description = "history is switched off", body = ErrorBody),
+    ))]
 pub async fn series(
     State(state): State<AppState>,
     ApiPath(what): ApiPath<String>,

@@ -7,6 +7,9 @@
 //! builds everything, so tests call it with `oneshot` or serve it on port 0
 //! with [`run`].
 //!
+//! Every route under `/api` is added in `openapi::api_routes`, the list the
+//! OpenAPI description (`GET /api/openapi.json`) is built from.
+//!
 //! Every request is bounded before a handler sees it (`limits`: per-client
 //! concurrency, URI, head and body size, body deadline), every connection by
 //! timeouts (`serve`), and every error under `/api` and `/fn` is JSON
@@ -23,6 +26,7 @@ mod guard;
 mod history;
 mod limits;
 mod metrics;
+mod openapi;
 mod pdus;
 mod reports;
 mod rules;
@@ -33,7 +37,7 @@ use app::access::Role;
 use app::backend::BackendHandle;
 use axum::body::Body;
 use axum::http::Request;
-use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use leptos::prelude::{provide_context, use_context, LeptosOptions};
 use std::path::PathBuf;
@@ -113,13 +117,15 @@ pub fn router(state: AppState) -> Router {
         async move { with_error_status(axum::response::IntoResponse::into_response(answer.await)).await }
     };
 
-    use Role::{Admin, Operator, Viewer};
+    // Every route under /api, with its role, from the one list that the
+    // OpenAPI description is built from too.
+    let (api, _) = openapi::api_routes().split_for_parts();
+    use Role::{Operator, Viewer};
     Router::new()
-        // Public: signing in, the health probe, the site's static files (the fallback).
+        // Public: signing in, the site's static files (the fallback).
         .route("/login", get(auth::login_form))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
-        .route("/api/health", get(api::health))
         // Everyone signed in (or anonymous viewers, when that is on).
         .route("/", gate(Viewer, get(page.clone())))
         // The access page: one's own account for everyone; users, tokens and
@@ -128,48 +134,10 @@ pub fn router(state: AppState) -> Router {
         // The fleet, and one PDU's dashboard at its own address.
         .route("/fleet", gate(Viewer, get(page.clone())))
         .route("/pdu/{device_id}", gate(Viewer, get(page)))
-        .route("/api/auth/me", gate(Viewer, get(auth::me)))
-        .route("/api/sessions", gate(Viewer, get(auth::sessions).delete(auth::end_all_sessions)))
-        .route("/api/sessions/{id}", gate(Viewer, delete(auth::end_session)))
-        .route("/api/status", gate(Viewer, get(api::status)))
-        .route("/api/events", gate(Viewer, get(rules::events)))
-        .route("/api/history/{what}", gate(Viewer, get(history::series)))
-        .route("/api/energy", gate(Viewer, get(reports::energy)))
-        .route("/api/energy/daily", gate(Viewer, get(reports::daily)))
-        .route("/api/reports", gate(Viewer, get(reports::list)))
-        .route("/api/reports/{id}", gate(Viewer, get(reports::one)))
-        .route(app::wire::STREAM_PATH, gate(Viewer, get(api::stream)))
         // Prometheus scrapes with a viewer's API token.
         .route("/metrics", gate(Viewer, metrics::route()))
-        // Operators: outlets and rules.
-        .route("/api/outlets/{outlet}/command", gate(Operator, post(api::outlet_command)))
-        .route("/api/outlets/command", gate(Operator, post(device::all_outlets)))
-        .route("/api/outlets/{outlet}/name", gate(Operator, put(device::rename_outlet)))
-        .route("/api/outlet-names", gate(Viewer, get(device::outlet_names)))
-        .route("/api/config", gate(Viewer, get(device::settings)).merge(gate(Admin, put(device::change_settings))))
-        .route("/api/device/{what}", gate(Admin, put(device::device_text)))
-        .route(
-            "/api/rules",
-            gate(Viewer, get(rules::list)).merge(gate(Operator, post(rules::create).put(rules::replace))),
-        )
-        .route("/api/rules/{name}", gate(Operator, put(rules::update).delete(rules::delete)))
-        .route("/api/rules/{name}/enable", gate(Operator, post(rules::enable)))
-        .route("/api/rules/{name}/disable", gate(Operator, post(rules::disable)))
         .route("/forms/{what}", gate(Operator, post(forms::post)))
-        // Admins: people and tokens, and what everyone did. A user may
-        // change their own password (the service layer checks).
-        .route("/api/users", gate(Admin, get(auth::users).post(auth::add_user)))
-        .route("/api/users/{name}", gate(Viewer, put(auth::update_user)).merge(gate(Admin, delete(auth::remove_user))))
-        .route("/api/tokens", gate(Admin, get(auth::tokens).post(auth::create_token)))
-        .route("/api/tokens/{id}", gate(Admin, delete(auth::revoke_token)))
-        .route("/api/audit", gate(Admin, get(auth::audit)))
-        // The fleet: anyone who may look sees it (without secrets); admins change it.
-        .route("/api/pdus", gate(Viewer, get(pdus::list)).merge(gate(Admin, post(pdus::add))))
-        .route("/api/pdus/discover", gate(Admin, post(pdus::discover)))
-        .route(
-            "/api/pdus/{device_id}",
-            gate(Viewer, get(pdus::one)).merge(gate(Admin, put(pdus::update).delete(pdus::remove))),
-        )
+        .merge(api)
         // Server functions: the role by the function's name.
         .route("/fn/{*name}", post(server_fns).route_layer(axum::middleware::from_fn(auth::require_for_server_fn)))
         .fallback(assets::serve)

@@ -8,22 +8,31 @@ use super::auth::Who;
 use super::error::{ApiJson, ApiPath, HttpError};
 use super::AppState;
 use app::fleet::{DiscoverRequest, DiscoverResult, PduEntry, PduView};
-use app::model::ApiError;
+use app::model::{ApiError, ErrorBody};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
 /// `{"pdus": [...]}`, the shape of `pdus.json`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PduList {
     pub pdus: Vec<PduView>,
 }
 
+/// Every PDU, as `pdus.json` has it but never with its communities.
+#[utoipa::path(get, path = "/api/pdus", tag = "fleet", operation_id = "pdus_list",
+    responses((status = 200, description = "every PDU and how it is doing", body = PduList)))]
 pub async fn list(State(state): State<AppState>) -> Json<PduList> {
     Json(PduList { pdus: state.services.pdu_list() })
 }
 
+#[utoipa::path(get, path = "/api/pdus/{device_id}", tag = "fleet", operation_id = "pdus_one",
+    params(("device_id" = String, Path, description = "the PDU's id")),
+    responses(
+        (status = 200, description = "the PDU and how it is doing", body = PduView),
+        (status = 404, description = "no such PDU", body = ErrorBody),
+    ))]
 pub async fn one(State(state): State<AppState>, ApiPath(id): ApiPath<String>) -> Result<Json<PduView>, HttpError> {
     Ok(Json(state.services.pdu(&id)?))
 }
@@ -39,6 +48,14 @@ fn entry_of(body: serde_json::Map<String, serde_json::Value>) -> Result<PduEntry
     serde_json::from_value(serde_json::Value::Object(body)).map_err(|e| ApiError::bad_request("body", e.to_string()))
 }
 
+/// Add a PDU: polled at once, written to `pdus.json`.
+#[utoipa::path(post, path = "/api/pdus", tag = "fleet", operation_id = "pdus_add", request_body = PduEntry,
+    responses(
+        (status = 201, description = "the PDU added", body = PduView),
+        (status = 400, description = "bad JSON", body = ErrorBody),
+        (status = 409, description = "the device id, address or serial is taken", body = ErrorBody),
+        (status = 422, description = "a bad or unknown field: `field` names it", body = ErrorBody),
+    ))]
 pub async fn add(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -48,6 +65,16 @@ pub async fn add(
     Ok((StatusCode::CREATED, Json(added)))
 }
 
+/// Change a PDU (without communities it keeps the ones it had).
+#[utoipa::path(put, path = "/api/pdus/{device_id}", tag = "fleet", operation_id = "pdus_update",
+    params(("device_id" = String, Path, description = "the PDU's id")), request_body = PduEntry,
+    responses(
+        (status = 200, description = "the PDU as changed", body = PduView),
+        (status = 400, description = "bad JSON", body = ErrorBody),
+        (status = 404, description = "no such PDU", body = ErrorBody),
+        (status = 409, description = "the new device id, address or serial is taken", body = ErrorBody),
+        (status = 422, description = "a bad or unknown field: `field` names it", body = ErrorBody),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -57,6 +84,10 @@ pub async fn update(
     Ok(Json(state.services.save_pdu(&caller, Some(&id), entry_of(body)?).await?))
 }
 
+/// Stop polling a PDU and forget its settings; its history stays.
+#[utoipa::path(delete, path = "/api/pdus/{device_id}", tag = "fleet", operation_id = "pdus_remove",
+    params(("device_id" = String, Path, description = "the PDU's id")),
+    responses((status = 204, description = "removed"), (status = 404, description = "no such PDU", body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     Who(caller): Who,
@@ -66,6 +97,14 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Look for CyberPower PDUs on at most a /22 (by sysObjectID and the CPS-MIB identity).
+#[utoipa::path(post, path = "/api/pdus/discover", tag = "fleet", request_body = DiscoverRequest,
+    responses(
+        (status = 200, description = "what answered", body = DiscoverResult),
+        (status = 400, description = "bad JSON or an unknown field", body = ErrorBody),
+        (status = 409, description = "a scan is running already", body = ErrorBody),
+        (status = 422, description = "a bad network or port: `field` names it", body = ErrorBody),
+    ))]
 pub async fn discover(
     State(state): State<AppState>,
     Who(caller): Who,

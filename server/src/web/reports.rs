@@ -9,6 +9,8 @@ use super::error::{ApiPath, ApiQuery, HttpError};
 use super::guard::CspNonce;
 use super::AppState;
 use crate::history::reports;
+use app::history::{EnergyDay, EnergySummary, Report, ReportSummary};
+use app::model::ErrorBody;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -16,25 +18,57 @@ use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 
+/// Today, this week and this month (local time), and the reports made.
+#[utoipa::path(get, path = "/api/energy", tag = "energy", params(DeviceQuery),
+    responses(
+        (status = 200, description = "energy so far", body = EnergySummary),
+        (status = 400, description = "a bad query, or several PDUs and no `device_id`", body = ErrorBody), (status = 404, description = "no such PDU", body = ErrorBody), (status = 503, description = "history is switched off", body = ErrorBody),
+    ))]
 pub async fn energy(State(state): State<AppState>, ApiQuery(q): ApiQuery<DeviceQuery>) -> Result<Response, HttpError> {
     Ok(Json(state.services.energy(q.device_id.as_deref()).await?).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DailyQuery {
+    /// The PDU's id; optional while the bridge has one PDU.
     device_id: Option<String>,
+    /// How many local days, today last (1–400, default 30).
+    #[param(minimum = 1, maximum = 400)]
     days: Option<u32>,
 }
 
 /// `GET /api/energy/daily?days=30`: a row per local day, today last.
+#[utoipa::path(get, path = "/api/energy/daily", tag = "energy", params(DailyQuery),
+    responses(
+        (status = 200, description = "a row per local day, today last", body = Vec<EnergyDay>),
+        (status = 400, description = "a bad query, or several PDUs and no `device_id`", body = ErrorBody), (status = 404, description = "no such PDU", body = ErrorBody), (status = 503, description = "history is switched off", body = ErrorBody),
+    ))]
 pub async fn daily(State(state): State<AppState>, ApiQuery(q): ApiQuery<DailyQuery>) -> Result<Response, HttpError> {
     Ok(Json(state.services.daily(q.device_id.as_deref(), q.days.unwrap_or(30)).await?).into_response())
 }
 
+/// The weekly and monthly reports made so far, newest first.
+#[utoipa::path(get, path = "/api/reports", tag = "energy", operation_id = "reports_list", params(DeviceQuery),
+    responses(
+        (status = 200, description = "the reports, newest first", body = Vec<ReportSummary>),
+        (status = 400, description = "a bad query, or several PDUs and no `device_id`", body = ErrorBody), (status = 404, description = "no such PDU", body = ErrorBody), (status = 503, description = "history is switched off", body = ErrorBody),
+    ))]
 pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<DeviceQuery>) -> Result<Response, HttpError> {
     Ok(Json(state.services.reports(q.device_id.as_deref()).await?).into_response())
 }
 
+/// One report as JSON, or `{id}.csv`, `{id}.html` (print-ready), `{id}.json` (a download).
+#[utoipa::path(get, path = "/api/reports/{id}", tag = "energy", operation_id = "reports_one",
+    params(("id" = String, Path, description = "`week-2026-11-16` or `month-2026-11`, optionally with `.csv`, `.html` or `.json`"),
+           DeviceQuery),
+    responses(
+        (status = 200, description = "the report",
+         content((Report = "application/json"), (String = "text/csv"), (String = "text/html"))),
+        (status = 400, description = "a bad report id or query", body = ErrorBody),
+        (status = 404, description = "no such report or PDU", body = ErrorBody),
+        (status = 503, description = "history is switched off", body = ErrorBody),
+    ))]
 pub async fn one(
     State(state): State<AppState>,
     nonce: Option<Extension<CspNonce>>,
