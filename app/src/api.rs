@@ -276,8 +276,10 @@ pub async fn load_settings(device_id: String) -> Result<crate::settings::PduSett
     backend().0.settings(Some(device_id))
 }
 
-/// Change settings on the PDU; each is read back.
-#[server(prefix = "/fn", endpoint = "settings_change")]
+/// Change settings on the PDU; each is read back. The changes travel as
+/// JSON: in a form-encoded body every value is a string, which the tagged
+/// `SettingChange` cannot read back as a number.
+#[server(prefix = "/fn", endpoint = "settings_change", input = leptos::server_fn::codec::Json)]
 pub async fn settings_change(
     device_id: String,
     changes: Vec<crate::settings::SettingChange>,
