@@ -18,6 +18,7 @@ pub mod fleet;
 mod identity;
 mod outlets;
 pub mod pdus;
+mod rename;
 mod rules;
 
 use crate::format;
