@@ -57,7 +57,17 @@ pub fn initial_state() -> InitialState {
         let custom = crate::state::custom_from_query(&query);
         let (confirm, confirm_rule, outcome) = crate::state::forms_from_query(&query, &snapshots);
         let rule_editor = crate::state::rule_editor_from_query(&query, &rules);
+        let settings = backend.as_ref().and_then(|b| {
+            let path = crate::current_path();
+            (crate::state::View::from_path(&path) == crate::state::View::Settings).then(|| {
+                // `/settings` shows the first PDU, as `/` does.
+                let named = crate::state::AddressedPdu::from_path(&path).0;
+                let id = named.or_else(|| pdus.first().map(|p| p.device_id.to_string()));
+                b.0.settings(id)
+            })
+        });
         InitialState {
+            settings,
             rule_editor,
             snapshots,
             mqtt,

@@ -126,7 +126,11 @@ pub fn router(state: AppState) -> Router {
         .route("/access", gate(Viewer, get(page.clone())))
         // The fleet, and one PDU's dashboard at its own address.
         .route("/fleet", gate(Viewer, get(page.clone())))
-        .route("/pdu/{device_id}", gate(Viewer, get(page)))
+        .route("/pdu/{device_id}", gate(Viewer, get(page.clone())))
+        // A PDU's settings: anyone who may look reads them; admins change
+        // them (the server functions check).
+        .route("/settings", gate(Viewer, get(page.clone())))
+        .route("/pdu/{device_id}/settings", gate(Viewer, get(page)))
         .route("/api/auth/me", gate(Viewer, get(auth::me)))
         .route("/api/sessions", gate(Viewer, get(auth::sessions).delete(auth::end_all_sessions)))
         .route("/api/sessions/{id}", gate(Viewer, delete(auth::end_session)))
