@@ -57,7 +57,17 @@ pub fn initial_state() -> InitialState {
         let custom = crate::state::custom_from_query(&query);
         let (confirm, confirm_rule, outcome) = crate::state::forms_from_query(&query, &snapshots);
         let rule_editor = crate::state::rule_editor_from_query(&query, &rules);
+        let settings = backend.as_ref().and_then(|b| {
+            let path = crate::current_path();
+            (crate::state::View::from_path(&path) == crate::state::View::Settings).then(|| {
+                // `/settings` shows the first PDU, as `/` does.
+                let named = crate::state::AddressedPdu::from_path(&path).0;
+                let id = named.or_else(|| pdus.first().map(|p| p.device_id.to_string()));
+                b.0.settings(id)
+            })
+        });
         InitialState {
+            settings,
             rule_editor,
             snapshots,
             mqtt,
@@ -276,8 +286,10 @@ pub async fn load_settings(device_id: String) -> Result<crate::settings::PduSett
     backend().0.settings(Some(device_id))
 }
 
-/// Change settings on the PDU; each is read back.
-#[server(prefix = "/fn", endpoint = "settings_change")]
+/// Change settings on the PDU; each is read back. The changes travel as
+/// JSON: in a form-encoded body every value is a string, which the tagged
+/// `SettingChange` cannot read back as a number.
+#[server(prefix = "/fn", endpoint = "settings_change", input = leptos::server_fn::codec::Json)]
 pub async fn settings_change(
     device_id: String,
     changes: Vec<crate::settings::SettingChange>,

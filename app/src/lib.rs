@@ -67,7 +67,10 @@ pub fn App() -> impl IntoView {
         let page = match view {
             View::Access => "Access · ",
             View::Fleet => return "Fleet · pdu-bridge".to_owned(),
-            View::Dashboard if dash.unknown(&addressed).is_some() => return "No such PDU · pdu-bridge".to_owned(),
+            View::Dashboard | View::Settings if dash.unknown(&addressed).is_some() => {
+                return "No such PDU · pdu-bridge".to_owned()
+            }
+            View::Settings => "Settings · ",
             View::Dashboard => "",
         };
         dash.current
@@ -81,6 +84,7 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         {match view {
             View::Dashboard => view! { <components::DashboardPage/> }.into_any(),
+            View::Settings => view! { <components::settings::SettingsPage/> }.into_any(),
             View::Fleet => view! { <components::fleet::FleetPage/> }.into_any(),
             View::Access => view! { <components::access::AccessPage/> }.into_any(),
         }}

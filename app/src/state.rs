@@ -11,6 +11,7 @@ use crate::access::{Caller, CallerKind, Role};
 use crate::model::{ApiError, Connection, DeviceId, Event, MqttStatus, PduSnapshot};
 use crate::model::{OutletAction, OutletState};
 use crate::rules::{RuleDraft, RuleStatus};
+use crate::settings::PduSettings;
 use crate::wire::{FormOutcome, InitialState, OutletRequest, PduInfo, RulesUpdate, EVENTS_SHOWN};
 use leptos::prelude::*;
 
@@ -56,12 +57,14 @@ impl Trust {
 }
 
 /// Which page of the app the address asks for: a PDU's dashboard (`/` shows
-/// the first PDU, `/pdu/{device_id}` the one it names), the fleet
+/// the first PDU, `/pdu/{device_id}` the one it names), a PDU's settings
+/// (`/settings` for the first PDU, `/pdu/{device_id}/settings`), the fleet
 /// (`/fleet`) or the access page (`/access`). Plain links lead between
 /// them; there is no client-side router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     Dashboard,
+    Settings,
     Fleet,
     Access,
 }
@@ -69,14 +72,28 @@ pub enum View {
 impl View {
     pub const ACCESS_PATH: &'static str = "/access";
     pub const FLEET_PATH: &'static str = "/fleet";
+    pub const SETTINGS_PATH: &'static str = "/settings";
     const PDU_PREFIX: &'static str = "/pdu/";
 
     pub fn from_path(path: &str) -> Self {
         match path.trim_end_matches('/') {
             Self::ACCESS_PATH => View::Access,
             Self::FLEET_PATH => View::Fleet,
+            Self::SETTINGS_PATH => View::Settings,
+            p if p
+                .strip_prefix(Self::PDU_PREFIX)
+                .and_then(|rest| rest.strip_suffix(Self::SETTINGS_PATH))
+                .is_some_and(|id| !id.is_empty()) =>
+            {
+                View::Settings
+            }
             _ => View::Dashboard,
         }
+    }
+
+    /// The address of one PDU's settings page.
+    pub fn settings_path(id: &DeviceId) -> String {
+        format!("{}{id}{}", Self::PDU_PREFIX, Self::SETTINGS_PATH)
     }
 
     /// The address of one PDU's dashboard.
@@ -94,8 +111,11 @@ pub struct AddressedPdu(pub Option<String>);
 
 impl AddressedPdu {
     pub fn from_path(path: &str) -> Self {
-        let named =
-            path.strip_prefix(View::PDU_PREFIX).map(|rest| rest.trim_end_matches('/')).filter(|r| !r.is_empty());
+        let named = path
+            .strip_prefix(View::PDU_PREFIX)
+            .map(|rest| rest.trim_end_matches('/'))
+            .map(|rest| rest.strip_suffix(View::SETTINGS_PATH).unwrap_or(rest))
+            .filter(|r| !r.is_empty());
         Self(named.map(|raw| percent_decode(raw).unwrap_or_else(|| raw.to_owned())))
     }
 }
@@ -348,6 +368,9 @@ pub struct Dashboard {
     /// The bridge answered 401: the session ended (expired, or signed out
     /// elsewhere); the page says so and links to the sign-in page.
     pub session_ended: RwSignal<bool>,
+    /// The settings a settings page was rendered with (or why they could
+    /// not be had); the page keeps its own copy from there.
+    pub settings: StoredValue<Option<Result<PduSettings, ApiError>>>,
 }
 
 impl Dashboard {
@@ -393,6 +416,7 @@ impl Dashboard {
             outcome: StoredValue::new(initial.outcome),
             caller: StoredValue::new(initial.caller),
             session_ended: RwSignal::new(false),
+            settings: StoredValue::new(initial.settings),
         }
     }
 
@@ -595,6 +619,12 @@ mod tests {
         assert_eq!(AddressedPdu::from_path("/pdu/rack1-a/"), AddressedPdu(Some("rack1-a".into())));
         assert_eq!(AddressedPdu::from_path("/pdu/Rack%201+x"), AddressedPdu(Some("Rack 1+x".into())));
         assert_eq!(View::pdu_path(&DeviceId::parse("lab").unwrap()), "/pdu/lab");
+        assert_eq!(AddressedPdu::from_path("/pdu/lab/settings"), AddressedPdu(Some("lab".into())));
+        assert_eq!(AddressedPdu::from_path("/settings"), AddressedPdu(None));
+        assert_eq!(View::settings_path(&DeviceId::parse("lab").unwrap()), "/pdu/lab/settings");
+        assert_eq!(View::from_path("/pdu/lab/settings"), View::Settings);
+        assert_eq!(View::from_path("/settings/"), View::Settings);
+        assert_eq!(View::from_path("/pdu/settings"), View::Dashboard, "a PDU whose id is `settings`");
     }
 
     #[test]

@@ -127,6 +127,11 @@ pub struct InitialState {
     /// may not do; the server refuses it regardless).
     #[serde(default)]
     pub caller: Option<crate::access::Caller>,
+    /// The settings of the PDU a settings page shows (`/pdu/{id}/settings`),
+    /// as last read, so the page shows them before the WASM runs; `None`
+    /// on every other page.
+    #[serde(default)]
+    pub settings: Option<Result<crate::settings::PduSettings, crate::model::ApiError>>,
 }
 
 /// The public id of the session a request came with, as the server's

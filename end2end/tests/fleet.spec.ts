@@ -114,7 +114,7 @@ test('the fleet table sorts by a column, and keeps the order in the address', as
 
 test('a PDU has its own address, and the back button returns to the fleet', async ({ page }) => {
   await openLive(page, `${bridge.url}/fleet`);
-  await page.getByTestId('fleet-row-rack1-b').getByRole('link', { name: 'Rack 1 B' }).click();
+  await page.getByTestId('fleet-row-rack1-b').getByRole('link', { name: 'Rack 1 B', exact: true }).click();
   await expect(page).toHaveURL(`${bridge.url}/pdu/rack1-b`);
   await expect(page.getByTestId('link-state')).toContainText('live');
   await expect(page.locator('.brand-pdu')).toHaveText('Rack 1 B');
@@ -281,7 +281,7 @@ test.describe('without JavaScript', () => {
     await page.getByTestId('sort-label').click();
     await expect(page).toHaveURL(/\/fleet\?sort=label&dir=asc$/);
     expect(await rowOrder(page)).toEqual(['lab', 'rack1-a', 'rack1-b']);
-    await page.getByTestId('fleet-row-lab').getByRole('link', { name: 'Lab' }).click();
+    await page.getByTestId('fleet-row-lab').getByRole('link', { name: 'Lab', exact: true }).click();
     await expect(page).toHaveURL(`${bridge.url}/pdu/lab`);
     await expect(page.locator('.brand-pdu')).toHaveText('Lab');
   });

@@ -41,6 +41,11 @@ async fn nothing_but_health_and_the_login_page_answers_without_signing_in() {
     assert_eq!(code, StatusCode::OK);
     assert!(page.contains(r#"name="next" value="/?range=7d""#), "{page}");
     assert!(!page.contains("<script"), "the login page runs no script");
+    // A PDU's settings are a page like the others.
+    for path in ["/settings", "/pdu/pdu44001/settings"] {
+        let (code, _) = call_with(&router, "GET", path, None, &[]).await;
+        assert_eq!(code, StatusCode::SEE_OTHER, "{path} asks to sign in first");
+    }
     let (code, health) = call(&router, "GET", "/api/health", None).await;
     assert!(code == StatusCode::OK || code == StatusCode::SERVICE_UNAVAILABLE, "{health}");
     // A token that does not check out is refused, not served as nobody.

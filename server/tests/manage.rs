@@ -431,3 +431,18 @@ async fn settings_are_read_at_start_and_again_every_five_minutes() {
     stop.cancel();
     poller.await.unwrap();
 }
+
+/// Regression: the dashboard's `settings_change` took a form-encoded body,
+/// in which every value is a string the tagged `SettingChange` cannot read
+/// as a number, so every change made on the settings page was refused.
+#[tokio::test]
+async fn the_settings_page_server_function_takes_its_changes_as_json() {
+    let served = serve(&[]).await;
+    until(&served, "/api/config", 15, |s| s["read_at_ms"].is_i64()).await;
+    let body = json!({"device_id": "pdu44001", "changes": [{"setting": "coldstart_delay", "value": 15}]});
+    let (status, text) = http(served.addr, "POST", "/fn/settings_change", Some(&body.to_string())).await;
+    assert_eq!(status, 200, "{text}");
+    let result: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(result["applied"][0]["after"], "15", "{text}");
+    assert_eq!(result["settings"]["coldstart_delay"], 15, "{text}");
+}

@@ -174,6 +174,8 @@ async fn no_secret_appears_in_any_answer_page_mqtt_message_log_line_or_store() {
         "/api/pdus/pdu44001",
         "/fleet",
         "/pdu/pdu44001",
+        "/settings",
+        "/pdu/pdu44001/settings",
     ] {
         let (_, head, body) = http_full(addr, "GET", path, None, &as_admin).await;
         answers.push(format!("{path}\n{head}\n{body}"));

@@ -25,6 +25,12 @@ pub fn ConfirmDialog(
     /// Prefix of the element ids (`{id}-title`, `{id}-body`).
     id: &'static str,
     testid: &'static str,
+    /// The confirm button is off (a required box is not ticked yet).
+    #[prop(optional, into)]
+    confirm_disabled: Option<Signal<bool>>,
+    /// More to say or ask before the buttons (a box to tick).
+    #[prop(optional)]
+    children: Option<ChildrenFn>,
 ) -> impl IntoView {
     let dialog = NodeRef::<leptos::html::Dialog>::new();
     let cancel_button = NodeRef::<leptos::html::Button>::new();
@@ -48,11 +54,18 @@ pub fn ConfirmDialog(
         >
             <h2 id=format!("{id}-title")>{title}</h2>
             <p id=format!("{id}-body")>{body}</p>
+            {children.map(|extra| extra())}
             <div class="dialog-actions">
                 <button type="button" class="secondary" node_ref=cancel_button on:click=move |_| on_cancel.run(())>
                     "Cancel"
                 </button>
-                <button type="button" class=confirm_class data-testid="confirm" on:click=move |_| on_confirm.run(())>
+                <button
+                    type="button"
+                    class=confirm_class
+                    data-testid="confirm"
+                    disabled=move || confirm_disabled.is_some_and(|d| d.get())
+                    on:click=move |_| on_confirm.run(())
+                >
                     {confirm_label}
                 </button>
             </div>

@@ -635,6 +635,11 @@ fn FleetRow(id: DeviceId, rows: Memo<Vec<Row>>) -> impl IntoView {
         <tr data-testid=format!("fleet-row-{id}") class=move || format!("reach-{}", reach().class())>
             <th scope="row" data-col="label">
                 <a href=View::pdu_path(&id) data-testid="fleet-link">{label}</a>
+                " "
+                <a class="fleet-settings" href=View::settings_path(&id) data-testid="fleet-settings-link">
+                    "settings"
+                    <span class="visually-hidden">" of " {label}</span>
+                </a>
             </th>
             <td data-col="state" data-testid="fleet-state-cell">
                 <span class=move || format!("reach {}", reach().class())>

@@ -18,7 +18,9 @@ pub mod fleet;
 mod identity;
 mod outlets;
 pub mod pdus;
+mod rename;
 mod rules;
+pub mod settings;
 
 use crate::format;
 use crate::model::{DeviceId, MqttState};
@@ -223,6 +225,25 @@ fn SectionLinks() -> impl IntoView {
                     <a href="#energy">"Energy"</a>
                     <a href="#rules">"Rules"</a>
                     <a href="#events">"Events"</a>
+                    <a href=move || dash.current_id.get().map(|id| View::settings_path(&id)).unwrap_or_default() data-testid="settings-link">
+                        "Settings"
+                    </a>
+                </Show>
+            </nav>
+        }
+        .into_any(),
+        View::Settings => view! {
+            <nav class="jump" aria-label="Sections">
+                <Show when=known fallback=|| view! { <a href=View::FLEET_PATH>"Every PDU"</a> }>
+                    <a href=move || dash.current_id.get().map(|id| View::pdu_path(&id)).unwrap_or_default() data-testid="dashboard-link">
+                        "← Dashboard"
+                    </a>
+                    <a href="#device">"Device"</a>
+                    <a href="#ats">"ATS"</a>
+                    <a href="#power-up">"Power-up"</a>
+                    <a href="#outlet-settings">"Outlets"</a>
+                    <a href="#thresholds">"Thresholds"</a>
+                    <a href="#every-outlet">"Every outlet"</a>
                 </Show>
             </nav>
         }
@@ -261,7 +282,7 @@ fn PduSwitcher() -> impl IntoView {
     let addressed = use_context::<AddressedPdu>().unwrap_or_default();
     let several = move || dash.pdus.with(|all| all.len() > 1);
     let on_screen = Memo::new(move |_| match view {
-        View::Dashboard if dash.unknown(&addressed).is_none() => dash.current_id.get(),
+        View::Dashboard | View::Settings if dash.unknown(&addressed).is_none() => dash.current_id.get(),
         _ => None,
     });
     let fleet_current = (view == View::Fleet).then_some("page");
@@ -276,7 +297,8 @@ fn PduSwitcher() -> impl IntoView {
                         each=move || dash.pdus.with(|all| all.iter().map(|p| (p.device_id.clone(), p.label.clone())).collect::<Vec<_>>())
                         key=|pdu| pdu.clone()
                         children=move |(id, label)| {
-                            let href = View::pdu_path(&id);
+                            // From a settings page to the other PDUs' settings.
+                            let href = if view == View::Settings { View::settings_path(&id) } else { View::pdu_path(&id) };
                             let testid = format!("switch-{id}");
                             let current = move || on_screen.with(|on| (on.as_ref() == Some(&id)).then_some("page"));
                             view! { <li><a href=href aria-current=current data-testid=testid>{label}</a></li> }

@@ -282,6 +282,13 @@ fn OutletTile(number: u32) -> impl IntoView {
                 </h3>
                 <span class="state-badge" data-testid="state">{state_text}</span>
             </header>
+            {may_switch.then(|| view! {
+                <super::rename::OutletRename
+                    number
+                    name=Signal::derive(name)
+                    on_done=Callback::new(move |text| commands.outcome.set(Some(Outcome::Said { ok: true, text })))
+                />
+            })}
             <Show when=protected>
                 <p class="protected-badge" data-testid="protected">
                     <span aria-hidden="true">"⚑ "</span>

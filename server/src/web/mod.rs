@@ -133,7 +133,11 @@ pub fn router(state: AppState) -> Router {
         .route("/access", gate(Viewer, get(page.clone())))
         // The fleet, and one PDU's dashboard at its own address.
         .route("/fleet", gate(Viewer, get(page.clone())))
-        .route("/pdu/{device_id}", gate(Viewer, get(page)))
+        .route("/pdu/{device_id}", gate(Viewer, get(page.clone())))
+        // A PDU's settings: anyone who may look reads them; admins change
+        // them (the server functions check).
+        .route("/settings", gate(Viewer, get(page.clone())))
+        .route("/pdu/{device_id}/settings", gate(Viewer, get(page)))
         // Prometheus scrapes with a viewer's API token.
         .route("/metrics", gate(Viewer, metrics::route()))
         .route("/forms/{what}", gate(Operator, post(forms::post)))
