@@ -350,7 +350,7 @@ mod tests {
             label: Some("l".into()),
             simulated: true,
             seed: Some(1),
-            probe: false,
+            probe: true,
             poll_interval: Some(1.0),
             timeout: Some(1.0),
             retries: Some(1),

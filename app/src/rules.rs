@@ -22,9 +22,30 @@ pub enum Condition {
     TimeAfter,
     TimeBefore,
     TimeBetween,
+    /// The environment probe's temperature is above `threshold` °C.
+    TemperatureAbove,
+    /// Its humidity is above `threshold` %.
+    HumidityAbove,
+    /// Its contact number `threshold` is open.
+    ContactOpen,
+    /// Power supply `threshold` (0: any) has failed.
+    PsuFailed,
 }
 
 impl Condition {
+    /// Conditions whose threshold is a number the user types.
+    pub fn is_level(self) -> bool {
+        self.is_voltage()
+            || matches!(
+                self,
+                Condition::LoadAbove
+                    | Condition::TemperatureAbove
+                    | Condition::HumidityAbove
+                    | Condition::ContactOpen
+                    | Condition::PsuFailed
+            )
+    }
+
     pub fn is_voltage(self) -> bool {
         matches!(self, Condition::VoltageBelow | Condition::VoltageAbove)
     }
@@ -226,6 +247,28 @@ impl Rule {
                 _ => return Err(error("threshold", "1 (source A) or 2 (source B)")),
             },
             Condition::AtsPreferredLost | Condition::RedundancyLost => Limit::None,
+            Condition::TemperatureAbove => {
+                let v = number()?;
+                if !(-40.0..=100.0).contains(&v) {
+                    return Err(error("threshold", "a temperature from -40 to 100 °C"));
+                }
+                Limit::Value(v)
+            }
+            Condition::HumidityAbove => {
+                let v = number()?;
+                if !(0.0..=100.0).contains(&v) {
+                    return Err(error("threshold", "a humidity from 0 to 100 %"));
+                }
+                Limit::Value(v)
+            }
+            Condition::ContactOpen => match number()? {
+                v if (1.0..=4.0).contains(&v) && v.fract() == 0.0 => Limit::Value(v),
+                _ => return Err(error("threshold", "the probe's contact number, 1 to 4")),
+            },
+            Condition::PsuFailed => match number()? {
+                v if (v == 0.0 || v == 1.0 || v == 2.0) => Limit::Value(v),
+                _ => return Err(error("threshold", "0 (any power supply), 1 or 2")),
+            },
             Condition::TimeAfter | Condition::TimeBefore => {
                 let t = text()?;
                 Limit::At(parse_hhmm(&t).ok_or_else(|| error("threshold", format!("{t:?} is not a time HH:MM")))?)
@@ -385,7 +428,7 @@ impl RuleDraft {
                 .map_err(|_| FieldError { field: field.into(), message: format!("{text:?} is not a number") })
         };
         let threshold = match self.condition {
-            c if c.is_voltage() || c == Condition::LoadAbove => Threshold::Number(number("threshold", &self.value)?),
+            c if c.is_level() => Threshold::Number(number("threshold", &self.value)?),
             Condition::AtsSourceIs => Threshold::Number(f64::from(self.source)),
             Condition::AtsPreferredLost | Condition::RedundancyLost => Threshold::Number(0.0),
             Condition::TimeBetween => Threshold::Text(format!("{}-{}", self.at.trim(), self.until.trim())),
@@ -503,6 +546,10 @@ pub fn condition_key(c: Condition) -> &'static str {
         Condition::TimeAfter => "time_after",
         Condition::TimeBefore => "time_before",
         Condition::TimeBetween => "time_between",
+        Condition::TemperatureAbove => "temperature_above",
+        Condition::HumidityAbove => "humidity_above",
+        Condition::ContactOpen => "contact_open",
+        Condition::PsuFailed => "psu_failed",
     }
 }
 

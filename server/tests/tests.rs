@@ -26,6 +26,7 @@ mod recovery;
 mod reliability;
 mod rules;
 mod secrets;
+mod sensors;
 mod snmp;
 mod socket;
 mod tls;

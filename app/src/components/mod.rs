@@ -20,6 +20,7 @@ mod outlets;
 pub mod pdus;
 mod rename;
 mod rules;
+mod sensors;
 pub mod settings;
 
 use crate::format;
@@ -89,6 +90,7 @@ pub fn DashboardPage() -> impl IntoView {
                         <ats::AtsPanel/>
                         <banks::BankList/>
                     </div>
+                    <sensors::SensorStrip/>
                     <outlets::OutletGrid/>
                     <charts::HistoryPanel/>
                     <energy::EnergyPanel/>

@@ -19,7 +19,7 @@ use crate::state::Dashboard;
 use crate::wire::RULE_FORM_PATH;
 use leptos::prelude::*;
 
-const CONDITIONS: [(Condition, &str, &str); 9] = [
+const CONDITIONS: [(Condition, &str, &str); 13] = [
     (Condition::VoltageBelow, "voltage_below", "Voltage below"),
     (Condition::VoltageAbove, "voltage_above", "Voltage above"),
     (Condition::AtsSourceIs, "ats_source_is", "ATS is on source"),
@@ -29,6 +29,10 @@ const CONDITIONS: [(Condition, &str, &str); 9] = [
     (Condition::TimeAfter, "time_after", "Time at or after"),
     (Condition::TimeBefore, "time_before", "Time before"),
     (Condition::TimeBetween, "time_between", "Time between"),
+    (Condition::TemperatureAbove, "temperature_above", "Temperature above (°C)"),
+    (Condition::HumidityAbove, "humidity_above", "Humidity above (%)"),
+    (Condition::ContactOpen, "contact_open", "Probe contact open (number)"),
+    (Condition::PsuFailed, "psu_failed", "Power supply failed (0 = any)"),
 ];
 const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -64,6 +68,11 @@ pub fn describe(rule: &Rule) -> String {
         Condition::TimeAfter => format!("from {threshold}"),
         Condition::TimeBefore => format!("before {threshold}"),
         Condition::TimeBetween => format!("between {threshold}"),
+        Condition::TemperatureAbove => format!("temperature above {threshold} °C"),
+        Condition::HumidityAbove => format!("humidity above {threshold} %"),
+        Condition::ContactOpen => format!("probe contact {threshold} open"),
+        Condition::PsuFailed if threshold == "0" => "a power supply failed".to_owned(),
+        Condition::PsuFailed => format!("power supply {threshold} failed"),
     };
     let outlets = rule.outlet.list().iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
     let mut text = format!("{when} for {} s → {} outlets {outlets}", rule.delay, action_word(rule.action));
@@ -406,7 +415,7 @@ fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Op
     let source_was = start.with_value(|d| d.source);
     let action_was = start.with_value(|d| d.action);
     let condition_was = start.with_value(|d| d.condition);
-    let is_level = |c: Condition| c.is_voltage() || c == Condition::LoadAbove;
+    let is_level = Condition::is_level;
     view! {
         <form class="rule-form" method="post" action=RULE_FORM_PATH on:submit=submit data-testid="rule-form" aria-label=title>
             <h3>{title}</h3>
@@ -467,7 +476,7 @@ fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Op
                     </select>
                 </label>
                 <div class="field-slot" hidden=hide_unless(is_level)>
-                    {text_input("Threshold (V or A)", "rule-threshold", "value", |d| d.value.clone(), |d, v| d.value = v)}
+                    {text_input("Threshold (V, A, °C, % or number)", "rule-threshold", "value", |d| d.value.clone(), |d, v| d.value = v)}
                 </div>
                 <label class="field" hidden=hide_unless(|c| c == Condition::AtsSourceIs)>
                     <span>"Source"</span>

@@ -57,14 +57,21 @@ impl Sensor {
 }
 
 /// Every discovery message for the PDU: `(config topic, payload)`.
-/// What the announced entities are named after: the device's name and the
-/// outlets' names. When it changes, discovery is sent again.
+/// What the announced entities are named after: the device's name, the
+/// outlets' and contacts' names, and which sensors there are. When it
+/// changes, discovery is sent again.
 pub fn names_of(s: &PduSnapshot) -> String {
     let mut names = s.identity.name.clone().unwrap_or_else(|| s.label.clone());
     for o in &s.outlets {
         names.push('\n');
         names.push_str(&o.name);
     }
+    if let Some(e) = &s.sensors.environment {
+        for c in &e.contacts {
+            names.push_str(&format!("\ncontact {}: {:?}", c.number, c.name));
+        }
+    }
+    names.push_str(&format!("\npower supplies: {}", s.sensors.power_supplies.len()));
     names
 }
 
@@ -185,6 +192,27 @@ pub fn messages(prefix: &str, topics: &Topics, s: &PduSnapshot, dashboard_url: &
         sensors
             .push(sensor(format!("outlet_{n}_power"), format!("Outlet {n} power"), t("power")).measure("W", "power"));
         sensors.push(sensor(format!("outlet_{n}_energy"), format!("Outlet {n} energy"), t("energy")).energy());
+    }
+    if let Some(e) = &s.sensors.environment {
+        sensors.push(
+            sensor("temperature".into(), "Temperature".into(), topics.of("environment/temperature"))
+                .measure("°C", "temperature"),
+        );
+        sensors.push(
+            sensor("humidity".into(), "Humidity".into(), topics.of("environment/humidity")).measure("%", "humidity"),
+        );
+        for c in &e.contacts {
+            let n = c.number;
+            let name = c.name.clone().unwrap_or_else(|| format!("Contact {n}"));
+            sensors.push(sensor(format!("contact_{n}"), name, topics.of(&format!("environment/contact/{n}"))));
+        }
+    }
+    for p in &s.sensors.power_supplies {
+        let n = p.number;
+        sensors.push(
+            sensor(format!("power_supply_{n}"), format!("Power supply {n}"), topics.of(&format!("power_supply/{n}")))
+                .diagnostic(true),
+        );
     }
     for sn in sensors {
         let mut p = base(sn.name, format!("{node}_{}", sn.key));

@@ -8,7 +8,7 @@
 //! topics never go down by a little (meter noise, rounding): Home
 //! Assistant's `total_increasing` would count that as a meter reset.
 
-use app::model::{Connection, LoadState, PduSnapshot, RangeStatus, Redundancy, Source};
+use app::model::{Connection, LoadState, PduSnapshot, PsuState, RangeStatus, Redundancy, Source};
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -166,6 +166,25 @@ pub fn metrics(s: &PduSnapshot) -> Vec<(String, String)> {
         out.push((format!("outlet/{n}/current"), num(o.current)));
         out.push((format!("outlet/{n}/power"), num(o.power)));
         out.push((format!("outlet/{n}/energy"), num(o.energy_kwh)));
+        out.push((format!("outlet/{n}/peak_power"), num(o.peak_power)));
+    }
+    // The sensors the PDU has; nothing for those it lacks.
+    if let Some(e) = &s.sensors.environment {
+        out.push(("environment/temperature".into(), num(e.temperature_c)));
+        out.push(("environment/temperature_f".into(), num(e.temperature_f)));
+        out.push(("environment/humidity".into(), num(e.humidity)));
+        for c in &e.contacts {
+            let state = c.open.map(|open| if open { "open" } else { "closed" }.to_owned());
+            out.push((format!("environment/contact/{}", c.number), state));
+        }
+    }
+    for p in &s.sensors.power_supplies {
+        let state = match p.state {
+            PsuState::Ok => "ok",
+            PsuState::Failed => "failed",
+            PsuState::NotPresent => "not_present",
+        };
+        out.push((format!("power_supply/{}", p.number), Some(state.to_owned())));
     }
     out.into_iter().filter_map(|(t, v)| v.map(|v| (t, v))).collect()
 }

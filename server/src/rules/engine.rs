@@ -8,7 +8,7 @@
 //! reading — is neither true nor false: the rule waits, nothing switches.
 //! Timers are measured in real time (`Instant`), not in polls.
 
-use app::model::{OutletAction, OutletState, PduSnapshot, Redundancy, Source};
+use app::model::{OutletAction, OutletState, PduSnapshot, PsuState, Redundancy, Source};
 use app::rules::{Condition, Limit, Minute, Rule, RuleAction, ScheduleType};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -111,6 +111,24 @@ fn evaluate(rule: &Rule, limit: Limit, s: &PduSnapshot, local: LocalTime, cleari
         (Condition::TimeAfter, Limit::At(t)) => local.minute >= t,
         (Condition::TimeBefore, Limit::At(t)) => local.minute < t,
         (Condition::TimeBetween, Limit::Between(a, b)) => in_window(local.minute, a, b),
+        // The probe and the power supplies: a PDU without them never fires.
+        (Condition::TemperatureAbove, Limit::Value(t)) => s.sensors.environment.as_ref()?.temperature_c? > t - h,
+        (Condition::HumidityAbove, Limit::Value(t)) => s.sensors.environment.as_ref()?.humidity? > t - h,
+        (Condition::ContactOpen, Limit::Value(n)) => {
+            let contacts = &s.sensors.environment.as_ref()?.contacts;
+            contacts.iter().find(|c| f64::from(c.number) == n)?.open?
+        }
+        (Condition::PsuFailed, Limit::Value(n)) => {
+            let supplies = &s.sensors.power_supplies;
+            if n == 0.0 {
+                if supplies.is_empty() {
+                    return None;
+                }
+                supplies.iter().any(|p| p.state == PsuState::Failed)
+            } else {
+                supplies.iter().find(|p| f64::from(p.number) == n)?.state == PsuState::Failed
+            }
+        }
         _ => return None,
     };
     Some(if clearing { !holds } else { holds })

@@ -339,6 +339,38 @@ fn pdu_families(out: &mut Out, scrape: &Scrape) {
         "1 while both sources can feed the load (ATS redundancy), 0 when it is lost.",
         &|s| s.ats.as_ref().and_then(|a| a.redundancy).map(|r| bit(r == app::model::Redundancy::Ok)),
     );
+    // The sensors a PDU has (none for a PDU without a probe).
+    gauge(out, "pdu_temperature_celsius", "The environment probe's temperature.", &|s| {
+        s.sensors.environment.as_ref().and_then(|e| e.temperature_c)
+    });
+    gauge(out, "pdu_humidity_percent", "The environment probe's relative humidity.", &|s| {
+        s.sensors.environment.as_ref().and_then(|e| e.humidity)
+    });
+    out.head("pdu_contact_open", "gauge", "1 while the probe's dry contact is open, 0 while closed.");
+    for p in &shown {
+        for c in p.s.sensors.environment.iter().flat_map(|e| &e.contacts) {
+            let Some(open) = c.open else { continue };
+            let [d, sn] = p.labels();
+            let n = c.number.to_string();
+            out.sample("pdu_contact_open", &[d, sn, ("contact", n.as_str())], bit(open));
+        }
+    }
+    out.head(
+        "pdu_power_supply_ok",
+        "gauge",
+        "1 while the PDU's power supply works, 0 when failed (absent: not present).",
+    );
+    for p in &shown {
+        for supply in &p.s.sensors.power_supplies {
+            if supply.state == app::model::PsuState::NotPresent {
+                continue;
+            }
+            let [d, sn] = p.labels();
+            let n = supply.number.to_string();
+            let ok = bit(supply.state == app::model::PsuState::Ok);
+            out.sample("pdu_power_supply_ok", &[d, sn, ("power_supply", n.as_str())], ok);
+        }
+    }
     out.head(
         "pdu_energy_kilowatt_hours_total",
         "counter",
