@@ -310,7 +310,7 @@ pub struct PduSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tick_ms: Option<u64>,
     /// Parts of the PDU this poll could not read over a lossy link
-    /// (`outlet.3`, `bank.1`, `total`, `input`, `ats`, `uptime`): their values
+    /// (`outlet.3`, `bank.1`, `total`, `input`, `ats`, `uptime`, `power_supply`, `environment`): their values
     /// are carried over from the poll before, or absent. Empty when the poll
     /// read everything.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

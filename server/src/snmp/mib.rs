@@ -588,7 +588,8 @@ pub fn is_structural(o: &Oid) -> bool {
 }
 
 /// The parts of the PDU that `missed` poll objects belong to, in the
-/// model's words (`uptime`, `input`, `total`, `bank.2`, `outlet.7`, `ats`),
+/// model's words (`uptime`, `input`, `total`, `bank.2`, `outlet.7`, `ats`,
+/// `power_supply`, `environment`),
 /// each once, in poll order. A load row is named by its bank column in
 /// `a` (0 = the phase total), or `load_row.r` when that is unknown too.
 pub fn parts(missed: &[&Oid], a: &Answers<'_>) -> Vec<String> {
@@ -612,6 +613,10 @@ pub fn parts(missed: &[&Oid], a: &Answers<'_>) -> Vec<String> {
             format!("outlet.{}", o[outlets.len() + 1])
         } else if o.starts_with(&ats) {
             "ats".to_owned()
+        } else if o.starts_with(&oid(&EPDU, &[4])) {
+            "power_supply".to_owned()
+        } else if o.starts_with(&oid(&ENVIRONMENT, &[4])) {
+            "environment".to_owned()
         } else {
             super::codec::format_oid(o)
         };
@@ -842,11 +847,13 @@ mod tests {
             outlet_status(13, 5),
             source_status(5),
             preferred_source(),
+            power_supply_status(2),
+            envir_humidity(),
         ];
         let missed: Vec<&Oid> = missed.iter().collect();
         assert_eq!(
             parts(&missed, &Answers(&answers)),
-            ["uptime", "input", "total", "bank.1", "load_row.3", "outlet.5", "ats"]
+            ["uptime", "input", "total", "bank.1", "load_row.3", "outlet.5", "ats", "power_supply", "environment"]
         );
         assert!(is_structural(&outlet_status(4, 5)) && is_structural(&load_status(5, 2)));
         assert!(!is_structural(&outlet_status(8, 5)) && !is_structural(&input_voltage()));
