@@ -120,7 +120,7 @@ D = os.path.join(ROOT, "docker")
 PREFIXES = ("BRIDGE_", "MQTT_", "PDU_", "HISTORY_")
 # Plain values that are words, not numbers (shared/spec/mqtt.md).
 WORDS = {"state", "name", "voltage_status", "load_state", "current_source", "preferred_source",
-         "redundancy", "availability", "status"}
+         "redundancy", "availability", "status", "power_supply"}
 # Topics (after pdu/{id}/) whose payload is JSON, never a value.
 JSON_TOPICS = {"status", "device", "automation/status", "automation/event"}
 
@@ -351,7 +351,10 @@ def rest(topic):
 
 
 def metric_of(topic):
-    return topic.rsplit("/", 1)[1]
+    """The metric a topic carries: its last part, or the part before a
+    trailing number (power_supply/2 carries a power supply's state)."""
+    parts = topic.split("/")
+    return parts[-2] if parts[-1].isdigit() and not parts[-2].isdigit() and parts[-2] not in ("outlet", "bank") else parts[-1]
 
 
 # --- .dockerignore --------------------------------------------------------------
@@ -691,7 +694,7 @@ def payload(topic):
         return "[]" if r.startswith("automation") else '{"ts": 1.0}'
     return {"state": "on", "name": "Server 1", "voltage_status": "normal", "load_state": "normal",
             "current_source": "A", "preferred_source": "A", "redundancy": "ok", "availability": "online",
-            "status": "online"}.get(m, "1.5")
+            "status": "online", "power_supply": "ok"}.get(m, "1.5")
 
 
 def live():
