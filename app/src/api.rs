@@ -82,6 +82,7 @@ pub fn initial_state() -> InitialState {
             confirm_rule,
             outcome,
             caller: caller(),
+            alarms: backend.as_ref().map(|b| b.0.alarms()).unwrap_or_default(),
         }
     }
     #[cfg(not(feature = "ssr"))]
@@ -317,4 +318,16 @@ pub async fn all_outlets(
     #[server(default)] confirm_protected: bool,
 ) -> Result<crate::settings::AllOutletsResult, ApiError> {
     backend().0.all_outlets(signed_in()?, Some(device_id), action, confirm_protected).await
+}
+
+/// Active and recent alarms.
+#[server(prefix = "/fn", endpoint = "alarms")]
+pub async fn load_alarms() -> Result<crate::alarms::AlarmList, ApiError> {
+    Ok(backend().0.alarms())
+}
+
+/// Acknowledge an active alarm.
+#[server(prefix = "/fn", endpoint = "alarm_acknowledge")]
+pub async fn alarm_acknowledge(id: u64) -> Result<crate::alarms::Alarm, ApiError> {
+    backend().0.acknowledge_alarm(signed_in()?, id).await
 }

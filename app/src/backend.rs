@@ -55,6 +55,13 @@ pub trait Backend: Send + Sync + 'static {
         enabled: bool,
     ) -> BoxFuture<'static, Result<RuleStatus, ApiError>>;
 
+    /// Active and recent alarms.
+    fn alarms(&self) -> crate::alarms::AlarmList;
+
+    /// Acknowledge an active alarm (operators and admins): who and when
+    /// are kept with it and in the audit log.
+    fn acknowledge_alarm(&self, caller: Caller, id: u64) -> BoxFuture<'static, Result<crate::alarms::Alarm, ApiError>>;
+
     /// The newest events, newest first, without waiting for the store.
     fn recent_events(&self, limit: usize) -> Vec<Event>;
 

@@ -10,6 +10,7 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod alarms;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -1,7 +1,7 @@
 //! Live values by push: the browser subscribes to the bridge's server-sent
 //! events (`/api/stream`) and feeds each one into the page's state:
-//! snapshots, rules, events, the MQTT link, and the list of PDUs when one
-//! is added, changed or removed.
+//! snapshots, rules, events, the MQTT link, alarms, and the list of PDUs
+//! when one is added, changed or removed.
 //! `EventSource` reconnects by itself after a drop or a bridge restart; the
 //! header says whether the link is up, and a stream refused because the
 //! session ended says that. Browser only: what travels, and its
@@ -9,7 +9,7 @@
 
 use crate::state::Dashboard;
 #[cfg(feature = "hydrate")]
-use crate::wire::{PduInfo, RulesUpdate, LOG_EVENT, MQTT_EVENT, PDUS_EVENT, RULES_EVENT, SNAPSHOT_EVENT, STREAM_PATH};
+use crate::wire::{PduInfo, RulesUpdate, ALARMS_EVENT, LOG_EVENT, MQTT_EVENT, PDUS_EVENT, RULES_EVENT, SNAPSHOT_EVENT, STREAM_PATH};
 
 #[cfg(feature = "hydrate")]
 pub fn connect(dash: Dashboard) {
@@ -67,6 +67,13 @@ pub fn connect(dash: Dashboard) {
                 Err(e) => leptos::logging::warn!("ignoring a malformed PDU list: {e}"),
             }
         });
+        let on_alarms = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(text) = ev.data().as_string() else { return };
+            match serde_json::from_str::<crate::alarms::AlarmList>(&text) {
+                Ok(alarms) => dash.alarms.set(alarms),
+                Err(e) => leptos::logging::warn!("ignoring a malformed alarm list: {e}"),
+            }
+        });
         let on_open = Closure::<dyn FnMut()>::new(move || {
             // Back after a drop: PDUs may have come or gone meanwhile.
             if dash.link.get_untracked() == LinkState::Reconnecting {
@@ -100,6 +107,7 @@ pub fn connect(dash: Dashboard) {
         let _ = source.add_event_listener_with_callback(RULES_EVENT, on_rules.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback(LOG_EVENT, on_log.as_ref().unchecked_ref());
         let _ = source.add_event_listener_with_callback(PDUS_EVENT, on_pdus.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback(ALARMS_EVENT, on_alarms.as_ref().unchecked_ref());
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         // The page holds one stream for its whole life: the callbacks must
@@ -109,6 +117,7 @@ pub fn connect(dash: Dashboard) {
         on_rules.forget();
         on_log.forget();
         on_pdus.forget();
+        on_alarms.forget();
         on_open.forget();
         on_error.forget();
 

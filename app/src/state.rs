@@ -371,6 +371,8 @@ pub struct Dashboard {
     /// The settings a settings page was rendered with (or why they could
     /// not be had); the page keeps its own copy from there.
     pub settings: StoredValue<Option<Result<PduSettings, ApiError>>>,
+    /// Active and recent alarms, as pushed by the bridge.
+    pub alarms: RwSignal<crate::alarms::AlarmList>,
 }
 
 impl Dashboard {
@@ -400,6 +402,7 @@ impl Dashboard {
             mqtt: RwSignal::new(initial.mqtt),
             rules: RwSignal::new(initial.rules),
             events: RwSignal::new(initial.events),
+            alarms: RwSignal::new(initial.alarms),
             current,
             range: RwSignal::new(if initial.custom.is_some() {
                 CUSTOM_RANGE.to_owned()

@@ -21,6 +21,9 @@ pub const LOG_EVENT: &str = "event";
 /// The SSE event name carrying every PDU (`Vec<PduInfo>`) after one is
 /// added, changed or removed.
 pub const PDUS_EVENT: &str = "pdus";
+/// The SSE event name carrying every alarm (`AlarmList`), now and whenever
+/// one is raised, acknowledged, changes or clears.
+pub const ALARMS_EVENT: &str = "alarms";
 
 /// A PDU's rules with their live state, as pushed to the dashboard.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -132,6 +135,9 @@ pub struct InitialState {
     /// on every other page.
     #[serde(default)]
     pub settings: Option<Result<crate::settings::PduSettings, crate::model::ApiError>>,
+    /// Active and recent alarms.
+    #[serde(default)]
+    pub alarms: crate::alarms::AlarmList,
 }
 
 /// The public id of the session a request came with, as the server's

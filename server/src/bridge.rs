@@ -9,6 +9,7 @@
 //! ([`Bridge::device`]); errors here are the bridge's own and become HTTP
 //! answers only in `web`.
 
+use crate::alarms::Alarms;
 use crate::auth::Auth;
 use crate::bus::Bus;
 use crate::clock::{unix_ms, unix_secs};
@@ -34,6 +35,9 @@ pub struct Bridge {
     bus: Bus,
     /// Rule, device and command events.
     events: Arc<EventSink>,
+    /// What is wrong now, and was: raised from snapshots by the alarm task
+    /// and by `notify` rules, acknowledged through the web.
+    alarms: Arc<Alarms>,
     /// Where every outlet command is written down with who asked (set once
     /// the access store is open).
     audit: OnceLock<Arc<Auth>>,
@@ -157,11 +161,13 @@ pub struct PollHealth {
 
 impl Bridge {
     pub fn new(config: &Config) -> Self {
+        let events = Arc::new(EventSink::default());
         Self {
             devices: RwLock::new(config.devices.iter().map(Device::new).collect()),
             changes: watch::channel(0).0,
             bus: Bus::default(),
-            events: Arc::new(EventSink::default()),
+            alarms: Arc::new(Alarms::new(events.clone())),
+            events,
             audit: OnceLock::new(),
         }
     }
@@ -216,6 +222,10 @@ impl Bridge {
 
     pub fn events(&self) -> &Arc<EventSink> {
         &self.events
+    }
+
+    pub fn alarms(&self) -> &Arc<Alarms> {
+        &self.alarms
     }
 
     /// The latest snapshot of every PDU that has one, in configuration order.

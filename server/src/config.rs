@@ -107,6 +107,9 @@ pub enum ConfigError {
     OutletNames(#[from] NamesError),
     #[error("{path}: {message}")]
     PdusFile { path: String, message: String },
+    /// A notification setting (`BRIDGE_NOTIFY_*`, `BRIDGE_SMTP_*`), named in the text.
+    #[error("{0}")]
+    Notify(String),
 }
 
 /// Where one PDU's readings come from.
@@ -290,6 +293,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `BRIDGE_TLS_CERT` and `BRIDGE_TLS_KEY`; `None` = plain HTTP.
     pub tls: Option<WebTls>,
+    /// Where alarm notifications go (`BRIDGE_NOTIFY_WEBHOOK_*`,
+    /// `BRIDGE_SMTP_*`, `BRIDGE_NOTIFY_EMAIL_*`); none by default.
+    pub notify: crate::notifications::NotifyConfig,
 }
 
 /// Several PDUs: `pdus.json` (`BRIDGE_PDUS_FILE`), compatible with the
@@ -807,9 +813,12 @@ impl Config {
         };
         let auth = auth_config(raw, &data_dir)?;
         let tls = file_pair(raw, "BRIDGE_TLS_CERT", "BRIDGE_TLS_KEY")?.map(|(cert, key)| WebTls { cert, key });
+        let notify = crate::notifications::NotifyConfig::from_vars(|name| raw.get(name).map(str::to_owned))
+            .map_err(ConfigError::Notify)?;
         Ok(Config {
             auth,
             tls,
+            notify,
             devices: fleet.devices.clone(),
             demo: demo && fleet.entries.is_none(),
             fleet,

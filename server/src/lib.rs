@@ -6,10 +6,11 @@
 //! (unix time), `config` (settings), `pdu` (device readings, scaling,
 //! corrections, the simulated PDU), `snmp` (codec, MIB map, client,
 //! simulator agent), `device` (one PDU at run time), `queue` and `bus`
-//! (fan-out), `events`, `bridge` (devices and the one outlet command path),
+//! (fan-out), `events`, `alarms` and `notifications`, `bridge` (devices and the one outlet command path),
 //! `poller`, `history`, `rules`, `mqtt`, and `web` (HTTP, the dashboard, the
 //! stream, and the one service layer both the API and the dashboard call).
 
+pub mod alarms;
 pub mod auth;
 pub mod bridge;
 pub mod bus;
@@ -159,6 +160,21 @@ pub async fn start(
             None
         }
     };
+    // Alarms: notifications to the configured channels, and the task that
+    // looks at every snapshot and at the history store.
+    bridge.alarms().set_notifier(notifications::Notifier::start(config.notify.clone(), shutdown.clone()));
+    let history_off = history.is_none().then(|| history_note.clone()).flatten();
+    tasks.push(tokio::spawn(alarms::run(
+        bridge.alarms().clone(),
+        bridge.bus().live(),
+        {
+            let bridge = bridge.clone();
+            move || bridge.devices().iter().map(|d| d.id().clone()).collect()
+        },
+        history.clone(),
+        history_off,
+        shutdown.clone(),
+    )));
     let (mqtt, mqtt_tasks) = mqtt::start(&config.mqtt, &bridge, &automation, &access, shutdown);
     tasks.extend(mqtt_tasks);
     // Every PDU's rule runner and poller, last.

@@ -61,13 +61,8 @@ pub struct Notification {
     pub id: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
+/// How bad, as the alarm model says (`info`, `warning`, `critical`).
+pub use app::alarms::Severity;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,16 +71,6 @@ pub enum NotificationState {
     Cleared,
     Acknowledged,
     Test,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-        })
-    }
 }
 
 impl fmt::Display for NotificationState {
@@ -148,7 +133,7 @@ impl RetryPolicy {
 }
 
 /// The channels, as validated settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NotifyConfig {
     pub webhook: Option<WebhookConfig>,
     pub email: Option<EmailConfig>,

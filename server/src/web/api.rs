@@ -184,6 +184,19 @@ pub async fn stream(
         let list = app::backend::Backend::pdus(&services);
         async move { Event::default().event(app::wire::PDUS_EVENT).json_data(&list).ok() }
     });
+    // Every alarm now, then whenever one changes.
+    let alarm_book = state.services.bridge.alarms().clone();
+    let alarms = futures::stream::unfold((alarm_book.changes(), true), |(mut rx, first)| async move {
+        if !first && rx.changed().await.is_err() {
+            return None;
+        }
+        rx.borrow_and_update();
+        Some(((), (rx, false)))
+    })
+    .filter_map(move |()| {
+        let list = alarm_book.list();
+        async move { Event::default().event(app::wire::ALARMS_EVENT).json_data(&list).ok() }
+    });
     // A browser's stream ends soon after its session does (signed out
     // elsewhere, expired): what it shows is not for someone signed out.
     let auth = state.services.auth.clone();
@@ -199,7 +212,8 @@ pub async fn stream(
         }
     };
     let stop = futures::future::select(Box::pin(state.shutdown.cancelled_owned()), Box::pin(session_over));
-    let events = futures::stream::select(futures::stream::select(snapshots, mqtt), futures::stream::select(log, pdus))
+    let events = futures::stream::select(futures::stream::select(snapshots, mqtt), futures::stream::select(log, pdus));
+    let events = futures::stream::select(events, alarms)
         .map(Ok)
         .take_until(stop);
     Sse::new(events).keep_alive(KeepAlive::default())

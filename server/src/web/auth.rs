@@ -175,10 +175,9 @@ pub async fn require(State(needed): State<Role>, request: Request, next: Next) -
 pub fn server_fn_role(name: &str) -> Role {
     match name {
         "events" | "history" | "history_between" | "energy" | "report" | "pdus" | "fleet" | "sessions" | "settings"
-        | "session_end" | "sessions_end_all" | "password_change" => Role::Viewer,
-        "outlet_command" | "rule_save" | "rule_delete" | "rule_enable" | "outlet_rename" | "all_outlets" => {
-            Role::Operator
-        }
+        | "session_end" | "sessions_end_all" | "password_change" | "alarms" => Role::Viewer,
+        "outlet_command" | "rule_save" | "rule_delete" | "rule_enable" | "outlet_rename" | "all_outlets"
+        | "alarm_acknowledge" => Role::Operator,
         _ => Role::Admin,
     }
 }

@@ -78,6 +78,15 @@ fn need(caller: &Caller, needed: Role) -> Result<(), ApiError> {
     }
 }
 
+impl From<crate::alarms::AlarmError> for ApiError {
+    fn from(e: crate::alarms::AlarmError) -> Self {
+        match e {
+            crate::alarms::AlarmError::NotFound(_) => ApiError::not_found("id", e.to_string()),
+            crate::alarms::AlarmError::Cleared(_) => ApiError::Conflict(e.to_string()),
+        }
+    }
+}
+
 impl From<DeviceError> for ApiError {
     fn from(e: DeviceError) -> Self {
         match e {
@@ -272,6 +281,50 @@ impl Services {
         let device = self.device(device_id)?;
         let requester = Requester::caller(via, caller, confirm_protected);
         Ok(manage::all_outlets(&self.bridge, &device, &requester, action).await?)
+    }
+
+    /// Active and recent alarms.
+    pub fn alarms(&self) -> app::alarms::AlarmList {
+        self.bridge.alarms().list()
+    }
+
+    /// Acknowledge an active alarm (operators): kept with the alarm, in
+    /// the events and in the audit log.
+    pub async fn acknowledge_alarm(&self, caller: &Caller, id: u64) -> Result<app::alarms::Alarm, ApiError> {
+        need(caller, Role::Operator)?;
+        let result = self.bridge.alarms().acknowledge(id, &caller.who());
+        let (outcome, detail) = match &result {
+            Ok(a) => ("ok", format!("{} ({})", a.title, a.key())),
+            Err(e) => ("failed", e.to_string()),
+        };
+        self.auth
+            .record(&caller.who(), caller.from.as_deref(), "alarm_acknowledge", &format!("alarm {id}"), outcome, &detail)
+            .await;
+        Ok(result?)
+    }
+
+    /// Send a test notification to every configured channel now (admins).
+    pub async fn test_notification(&self, caller: &Caller) -> Result<(), ApiError> {
+        need(caller, Role::Admin)?;
+        let notifier = self.bridge.alarms().notifier().cloned().unwrap_or_else(crate::notifications::Notifier::disabled);
+        let n = crate::notifications::Notification {
+            device_id: None,
+            alarm: "test".into(),
+            severity: app::alarms::Severity::Info,
+            state: crate::notifications::NotificationState::Test,
+            title: "pdu-bridge: test notification".into(),
+            message: format!("sent by {} from the bridge's API to check the alarm channels", caller.who()),
+            ts: crate::clock::unix_ms() as i64,
+            id: 0,
+        };
+        let result = notifier.deliver_now(&n).await;
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        let detail = result.as_ref().err().map(|e| e.to_string()).unwrap_or_else(|| "delivered".into());
+        self.auth.record(&caller.who(), caller.from.as_deref(), "notification_test", "notifications", outcome, &detail).await;
+        result.map_err(|e| match e {
+            crate::notifications::DeliveryError::NotConfigured => ApiError::Conflict(e.to_string()),
+            crate::notifications::DeliveryError::Failed(_) => ApiError::DeviceRefused(e.to_string()),
+        })
     }
 
     /// Write a rule change to the audit log, whichever way it ended.
@@ -585,6 +638,15 @@ impl Services {
 
 /// The dashboard's server functions: each one call of the service layer.
 impl app::backend::Backend for Services {
+    fn alarms(&self) -> app::alarms::AlarmList {
+        Services::alarms(self)
+    }
+
+    fn acknowledge_alarm(&self, caller: Caller, id: u64) -> BoxFuture<'static, Result<app::alarms::Alarm, ApiError>> {
+        let this = self.clone();
+        Box::pin(async move { this.acknowledge_alarm(&caller, id).await })
+    }
+
     fn snapshots(&self) -> Vec<PduSnapshot> {
         self.bridge.snapshots().iter().map(|s| (**s).clone()).collect()
     }

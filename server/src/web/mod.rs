@@ -15,6 +15,7 @@
 //! timeouts (`serve`), and every error under `/api` and `/fn` is JSON
 //! (`error`).
 
+mod alarms;
 mod api;
 mod assets;
 pub mod auth;

@@ -16,7 +16,7 @@
 //! names it.
 
 use super::api::StatusBody;
-use super::{api, auth, device, gate, history, pdus, reports, rules, AppState};
+use super::{alarms, api, auth, device, gate, history, pdus, reports, rules, AppState};
 use app::access::Role;
 use app::model::ErrorBody;
 use axum::extract::State;
@@ -97,6 +97,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(gated(Viewer, routes!(device::settings)))
         .routes(gated(Admin, routes!(device::change_settings)))
         .routes(gated(Admin, routes!(device::device_text)))
+        .routes(gated(Viewer, routes!(alarms::list)))
+        .routes(gated(Operator, routes!(alarms::acknowledge)))
+        .routes(gated(Admin, routes!(alarms::test)))
         .routes(gated(Viewer, routes!(rules::list)))
         .routes(gated(Operator, routes!(rules::create, rules::replace)))
         .routes(gated(Operator, routes!(rules::update, rules::delete)))
