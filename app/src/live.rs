@@ -9,7 +9,9 @@
 
 use crate::state::Dashboard;
 #[cfg(feature = "hydrate")]
-use crate::wire::{PduInfo, RulesUpdate, ALARMS_EVENT, LOG_EVENT, MQTT_EVENT, PDUS_EVENT, RULES_EVENT, SNAPSHOT_EVENT, STREAM_PATH};
+use crate::wire::{
+    PduInfo, RulesUpdate, ALARMS_EVENT, LOG_EVENT, MQTT_EVENT, PDUS_EVENT, RULES_EVENT, SNAPSHOT_EVENT, STREAM_PATH,
+};
 
 #[cfg(feature = "hydrate")]
 pub fn connect(dash: Dashboard) {

@@ -170,7 +170,14 @@ pub fn found_in(s: &PduSnapshot) -> (Vec<Found>, Judged) {
                 format!("{what} {v:.1} {unit} is {word} {limit:.0} {unit}"),
             ));
         };
-        range(TemperatureOutOfRange, "temperature", env.temperature_c, env.temperature_low_c, env.temperature_high_c, "°C");
+        range(
+            TemperatureOutOfRange,
+            "temperature",
+            env.temperature_c,
+            env.temperature_low_c,
+            env.temperature_high_c,
+            "°C",
+        );
         range(HumidityOutOfRange, "humidity", env.humidity, env.humidity_low, env.humidity_high, "%");
         for contact in &env.contacts {
             if contact.abnormal {
@@ -453,13 +460,27 @@ impl Alarms {
         self.publish(done);
     }
 
-    /// Clear what has been quiet long enough, and the alarms of PDUs no
-    /// longer in `watched`.
-    pub fn tick(&self, watched: &[DeviceId], now: Instant) {
+    /// Raise `pdu_unreachable` for PDUs that have never answered, clear what
+    /// has been quiet long enough and the alarms of PDUs no longer watched.
+    pub fn tick(&self, watched: &[Watched], now: Instant) {
         let done = {
             let mut registry = self.lock();
-            let mut done = registry.expire(now, unix_secs());
-            done.extend(registry.forget(watched, unix_secs()));
+            let mut done = Vec::new();
+            for w in watched {
+                if let Some(reason) = &w.never_answered {
+                    let found = Found::new(
+                        AlarmKind::PduUnreachable,
+                        None,
+                        Severity::Critical,
+                        "PDU unreachable".into(),
+                        format!("the PDU has never answered: {reason}"),
+                    );
+                    done.extend(registry.judge(Some(&w.id), Judged::Reachability, vec![found], now, unix_secs()));
+                }
+            }
+            done.extend(registry.expire(now, unix_secs()));
+            let ids: Vec<DeviceId> = watched.iter().map(|w| w.id.clone()).collect();
+            done.extend(registry.forget(&ids, unix_secs()));
             done
         };
         self.publish(done);
@@ -477,13 +498,14 @@ impl Alarms {
         self.publish(done);
     }
 
-    /// Acknowledge alarm `id` as `by` (`user ann`).
-    pub fn acknowledge(&self, id: u64, by: &str) -> Result<Alarm, AlarmError> {
+    /// Acknowledge alarm `id` as `by` (`user ann`); whether this call did
+    /// (`false`: someone had already, and the first acknowledgement stays).
+    pub fn acknowledge(&self, id: u64, by: &str) -> Result<(Alarm, bool), AlarmError> {
         let (alarm, new) = self.lock().acknowledge(id, by, unix_secs())?;
         if new {
             self.publish(vec![Transition { change: Change::Acknowledged, alarm: alarm.clone() }]);
         }
-        Ok(alarm)
+        Ok((alarm, new))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -557,13 +579,17 @@ pub fn bridge_conditions(history: Option<&Store>, history_off: Option<&str>) -> 
         (None, Some(off)) => format!("history is off: {off}"),
         (None, None) => return Vec::new(),
     };
-    vec![Found::new(
-        AlarmKind::HistoryWriteFailing,
-        None,
-        Severity::Critical,
-        "History write failing".into(),
-        why,
-    )]
+    vec![Found::new(AlarmKind::HistoryWriteFailing, None, Severity::Critical, "History write failing".into(), why)]
+}
+
+/// A PDU the bridge watches, as the alarm task sees it once a second.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Watched {
+    pub id: DeviceId,
+    /// Why its polls fail, when it has never answered and has missed at
+    /// least as many polls as make a known PDU unreachable; such a PDU
+    /// sends no snapshot to judge.
+    pub never_answered: Option<String>,
 }
 
 /// The alarm task: every snapshot is looked at, and once a second the
@@ -571,7 +597,7 @@ pub fn bridge_conditions(history: Option<&Store>, history_off: Option<&str>) -> 
 pub async fn run(
     alarms: Arc<Alarms>,
     mut snapshots: broadcast::Receiver<Arc<PduSnapshot>>,
-    watched: impl Fn() -> Vec<DeviceId> + Send + 'static,
+    watched: impl Fn() -> Vec<Watched> + Send + 'static,
     history: Option<Arc<Store>>,
     history_off: Option<String>,
     shutdown: CancellationToken,
@@ -777,6 +803,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_pdu_that_never_answered_is_unreachable_until_its_first_reading() {
+        let alarms = Alarms::new(Arc::new(EventSink::default()));
+        let silent = Watched { id: id(), never_answered: Some("timed out after 2 s".into()) };
+        alarms.tick(std::slice::from_ref(&silent), Instant::now());
+        let active = alarms.list().active;
+        assert_eq!(active.len(), 1);
+        assert_eq!(active[0].kind, AlarmKind::PduUnreachable);
+        assert_eq!(active[0].details, "the PDU has never answered: timed out after 2 s");
+        alarms.tick(&[silent], Instant::now());
+        assert_eq!(alarms.list().active.len(), 1, "one alarm however long it stays silent");
+        // It answers: the alarm clears after the quiet spell.
+        alarms.observe(&normal(), Instant::now());
+        let answered = Watched { id: id(), never_answered: None };
+        tokio::time::advance(CLEAR_AFTER).await;
+        alarms.tick(std::slice::from_ref(&answered), Instant::now());
+        assert!(alarms.list().active.is_empty());
+        assert_eq!(alarms.list().past[0].kind, AlarmKind::PduUnreachable);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn the_bridge_alarm_follows_the_history_store() {
         let mut r = Registry::new(1);
         let off = bridge_conditions(None, Some("disk full"));
@@ -807,18 +853,19 @@ mod tests {
         assert!(version.has_changed().unwrap());
         version.mark_unchanged();
         let t = transitions.recv().await.unwrap();
-        let ack = alarms.acknowledge(t.alarm.id, "user ann").unwrap();
+        let (ack, new) = alarms.acknowledge(t.alarm.id, "user ann").unwrap();
+        assert!(new);
         assert_eq!(ack.acknowledged.unwrap().by, "user ann");
         assert_eq!(log.recv().await.unwrap().details, "Bank 1 overload: acknowledged by user ann");
         assert_eq!(transitions.recv().await.unwrap().change, Change::Acknowledged);
         assert!(version.has_changed().unwrap());
         // Acknowledging again changes nothing and tells nobody.
-        alarms.acknowledge(t.alarm.id, "user bob").unwrap();
+        assert!(!alarms.acknowledge(t.alarm.id, "user bob").unwrap().1);
         assert!(transitions.try_recv().is_err());
 
         alarms.observe(&normal(), Instant::now());
         tokio::time::advance(CLEAR_AFTER).await;
-        alarms.tick(&[id()], Instant::now());
+        alarms.tick(&[Watched { id: id(), never_answered: None }], Instant::now());
         assert_eq!(log.recv().await.unwrap().kind, "alarm_cleared");
         let n = notification(&transitions.recv().await.unwrap());
         assert_eq!(n.state, NotificationState::Cleared);

@@ -169,7 +169,15 @@ pub async fn start(
         bridge.bus().live(),
         {
             let bridge = bridge.clone();
-            move || bridge.devices().iter().map(|d| d.id().clone()).collect()
+            move || {
+                let never_answered = |d: &device::Device| {
+                    let missed = d.polls.failed() >= u64::from(poller::MISSES_BEFORE_UNREACHABLE);
+                    (d.latest().is_none() && missed).then(|| d.last_error()).flatten()
+                };
+                let watched =
+                    |d: &Arc<device::Device>| alarms::Watched { id: d.id().clone(), never_answered: never_answered(d) };
+                bridge.devices().iter().map(watched).collect()
+            }
         },
         history.clone(),
         history_off,

@@ -3,41 +3,12 @@
 //! bridges sharing one broker without answering each other's commands.
 
 use crate::mqtt::{free_port, mosquitto_port, Sub};
-use crate::util::{http, serve, Served};
+use crate::util::{agent, http, serve, sized_agent, Served};
 use serde_json::{json, Value};
 use server::pdu::sim::SimulatedPdu;
 use server::snmp::agent::{self, Communities};
-use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// A simulated PDU44001 served over SNMP on a loopback port, stopped on drop.
-struct Agent {
-    addr: SocketAddr,
-    sim: SimulatedPdu,
-    stop: CancellationToken,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-async fn agent(seed: u64) -> Agent {
-    sized_agent(seed, 10).await
-}
-
-/// As [`agent`], with `outlets` outlets.
-async fn sized_agent(seed: u64, outlets: usize) -> Agent {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    let sim = SimulatedPdu::sized(seed, Duration::from_secs(2), outlets);
-    let stop = CancellationToken::new();
-    let communities = Communities { read: "public".into(), write: "private".into() };
-    tokio::spawn(agent::serve(socket, sim.clone(), communities, stop.clone()));
-    Agent { addr, sim, stop }
-}
 
 /// A `pdus.json` in a folder of its own (the bridge's data folder is made by `serve`).
 fn pdus_file(pdus: Value) -> (tempfile::TempDir, String) {

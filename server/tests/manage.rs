@@ -4,36 +4,12 @@
 //! when edited by hand, every outlet at once, and who may do which.
 
 use crate::mqtt::Sub;
-use crate::util::{http, http_raw, serve, Served};
+use crate::util::{agent, http, http_raw, serve, Served};
 use serde_json::{json, Value};
 use server::pdu::sim::{Faults, SimulatedPdu};
-use server::snmp::agent::{self, Communities};
-use std::net::SocketAddr;
+
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// A simulated PDU44001 served over SNMP on a loopback port, stopped on drop.
-struct Agent {
-    addr: SocketAddr,
-    sim: SimulatedPdu,
-    stop: CancellationToken,
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-async fn agent(seed: u64) -> Agent {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    let sim = SimulatedPdu::new(seed, Duration::from_secs(2));
-    let stop = CancellationToken::new();
-    let communities = Communities { read: "public".into(), write: "private".into() };
-    tokio::spawn(agent::serve(socket, sim.clone(), communities, stop.clone()));
-    Agent { addr, sim, stop }
-}
 
 async fn bridge_for(port: u16, extra: &[(&str, &str)]) -> Served {
     let port = port.to_string();

@@ -4,23 +4,16 @@
 //! sockets and paused time mix badly); the real 1-2-4-8 s schedule is tested
 //! under paused time in the module's unit tests.
 
-#[path = "util/smtp_sink.rs"]
-mod smtp_sink;
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use ring::hmac;
+use crate::util::smtp_sink::SmtpSink;
+use crate::util::webhook_sink::{Receiver, Request};
+use axum::http::StatusCode;
 use server::notifications::{
     Cause, Channel, ChannelStats, DeliveryError, Notification, NotificationState, Notifier, NotifyConfig, RetryPolicy,
     Severity,
 };
-use smtp_sink::SmtpSink;
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "hook-S3cret-7f8e9d0c1b2a";
@@ -55,63 +48,14 @@ fn config(vars: &[(&str, &str)], retry: RetryPolicy) -> NotifyConfig {
     NotifyConfig { retry, ..settings(vars).expect("valid notification settings") }
 }
 
-/// What the receiver saw: path and query, headers, body.
-#[derive(Clone, Debug)]
-struct Request {
-    uri: String,
-    headers: HeaderMap,
-    body: Bytes,
+/// The receiver's address for these tests: a token in the path and the query.
+trait HookUrl {
+    fn url(&self) -> String;
 }
 
-#[derive(Default)]
-struct Script {
-    /// Statuses for the first requests, then 200.
-    replies: VecDeque<(StatusCode, &'static str)>,
-    seen: Vec<Request>,
-}
-
-/// A webhook receiver on 127.0.0.1:0 that answers from a script.
-struct Receiver {
-    addr: SocketAddr,
-    script: Arc<Mutex<Script>>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn record(
-    State(script): State<Arc<Mutex<Script>>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, &'static str) {
-    let mut script = script.lock().unwrap();
-    script.seen.push(Request { uri: uri.to_string(), headers, body });
-    script.replies.pop_front().unwrap_or((StatusCode::OK, "ok"))
-}
-
-impl Receiver {
-    async fn start(replies: &[(StatusCode, &'static str)]) -> Receiver {
-        let script = Arc::new(Mutex::new(Script { replies: replies.iter().copied().collect(), seen: Vec::new() }));
-        let router = axum::Router::new().fallback(record).with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
-        Receiver { addr, script, task }
-    }
-
+impl HookUrl for Receiver {
     fn url(&self) -> String {
-        format!("http://{}/hooks/{URL_TOKEN}?key={URL_QUERY}", self.addr)
-    }
-
-    fn seen(&self) -> Vec<Request> {
-        self.script.lock().unwrap().seen.clone()
+        self.url_at(&format!("/hooks/{URL_TOKEN}?key={URL_QUERY}"))
     }
 }
 
@@ -130,16 +74,7 @@ fn closed_port() -> u16 {
 }
 
 fn verify_signature(request: &Request) {
-    let timestamp = request.headers["x-pdu-bridge-timestamp"].to_str().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    assert!(timestamp.parse::<u64>().unwrap().abs_diff(now) < 60, "timestamp {timestamp} is now, in unix seconds");
-    let signature = request.headers["x-pdu-bridge-signature"].to_str().unwrap();
-    let hex = signature.strip_prefix("sha256=").expect("the signature starts with sha256=");
-    let mac: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-    let mut signed = format!("{timestamp}.").into_bytes();
-    signed.extend_from_slice(&request.body);
-    let key = hmac::Key::new(hmac::HMAC_SHA256, SECRET.as_bytes());
-    hmac::verify(&key, &signed, &mac).expect("the signature verifies under the shared secret");
+    request.verify_signature(SECRET);
 }
 
 #[tokio::test]

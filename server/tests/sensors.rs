@@ -5,24 +5,18 @@
 //! lacks the sensor.
 
 use crate::mqtt::{free_port, Sub};
-use crate::util::{http, serve, Served};
+use crate::util::{http, serve, serve_sim, Agent, Served};
 use serde_json::{json, Value};
 use server::pdu::sim::SimulatedPdu;
-use server::snmp::agent::{self, Communities};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
-async fn agent(seed: u64, probe: bool) -> (u16, SimulatedPdu, CancellationToken) {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let port = socket.local_addr().unwrap().port();
+/// The simulator over SNMP, with the environment probe or without.
+async fn agent(seed: u64, probe: bool) -> Agent {
     let sim = SimulatedPdu::new(seed, Duration::from_secs(2));
     if probe {
         sim.add_probe();
     }
-    let stop = CancellationToken::new();
-    let communities = Communities { read: "public".into(), write: "private".into() };
-    tokio::spawn(agent::serve(socket, sim.clone(), communities, stop.clone()));
-    (port, sim, stop)
+    serve_sim(sim).await
 }
 
 async fn get(served: &Served, path: &str) -> Value {
@@ -44,7 +38,8 @@ async fn until(served: &Served, secs: u64, ok: impl Fn(&Value) -> bool) -> Value
 
 #[tokio::test]
 async fn a_probe_is_read_published_and_drives_rules_and_a_pdu_without_one_has_none() {
-    let (port, sim, _stop) = agent(41, true).await;
+    let agent = agent(41, true).await;
+    let (port, sim) = (agent.addr.port(), agent.sim.clone());
     let broker = free_port().to_string();
     let port = port.to_string();
     let served =
@@ -110,7 +105,8 @@ async fn a_probe_is_read_published_and_drives_rules_and_a_pdu_without_one_has_no
 
 #[tokio::test]
 async fn a_pdu_without_a_probe_shows_none_and_its_rules_wait() {
-    let (port, _sim, _stop) = agent(42, false).await;
+    let agent = agent(42, false).await;
+    let port = agent.addr.port();
     let port = port.to_string();
     let served = serve(&[("PDU_HOST", "127.0.0.1"), ("PDU_SNMP_PORT", port.as_str())]).await;
     let status = until(&served, 15, |s| s["sensors"]["power_supplies"].is_array()).await;

@@ -3,6 +3,7 @@
 mod util;
 
 mod access;
+mod alarms;
 mod api;
 mod discovery;
 mod energy;

@@ -32,7 +32,8 @@ pub async fn acknowledge(
     Who(caller): Who,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Alarm>, HttpError> {
-    let id: u64 = id.parse().map_err(|_| ApiError::bad_request("id", format!("{id:?} is not an alarm id (a number)")))?;
+    let id: u64 =
+        id.parse().map_err(|_| ApiError::bad_request("id", format!("{id:?} is not an alarm id (a number)")))?;
     Ok(Json(state.services.acknowledge_alarm(&caller, id).await?))
 }
 

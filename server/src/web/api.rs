@@ -213,8 +213,6 @@ pub async fn stream(
     };
     let stop = futures::future::select(Box::pin(state.shutdown.cancelled_owned()), Box::pin(session_over));
     let events = futures::stream::select(futures::stream::select(snapshots, mqtt), futures::stream::select(log, pdus));
-    let events = futures::stream::select(events, alarms)
-        .map(Ok)
-        .take_until(stop);
+    let events = futures::stream::select(events, alarms).map(Ok).take_until(stop);
     Sse::new(events).keep_alive(KeepAlive::default())
 }

@@ -294,19 +294,31 @@ impl Services {
         need(caller, Role::Operator)?;
         let result = self.bridge.alarms().acknowledge(id, &caller.who());
         let (outcome, detail) = match &result {
-            Ok(a) => ("ok", format!("{} ({})", a.title, a.key())),
+            Ok((a, true)) => ("ok", format!("{} ({})", a.title, a.key())),
+            Ok((a, false)) => {
+                let by = a.acknowledged.as_ref().map(|ack| ack.by.as_str()).unwrap_or("someone");
+                ("ok", format!("{} ({}): already acknowledged by {by}", a.title, a.key()))
+            }
             Err(e) => ("failed", e.to_string()),
         };
         self.auth
-            .record(&caller.who(), caller.from.as_deref(), "alarm_acknowledge", &format!("alarm {id}"), outcome, &detail)
+            .record(
+                &caller.who(),
+                caller.from.as_deref(),
+                "alarm_acknowledge",
+                &format!("alarm {id}"),
+                outcome,
+                &detail,
+            )
             .await;
-        Ok(result?)
+        Ok(result?.0)
     }
 
     /// Send a test notification to every configured channel now (admins).
     pub async fn test_notification(&self, caller: &Caller) -> Result<(), ApiError> {
         need(caller, Role::Admin)?;
-        let notifier = self.bridge.alarms().notifier().cloned().unwrap_or_else(crate::notifications::Notifier::disabled);
+        let notifier =
+            self.bridge.alarms().notifier().cloned().unwrap_or_else(crate::notifications::Notifier::disabled);
         let n = crate::notifications::Notification {
             device_id: None,
             alarm: "test".into(),
@@ -320,7 +332,9 @@ impl Services {
         let result = notifier.deliver_now(&n).await;
         let outcome = if result.is_ok() { "ok" } else { "failed" };
         let detail = result.as_ref().err().map(|e| e.to_string()).unwrap_or_else(|| "delivered".into());
-        self.auth.record(&caller.who(), caller.from.as_deref(), "notification_test", "notifications", outcome, &detail).await;
+        self.auth
+            .record(&caller.who(), caller.from.as_deref(), "notification_test", "notifications", outcome, &detail)
+            .await;
         result.map_err(|e| match e {
             crate::notifications::DeliveryError::NotConfigured => ApiError::Conflict(e.to_string()),
             crate::notifications::DeliveryError::Failed(_) => ApiError::DeviceRefused(e.to_string()),

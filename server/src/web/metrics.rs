@@ -64,6 +64,10 @@ pub struct Scrape {
     pub history: Option<WriteHealth>,
     /// Each PDU's rules with their run counts.
     pub rules: Vec<(DeviceId, Vec<RuleStatus>)>,
+    /// Active alarms by severity.
+    pub alarms: Vec<(app::alarms::Severity, usize)>,
+    /// What the notifier delivered, per configured channel.
+    pub notifications: crate::notifications::DeliveryStats,
 }
 
 /// One PDU as a scrape sees it.
@@ -127,6 +131,14 @@ pub fn gather(services: &Services) -> Scrape {
         queues,
         history: services.history.as_ref().map(|store| store.write_health()),
         rules: services.automation.engines().iter().map(|e| (e.device().id().clone(), e.list())).collect(),
+        alarms: {
+            let active = bridge.alarms().list().active;
+            [app::alarms::Severity::Info, app::alarms::Severity::Warning, app::alarms::Severity::Critical]
+                .into_iter()
+                .map(|level| (level, active.iter().filter(|a| a.severity == level).count()))
+                .collect()
+        },
+        notifications: bridge.alarms().notifier().map(|n| n.stats()).unwrap_or_default(),
     }
 }
 
@@ -688,6 +700,32 @@ fn bridge_families(out: &mut Out, scrape: &Scrape) {
     if let Some(newest) = history.and_then(|h| h.newest_sample_s) {
         let lag = (scrape.now_ms as f64 / 1000.0 - newest as f64).max(0.0);
         out.sample("pdu_bridge_history_lag_seconds", &[], lag);
+    }
+
+    out.head("pdu_bridge_alarms_active", "gauge", "Active alarms (acknowledged or not), by severity.");
+    for (severity, count) in &scrape.alarms {
+        out.sample("pdu_bridge_alarms_active", &[("severity", severity.label())], *count as f64);
+    }
+    let channels = [("webhook", scrape.notifications.webhook), ("email", scrape.notifications.email)];
+    for (name, help, pick) in [
+        (
+            "pdu_bridge_notifications_sent_total",
+            "Alarm notifications a channel accepted.",
+            (|c| c.sent) as fn(&crate::notifications::ChannelStats) -> u64,
+        ),
+        ("pdu_bridge_notifications_failed_total", "Alarm notifications given up after every retry.", |c| c.failed),
+        (
+            "pdu_bridge_notifications_dropped_total",
+            "Alarm notifications dropped: the queue was full or the bridge was stopping.",
+            |c| c.dropped,
+        ),
+    ] {
+        out.head(name, "counter", help);
+        for (channel, stats) in &channels {
+            if let Some(stats) = stats {
+                out.counter(name, &[("channel", channel)], pick(stats) as f64, 0);
+            }
+        }
     }
 
     out.head("pdu_bridge_rule_runs_total", "counter", "Times a rule fired and switched outlets.");

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod smtp_sink;
+pub mod webhook_sink;
+
 use app::access::{Caller, CallerKind, Role};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -305,4 +308,39 @@ pub fn self_signed(dir: &std::path::Path, name: &str) -> (std::path::PathBuf, st
         .expect("openssl installed");
     assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
     (cert, key)
+}
+
+/// A simulated PDU44001 served over SNMP on a loopback port (communities
+/// `public`/`private`), stopped on drop.
+pub struct Agent {
+    pub addr: SocketAddr,
+    pub sim: server::pdu::sim::SimulatedPdu,
+    pub stop: CancellationToken,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// [`Agent`] with 10 outlets, as the PDU44001 has.
+pub async fn agent(seed: u64) -> Agent {
+    serve_sim(server::pdu::sim::SimulatedPdu::new(seed, Duration::from_secs(2))).await
+}
+
+/// [`Agent`] with `outlets` outlets.
+pub async fn sized_agent(seed: u64, outlets: usize) -> Agent {
+    serve_sim(server::pdu::sim::SimulatedPdu::sized(seed, Duration::from_secs(2), outlets)).await
+}
+
+/// Serve `sim` over SNMP on a loopback port.
+pub async fn serve_sim(sim: server::pdu::sim::SimulatedPdu) -> Agent {
+    use server::snmp::agent::{self, Communities};
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let communities = Communities { read: "public".into(), write: "private".into() };
+    tokio::spawn(agent::serve(socket, sim.clone(), communities, stop.clone()));
+    Agent { addr, sim, stop }
 }
