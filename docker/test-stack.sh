@@ -122,7 +122,7 @@ PREFIXES = ("BRIDGE_", "MQTT_", "PDU_", "HISTORY_")
 WORDS = {"state", "name", "voltage_status", "load_state", "current_source", "preferred_source",
          "redundancy", "availability", "status", "power_supply"}
 # Topics (after pdu/{id}/) whose payload is JSON, never a value.
-JSON_TOPICS = {"status", "device", "automation/status", "automation/event"}
+JSON_TOPICS = {"status", "device", "automation/status", "automation/event", "alarms", "alarm"}
 
 
 def report(ok, name, detail=""):
@@ -676,9 +676,12 @@ def static():
         "pdu/pdu44001/availability": ("pdu_state", {"device": "pdu44001", "metric": "availability"}),
         "pdu/pdu44001/bridge/status": ("pdu_state", {"device": "pdu44001", "kind": "bridge", "metric": "status"}),
         "pdu/rack-2/bank/1/current": ("pdu", {"device": "rack-2", "kind": "bank", "index": "1", "metric": "current"}),
+        "pdu/pdu44001/alarms/active": ("pdu", {"device": "pdu44001", "kind": "alarms", "metric": "active"}),
         "pdu/pdu44001/status": None,
         "pdu/pdu44001/device": None,
         "pdu/pdu44001/automation/status": None,
+        "pdu/pdu44001/alarms": None,
+        "pdu/pdu44001/alarm": None,
         "pdu/pdu44001/outlet/1/command": None,
         "pdu/pdu44001/outlet/1/command/response": None,
     }
@@ -691,7 +694,7 @@ def static():
 def payload(topic):
     r, m = rest(topic), metric_of(topic)
     if r in JSON_TOPICS:
-        return "[]" if r.startswith("automation") else '{"ts": 1.0}'
+        return "[]" if r.startswith("automation") or r == "alarms" else '{"ts": 1.0}'
     return {"state": "on", "name": "Server 1", "voltage_status": "normal", "load_state": "normal",
             "current_source": "A", "preferred_source": "A", "redundancy": "ok", "availability": "online",
             "status": "online", "power_supply": "ok"}.get(m, "1.5")

@@ -39,15 +39,19 @@ check "retained outlet name"   "Server-1" "$(sub -t pdu/pdu44001/outlet/4/name -
 check "retained bridge status" "online"   "$(sub -t pdu/pdu44001/bridge/status -C 1)"
 check "retained availability"  "online"   "$(sub -t pdu/pdu44001/availability -C 1)"
 check "the bridge's last will, online" "online" "$(sub -t 'pdu/bridge/+/status' -C 1)"
-# status, device, availability, bridge/status, automation/status; input 2;
+check "retained alarm list, empty" "[]" "$(sub -t pdu/pdu44001/alarms -C 1)"
+check "retained alarm count"       "0"  "$(sub -t pdu/pdu44001/alarms/active -C 1)"
+# status, device, availability, bridge/status, automation/status; alarms and
+# alarms/active (the live alarm topic is not retained); input 2;
 # sources 2 x 3; ATS 3; banks 2 x 7; outlets 10 x 6 (with peak power);
 # power supplies 2 (the simulated PDU has no environment probe).
 # A subscriber that arrives while the bridge's first publish is still going out
 # gets the rest of it live (retain flag 0): wait for the last topic of that
 # burst, then count the distinct topics delivered with the retained flag.
 sub -t pdu/pdu44001/power_supply/2 -C 1 >/dev/null
-check "the whole tree is retained" "92" "$(sub -t 'pdu/pdu44001/#' -W 2 -F '%r %t' | awk '$1 == 1 { print $2 }' | sort -u | wc -l)"
+check "the whole tree is retained" "94" "$(sub -t 'pdu/pdu44001/#' -W 2 -F '%r %t' | awk '$1 == 1 { print $2 }' | sort -u | wc -l)"
 check "discovery for outlet 1" "outlet"   "$(sub -t homeassistant/switch/+/outlet_1/config -C 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["device_class"])')"
+check "discovery for the alarm entity" "problem pdu/pdu44001/alarms/active" "$(sub -t homeassistant/binary_sensor/+/alarm/config -C 1 | python3 -c 'import json,sys; c=json.load(sys.stdin); print(c["device_class"], c["state_topic"])')"
 
 sub -t pdu/pdu44001/outlet/7/command/response -C 1 > "$data/response" &
 waiter=$!

@@ -128,7 +128,7 @@ fn any(_: &str, _: bool) -> bool {
     true
 }
 
-async fn wait_healthy(served: &Served) {
+pub async fn wait_healthy(served: &Served) {
     // The PDU's readings flow: MQTT itself may be down on purpose here, and
     // then `/api/health` as a whole is rightly not ok.
     for _ in 0..100 {

@@ -18,6 +18,7 @@ mod manage;
 mod metrics;
 mod mqtt;
 mod mqtt_accounts;
+mod mqtt_alarms;
 mod notifications;
 mod openapi;
 mod peers;

@@ -1,7 +1,9 @@
 //! Home Assistant MQTT discovery: one HA device per PDU, keyed by the PDU's
 //! serial (so a new device id or IP never orphans entities), a switch per
 //! outlet and sensors for every reading, each available only while both the
-//! bridge and the PDU are.
+//! bridge and the PDU are; and two entities that must show while the PDU is
+//! away: the bridge's connectivity and the PDU's "Alarm" problem sensor
+//! (whose alarms include "PDU unreachable").
 
 use super::topics::{Outgoing, Topics};
 use app::model::PduSnapshot;
@@ -249,6 +251,23 @@ pub fn messages(prefix: &str, topics: &Topics, s: &PduSnapshot, dashboard_url: &
         "payload_off": "offline",
     });
     push("binary_sensor", "bridge", bridge);
+
+    // On while the PDU has an active alarm, the list as its attributes.
+    // Available with the bridge alone: the PDU's availability would hide
+    // the "PDU unreachable" alarm exactly when it is raised.
+    let mut alarm = base("Alarm".into(), format!("{node}_alarm"));
+    alarm["availability"] = json!([
+        {"topic": topics.bridge_will, "payload_available": "online", "payload_not_available": "offline"},
+    ]);
+    alarm["device_class"] = json!("problem");
+    alarm["state_topic"] = json!(topics.of("alarms/active"));
+    alarm["value_template"] = json!("{{ 'ON' if value | int(0) > 0 else 'OFF' }}");
+    alarm["payload_on"] = json!("ON");
+    alarm["payload_off"] = json!("OFF");
+    alarm["json_attributes_topic"] = json!(topics.of("alarms"));
+    // Home Assistant takes attributes from a JSON object only; the list is an array.
+    alarm["json_attributes_template"] = json!("{{ {'alarms': value_json} | tojson }}");
+    push("binary_sensor", "alarm", alarm);
     out
 }
 
@@ -335,6 +354,26 @@ mod tests {
         let bridge = config(&all, "homeassistant/binary_sensor/pdu_sim000000001/bridge/config");
         assert_eq!(bridge["device_class"], "connectivity");
         assert!(bridge.get("availability").is_none(), "the bridge entity must show offline, not unavailable");
+    }
+
+    #[test]
+    fn the_alarm_entity_is_a_problem_sensor_on_the_count_with_the_list_as_attributes() {
+        let all = payloads();
+        let alarm = config(&all, "homeassistant/binary_sensor/pdu_sim000000001/alarm/config");
+        assert_eq!((alarm["name"].as_str(), alarm["device_class"].as_str()), (Some("Alarm"), Some("problem")));
+        assert_eq!(alarm["unique_id"], "pdu_sim000000001_alarm");
+        assert_eq!(alarm["device"]["identifiers"][0], "pdu_sim000000001");
+        assert_eq!(alarm["origin"]["name"], "pdu-bridge");
+        assert_eq!(alarm["state_topic"], "pdu/rack1/alarms/active");
+        assert_eq!(alarm["json_attributes_topic"], "pdu/rack1/alarms");
+        let topics: Vec<&str> =
+            alarm["availability"].as_array().unwrap().iter().map(|a| a["topic"].as_str().unwrap()).collect();
+        assert_eq!(topics, vec!["pdu/rack1/bridge/status"], "shown while the PDU is unreachable: that is an alarm");
+        let template = alarm["value_template"].as_str().unwrap();
+        assert!(template.contains("value | int(0) > 0"), "{template}");
+        assert_eq!((alarm["payload_on"].as_str(), alarm["payload_off"].as_str()), (Some("ON"), Some("OFF")));
+        assert!(template.contains("'ON'") && template.contains("'OFF'"), "{template}");
+        assert_eq!(alarm["json_attributes_template"], "{{ {'alarms': value_json} | tojson }}");
     }
 
     #[test]

@@ -16,10 +16,13 @@
 //! down at start-up, and republishes availability, discovery and all state on
 //! every connect; polling, history and the dashboard never wait for it.
 //! Retained messages on command topics are ignored: a stale retained `off`
-//! must never power-cycle a server at every restart. With the embedded
-//! broker, clients come in through `front` (accounts, TLS, read-only
-//! enforcement); the bridge's own connections go straight to the broker.
+//! must never power-cycle a server at every restart. Alarms go out on each
+//! PDU's `alarms`, `alarms/active` and `alarm` topics ([`alarms`]), the
+//! bridge's own alarms on every PDU's. With the embedded broker, clients
+//! come in through `front` (accounts, TLS, read-only enforcement); the
+//! bridge's own connections go straight to the broker.
 
+pub mod alarms;
 pub mod broker;
 pub mod discovery;
 pub mod front;
@@ -33,6 +36,7 @@ use crate::clock::unix_secs;
 use crate::config::{MqttConfig, MqttMode, MqttTls};
 use crate::device::Device;
 use crate::rules::Automation;
+use alarms::AlarmTopics;
 use app::model::{DeviceId, MqttState, MqttStatus, OutletAction};
 use rumqttc::{
     AsyncClient, ConnectReturnCode, ConnectionError, Event, LastWill, MqttOptions, Packet, Publish, QoS,
@@ -42,7 +46,7 @@ use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -234,6 +238,8 @@ struct Watched {
     node: Option<String>,
     /// The names the announced entities carry ([`discovery::names_of`]).
     announced_names: String,
+    /// Its alarm topics, and the list they last carried.
+    alarms: AlarmTopics,
 }
 
 pub(crate) fn refused_reason(e: &ConnectionError) -> String {
@@ -298,7 +304,16 @@ impl Link {
     fn watch(&self, device: Arc<Device>) -> Watched {
         let topics = Topics::in_bridge(&self.config.base, device.id().as_str(), &self.config.bridge_id);
         let publisher = Publisher::new(topics.clone(), self.config.refresh);
-        Watched { device, topics, publisher, announced: HashSet::new(), node: None, announced_names: String::new() }
+        let alarms = AlarmTopics::new(device.id().clone(), topics.clone());
+        Watched {
+            device,
+            topics,
+            publisher,
+            announced: HashSet::new(),
+            node: None,
+            announced_names: String::new(),
+            alarms,
+        }
     }
 
     async fn run(self, options: MqttOptions, shutdown: CancellationToken) {
@@ -306,6 +321,8 @@ impl Link {
         let mut snapshots = self.bridge.bus().live();
         let mut rule_events = self.bridge.events().subscribe();
         let mut changes = self.bridge.changes();
+        let mut alarm_lists = self.bridge.alarms().changes();
+        let mut alarm_transitions = self.bridge.alarms().subscribe();
         let mut watched: HashMap<DeviceId, Watched> =
             self.bridge.devices().into_iter().map(|d| (d.id().clone(), self.watch(d))).collect();
         // Removed while the link was down: cleared at the next connect.
@@ -374,6 +391,28 @@ impl Link {
                         }
                     }
                 }
+                changed = alarm_lists.changed() => {
+                    if changed.is_err() || !connected {
+                        continue;
+                    }
+                    let list = self.bridge.alarms().list();
+                    for w in watched.values_mut() {
+                        w.alarms.messages(&list).into_iter().for_each(|m| send(&client, m));
+                    }
+                }
+                transition = alarm_transitions.recv() => {
+                    let t = match transition {
+                        Ok(t) => t,
+                        Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                            tracing::warn!(skipped, "MQTT fell behind the alarm changes: some `alarm` messages were not sent (the `alarms` lists are right)");
+                            continue;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => continue,
+                    };
+                    if connected {
+                        watched.values().filter_map(|w| w.alarms.transition(&t)).for_each(|m| send(&client, m));
+                    }
+                }
                 event = rule_events.recv() => {
                     let Ok(event) = event else { continue };
                     let Some(w) = watched.get(&event.device_id) else { continue };
@@ -414,14 +453,16 @@ impl Link {
         }
     }
 
-    /// A (re)connect, or a PDU added: its bridge status, rules, discovery
-    /// and every topic again.
+    /// A (re)connect, or a PDU added: its bridge status, rules, alarms,
+    /// discovery and every topic again.
     fn greet(&self, client: &AsyncClient, w: &mut Watched) {
         send(
             client,
             Outgoing { topic: w.topics.bridge_status(), payload: "online".into(), retain: true, at_least_once: true },
         );
         send(client, self.automation_status(w));
+        w.alarms.republish_all();
+        w.alarms.messages(&self.bridge.alarms().list()).into_iter().for_each(|m| send(client, m));
         w.publisher.republish_all();
         self.announce(client, w);
         if let Some(s) = w.device.latest() {
@@ -476,6 +517,7 @@ impl Link {
     fn clear(&self, client: &AsyncClient, w: Watched, gone_nodes: &mut HashSet<String>) {
         tracing::info!(device = %w.device.id(), "PDU removed: clearing its MQTT topics and Home Assistant entities");
         w.publisher.clearing().into_iter().for_each(|m| send(client, m));
+        w.alarms.clearing().into_iter().for_each(|m| send(client, m));
         for topic in w.announced {
             send(client, Outgoing { topic, payload: String::new(), retain: true, at_least_once: true });
         }
@@ -532,8 +574,11 @@ impl Link {
             if topic == format!("{prefix}/status") {
                 if p.payload.as_ref() == b"online" {
                     tracing::info!("Home Assistant is online: republishing discovery and state");
+                    let alarms = self.bridge.alarms().list();
                     for w in watched.values_mut() {
                         self.announce(client, w);
+                        w.alarms.republish_all();
+                        w.alarms.messages(&alarms).into_iter().for_each(|m| send(client, m));
                         w.publisher.republish_all();
                         if let Some(s) = w.device.latest() {
                             w.publisher.messages(&s, Instant::now()).into_iter().for_each(|m| send(client, m));

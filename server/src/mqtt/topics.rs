@@ -33,7 +33,8 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    fn retained(topic: String, payload: String) -> Self {
+    /// Retained at QoS 0: the state topics.
+    pub fn retained(topic: String, payload: String) -> Self {
         Self { topic, payload, retain: true, at_least_once: false }
     }
 }
