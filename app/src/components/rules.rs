@@ -41,6 +41,7 @@ fn action_word(a: RuleAction) -> &'static str {
         RuleAction::On => "turn on",
         RuleAction::Off => "turn off",
         RuleAction::Reboot => "reboot",
+        RuleAction::Notify => "raise an alarm",
     }
 }
 
