@@ -652,12 +652,15 @@ impl RuleEngine {
                 if rule.name != name && inner.rules.iter().any(|r| r.name == rule.name) {
                     return Err(RuleError::Duplicate(rule.name.clone()));
                 }
-                let note = Self::fired_note(inner, name, inner.rules[at] != rule);
+                let unchanged = inner.rules[at] == rule;
+                let note = Self::fired_note(inner, name, !unchanged);
                 let before = inner.rules.clone();
                 let switching = before[at].action.switches() && rule.action.switches();
                 inner.rules[at] = rule;
-                // What a switching rule switched stays its own under its new name.
-                if let Some(state) = inner.states.remove(name).filter(|_| switching) {
+                // What a switching rule switched stays its own under its new
+                // name; a notify rule saved as it was keeps its state (and its
+                // alarm), an edited one starts over (`retire`).
+                if let Some(state) = inner.states.remove(name).filter(|_| switching || unchanged) {
                     inner.states.insert(new_name.clone(), state);
                 }
                 let retired = Self::retire(inner, &before);
