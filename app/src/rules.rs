@@ -62,6 +62,17 @@ pub enum RuleAction {
     On,
     Off,
     Reboot,
+    /// Switch nothing: raise an alarm (kind `rule`) while the condition
+    /// holds, and clear it when the condition has cleared. A notify rule has
+    /// no outlets, and its `restore` is ignored: the alarm always clears.
+    Notify,
+}
+
+impl RuleAction {
+    /// Whether the action switches outlets (every one but `notify`).
+    pub fn switches(self) -> bool {
+        self != RuleAction::Notify
+    }
 }
 
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -82,13 +93,19 @@ pub enum Threshold {
     Text(String),
 }
 
-/// One outlet or several.
+/// One outlet or several (none: a `notify` rule).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Outlets {
     One(u32),
     Many(Vec<u32>),
+}
+
+impl Default for Outlets {
+    fn default() -> Self {
+        Outlets::Many(Vec::new())
+    }
 }
 
 impl Outlets {
@@ -118,6 +135,9 @@ pub struct Rule {
     #[serde(default)]
     pub input: u32,
     pub threshold: Threshold,
+    /// The outlets an `on`, `off` or `reboot` rule switches (at least one);
+    /// empty or absent for a `notify` rule, which switches nothing.
+    #[serde(default)]
     pub outlet: Outlets,
     pub action: RuleAction,
     #[serde(default = "yes")]
@@ -301,8 +321,11 @@ impl Rule {
         }
         self.limit()?;
         let outlets = self.outlet.list();
-        if outlets.is_empty() {
-            return Err(error("outlet", "at least one outlet"));
+        if !self.action.switches() && !outlets.is_empty() {
+            return Err(error("outlet", "a notify rule switches no outlet: leave outlet out or empty"));
+        }
+        if self.action.switches() && outlets.is_empty() {
+            return Err(error("outlet", "at least one outlet (only a notify rule has none)"));
         }
         if let Some(bad) = outlets.iter().find(|&&n| n == 0 || outlet_count.is_some_and(|c| n > c)) {
             let range = outlet_count.map(|c| format!("1 to {c}")).unwrap_or_else(|| "1 or more".into());
@@ -444,7 +467,9 @@ impl RuleDraft {
             "" => None,
             h => Some(number("hysteresis", h)?),
         };
-        let mut outlets = self.outlets.clone();
+        // A notify rule switches nothing: outlets still ticked from another
+        // action are kept in the draft (for switching back) but not sent.
+        let mut outlets = if self.action.switches() { self.outlets.clone() } else { Vec::new() };
         outlets.sort_unstable();
         let rule = Rule {
             name: self.name.trim().to_owned(),
@@ -517,11 +542,7 @@ impl RuleDraft {
             }
         }
         d.source = get("source").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        d.action = match get("action").as_deref() {
-            Some("on") => RuleAction::On,
-            Some("reboot") => RuleAction::Reboot,
-            _ => RuleAction::Off,
-        };
+        d.action = get("action").and_then(|k| action_from_key(&k)).unwrap_or(RuleAction::Off);
         d.delay = get("delay").unwrap_or_default();
         d.restore_delay = get("restore_delay").unwrap_or_default();
         d.hysteresis = get("hysteresis").unwrap_or_default();
@@ -563,7 +584,13 @@ pub fn action_key(a: RuleAction) -> &'static str {
         RuleAction::On => "on",
         RuleAction::Off => "off",
         RuleAction::Reboot => "reboot",
+        RuleAction::Notify => "notify",
     }
+}
+
+/// The action `rules.json` (and the editor's form) spells `key`.
+pub fn action_from_key(key: &str) -> Option<RuleAction> {
+    serde_json::from_value(serde_json::Value::String(key.to_owned())).ok()
 }
 
 /// Parse a whole rules file: a JSON array of rules with unique names.
@@ -681,6 +708,52 @@ mod tests {
         assert_eq!(bare.to_rule(Some(10)).unwrap_err().field, "delay");
         let typed = RuleDraft::from_pairs(&[("condition", "voltage_below"), ("input", "x"), ("value", "900")]);
         assert_eq!(typed.input, u32::MAX, "kept refusable, not silently 0");
+    }
+
+    /// A notify rule: no `outlet` at all, as its users write it.
+    const NOTIFY_RULE: &str = r#"[{"name": "hot-rack", "condition": "temperature_above", "threshold": 35,
+        "action": "notify", "delay": 60, "restore_delay": 30}]"#;
+
+    #[test]
+    fn a_notify_rule_needs_no_outlet_and_refuses_one() {
+        let rule = parse_rules(NOTIFY_RULE, Some(10)).unwrap().remove(0);
+        assert_eq!((rule.action, rule.outlet.list()), (RuleAction::Notify, vec![]));
+        let written = serde_json::to_value(&rule).unwrap();
+        assert_eq!((written["action"].as_str(), &written["outlet"]), (Some("notify"), &serde_json::json!([])));
+        assert_eq!(parse_rules(&serde_json::to_string(&[&rule]).unwrap(), Some(10)).unwrap(), vec![rule.clone()]);
+
+        let e = Rule { outlet: Outlets::Many(vec![3]), ..rule.clone() }.validate(Some(10)).unwrap_err();
+        assert_eq!(e.to_string(), "outlet: a notify rule switches no outlet: leave outlet out or empty");
+        let e = Rule { outlet: Outlets::One(3), ..rule.clone() }.validate(None).unwrap_err();
+        assert_eq!(e.field, "outlet");
+        for action in [RuleAction::On, RuleAction::Off, RuleAction::Reboot] {
+            let e = Rule { action, ..rule.clone() }.validate(Some(10)).unwrap_err();
+            assert_eq!(e.to_string(), "outlet: at least one outlet (only a notify rule has none)", "{action:?}");
+        }
+        let err = parse_rules(r#"[{"name":"x","condition":"redundancy_lost","threshold":0,"action":"off"}]"#, Some(10))
+            .unwrap_err();
+        assert!(err.contains("rule 1") && err.contains("outlet: at least one outlet"), "{err}");
+    }
+
+    #[test]
+    fn the_editor_sends_no_outlets_for_a_notify_rule_and_keeps_the_ticks() {
+        let rule = parse_rules(NOTIFY_RULE, Some(10)).unwrap().remove(0);
+        let draft = RuleDraft::from_rule(&rule);
+        let back = RuleDraft::from_pairs(&draft.to_pairs());
+        assert_eq!(back, draft);
+        assert_eq!(back.to_rule(Some(10)), Ok(rule.clone()));
+
+        // Outlets ticked for an earlier action (or shown without the WASM)
+        // are not part of a notify rule.
+        let mut pairs = draft.to_pairs();
+        pairs.extend([("outlets", "3".to_owned()), ("outlets", "5".to_owned())]);
+        let ticked = RuleDraft::from_pairs(&pairs);
+        assert_eq!((ticked.action, ticked.outlets.clone()), (RuleAction::Notify, vec![3, 5]));
+        assert_eq!(ticked.to_rule(Some(10)), Ok(rule));
+        let off = RuleDraft { action: RuleAction::Off, ..ticked };
+        assert_eq!(off.to_rule(Some(10)).unwrap().outlet.list(), vec![3, 5], "switching back keeps them");
+        assert_eq!(action_from_key("notify"), Some(RuleAction::Notify));
+        assert_eq!(action_from_key("explode"), None);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Automation rules end to end: the simulated PDU, the poller and the rule
 //! runner, under paused Tokio time; the rules file; the HTTP API.
 
-use crate::util::{call, config, Started};
+use crate::util::{call, config, http, serve, Started};
 use app::access::Role;
+use app::alarms::{Alarm, AlarmKind, Severity};
 use app::model::{OutletState, Source};
+use app::rules::{Rule, RuleAction};
 use axum::http::StatusCode;
 use server::bridge::Bridge;
 use server::pdu::sim::{Faults, SimulatedPdu};
@@ -53,6 +55,24 @@ impl Rig {
 
     fn events(&self) -> Vec<String> {
         self.bridge.events().recent(100).into_iter().rev().map(|e| e.kind).collect()
+    }
+
+    /// Every outlet's state, in order.
+    fn outlets(&self) -> Vec<OutletState> {
+        let count = self.sim.model().outlet_count();
+        (1..=count).map(|n| self.outlet(n)).collect()
+    }
+
+    /// The rules' alarms: (active, past).
+    fn rule_alarms(&self) -> (Vec<Alarm>, Vec<Alarm>) {
+        let list = self.bridge.alarms().list();
+        let rule = |a: &Alarm| a.kind == AlarmKind::Rule;
+        (list.active.into_iter().filter(rule).collect(), list.past.into_iter().filter(rule).collect())
+    }
+
+    /// The details of the newest event of `kind`.
+    fn last(&self, kind: &str) -> String {
+        self.bridge.events().recent(100).into_iter().find(|e| e.kind == kind).map(|e| e.details).unwrap_or_default()
     }
 }
 
@@ -386,4 +406,317 @@ async fn the_rule_editor_works_as_a_plain_form_create_update_and_refuse() {
     let (code, to) = form_post_as(&router, &viewer, &EDITOR_FORM.replace("Shed+NAS", "Viewer+rule")).await;
     assert!(code == StatusCode::FORBIDDEN || to.contains("code=403"), "{code} {to}");
     assert_eq!(rules(), updated);
+}
+
+/// A notify rule: an alarm when a power supply fails, nothing switched.
+const PSU_WATCH: &str = r#"[{"name":"psu-watch","condition":"psu_failed","threshold":0,"action":"notify",
+    "delay":10,"restore_delay":30}]"#;
+
+/// The kinds of the rule's and its alarm's events, oldest first.
+fn notify_events(rig: &Rig) -> Vec<String> {
+    let kinds = ["triggered", "alarm_raised", "restored", "alarm_cleared", "outlet_command"];
+    rig.events().into_iter().filter(|k| kinds.contains(&k.as_str())).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_notify_rule_raises_an_alarm_after_the_delay_and_clears_it_after_the_restore_delay_switching_nothing() {
+    let rig = Rig::start(PSU_WATCH, &[]);
+    wait(2).await;
+    let outlets = rig.outlets();
+    rig.sim.model().set_psu_failed(2, true);
+    wait(8).await;
+    assert_eq!(rig.rule_alarms(), (vec![], vec![]), "not before the delay");
+    wait(4).await;
+    let (active, _) = rig.rule_alarms();
+    assert_eq!(active.len(), 1, "{active:?}");
+    let alarm = &active[0];
+    assert_eq!(
+        (alarm.rule.as_deref(), alarm.title.as_str(), alarm.severity, alarm.details.as_str()),
+        (Some("psu-watch"), "Rule psu-watch", Severity::Warning, "power supply 2 failed for 10 s")
+    );
+    assert_eq!(alarm.device_id.as_ref(), Some(rig.bridge.devices()[0].id()));
+    assert_eq!(rig.automation.engines()[0].list()[0].state, "fired");
+    assert_eq!(rig.last("triggered"), "alarm raised: power supply 2 failed for 10 s");
+
+    rig.sim.model().set_psu_failed(2, false);
+    wait(25).await;
+    assert_eq!(rig.rule_alarms().0.len(), 1, "not before the restore delay");
+    wait(8).await;
+    let (active, past) = rig.rule_alarms();
+    assert_eq!(active, vec![]);
+    assert_eq!((past.len(), past[0].id), (1, alarm.id));
+    assert!(past[0].cleared_at.is_some());
+    assert_eq!(rig.last("restored"), "alarm cleared: the condition has been clear for 30 s");
+
+    assert_eq!(rig.outlets(), outlets, "nothing was switched");
+    assert_eq!(notify_events(&rig), ["triggered", "alarm_raised", "restored", "alarm_cleared"], "no outlet_command");
+    let status = &rig.automation.engines()[0].list()[0];
+    assert_eq!((status.state.as_str(), status.run_count), ("armed", 1));
+    assert!(status.last_run.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supply_failing_for_less_than_the_delay_raises_no_alarm() {
+    let rig = Rig::start(PSU_WATCH, &[]);
+    wait(2).await;
+    rig.sim.model().set_psu_failed(1, true);
+    wait(5).await;
+    rig.sim.model().set_psu_failed(1, false);
+    wait(60).await;
+    assert_eq!(rig.rule_alarms(), (vec![], vec![]));
+    assert_eq!(notify_events(&rig), Vec::<String>::new());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fired_notify_rule_raises_its_alarm_again_after_a_restart_and_clears_it_when_over() {
+    let rig = Rig::start(PSU_WATCH, &[]);
+    wait(2).await;
+    rig.sim.model().set_psu_failed(2, true);
+    wait(15).await;
+    assert_eq!(rig.rule_alarms().0.len(), 1);
+    // Stop the rules as a restart would; the alarm model keeps nothing across one.
+    rig.rules_shutdown.cancel();
+    wait(1).await;
+    rig.bridge.alarms().clear_rule(rig.bridge.devices()[0].id(), "psu-watch");
+    assert_eq!(rig.rule_alarms().0, vec![]);
+
+    let again = Automation::new(&rig.config, &rig.bridge);
+    let stop = CancellationToken::new();
+    again.spawn(&stop);
+    wait(1).await;
+    let (active, _) = rig.rule_alarms();
+    assert_eq!(active.len(), 1, "raised again");
+    assert_eq!(active[0].details, "power supply 2 failed for 10 s (seen before the bridge restarted)");
+    assert_eq!(again.engines()[0].list()[0].state, "fired");
+
+    rig.sim.model().set_psu_failed(2, false);
+    wait(40).await;
+    assert_eq!(rig.rule_alarms().0, vec![], "cleared once the condition cleared");
+    assert_eq!(again.engines()[0].list()[0].state, "armed");
+    stop.cancel();
+}
+
+#[tokio::test(start_paused = true)]
+async fn disabling_editing_deleting_or_dropping_a_fired_notify_rule_from_the_file_clears_its_alarm() {
+    let watch = r#"[{"name":"psu-watch","condition":"psu_failed","threshold":0,"action":"notify","delay":0}]"#;
+    let rig = Rig::start(watch, &[]);
+    wait(2).await;
+    let outlets = rig.outlets();
+    rig.sim.model().set_psu_failed(1, true);
+    wait(2).await;
+    let engine = rig.automation.engines()[0].clone();
+    let active = || rig.rule_alarms().0;
+    assert_eq!(active().len(), 1);
+
+    // Disabled: cleared at once; a disabled rule raises nothing.
+    let status = engine.set_enabled("psu-watch", false).await.unwrap();
+    assert_eq!((status.state.as_str(), active()), ("disabled", vec![]));
+    assert_eq!(rig.last("disabled"), "rule disabled while fired; its alarm was cleared");
+    wait(5).await;
+    assert_eq!(active(), vec![]);
+    // Enabled with the supply still failed: it starts over and raises again.
+    engine.set_enabled("psu-watch", true).await.unwrap();
+    wait(2).await;
+    assert_eq!(active().len(), 1);
+
+    // Saved as it was: nothing changes, the alarm stays.
+    let same: Rule = serde_json::from_str(&watch[1..watch.len() - 1]).unwrap();
+    engine.update("psu-watch", same).await.unwrap();
+    assert_eq!((active().len(), rig.last("updated")), (1, "rule updated".to_owned()));
+    // Edited: cleared, and raised again after the new delay.
+    let edited = r#"{"name":"psu-watch","condition":"psu_failed","threshold":1,"action":"notify","delay":10}"#;
+    engine.update("psu-watch", serde_json::from_str(edited).unwrap()).await.unwrap();
+    assert_eq!(active(), vec![]);
+    assert_eq!(rig.last("updated"), "rule updated while fired; its alarm was cleared");
+    wait(5).await;
+    assert_eq!(active(), vec![], "the new delay runs");
+    wait(8).await;
+    assert_eq!(active().len(), 1);
+    assert_eq!(active()[0].details, "power supply 1 failed for 10 s");
+
+    // Deleted: cleared.
+    engine.delete("psu-watch").await.unwrap();
+    assert_eq!(active(), vec![]);
+    assert_eq!(rig.last("deleted"), "rule deleted while fired; its alarm was cleared");
+
+    // In the rules file again, then left out of it: cleared.
+    let path = rig.config.data_dir.join("rules.json");
+    // Make sure the modification time moves on filesystems with coarse timestamps.
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&path, watch).unwrap();
+    wait(5).await;
+    assert_eq!(active().len(), 1, "the file's rule fired");
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&path, "[]").unwrap();
+    wait(5).await;
+    assert_eq!(engine.list(), vec![]);
+    assert_eq!(active(), vec![], "gone from the file: its alarm cleared");
+
+    assert_eq!(rig.outlets(), outlets, "nothing was ever switched");
+    assert!(!rig.events().contains(&"outlet_command".to_owned()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rules_file_written_by_the_python_bridge_still_runs() {
+    // As the Python bridge writes it: integer and string thresholds, one
+    // outlet or a list, fields left out.
+    let python = r#"[
+      {"name": "brownout-shed", "condition": "voltage_below", "input": 1, "threshold": 108,
+       "outlet": [5, 9], "action": "off", "restore": true, "delay": 10, "restore_delay": 30},
+      {"name": "on_battery", "condition": "ats_source_is", "threshold": 2, "outlet": 10, "action": "off"},
+      {"name": "night", "condition": "time_between", "threshold": "22:00-06:30", "outlet": [7],
+       "action": "off", "days_of_week": [0, 1, 2, 3, 4], "schedule_type": "continuous", "enabled": false},
+      {"name": "modem-kick", "condition": "time_after", "threshold": "05:00", "outlet": 7,
+       "action": "reboot", "schedule_type": "oneshot", "restore": false}
+    ]"#;
+    let rig = Rig::start(python, &[]);
+    wait(2).await;
+    let engine = &rig.automation.engines()[0];
+    assert_eq!(engine.file_error(), None);
+    let rules: Vec<(String, Vec<u32>)> =
+        engine.list().into_iter().map(|s| (s.rule.name, s.rule.outlet.list())).collect();
+    assert_eq!(
+        rules,
+        [("brownout-shed", vec![5, 9]), ("on_battery", vec![10]), ("night", vec![7]), ("modem-kick", vec![7])]
+            .map(|(n, o)| (n.to_owned(), o))
+    );
+    // The brownout rule acts as before.
+    rig.volts_a(100.0);
+    wait(12).await;
+    assert_eq!((rig.outlet(5), rig.outlet(9)), (OutletState::Off, OutletState::Off));
+}
+
+/// Until `ok` holds for `GET /api/alarms` over the socket (at most 10 s).
+async fn alarms_until(served: &crate::util::Served, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    for _ in 0..100 {
+        let (_, body) = http(served.addr, "GET", "/api/alarms", None).await;
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        if ok(&list) {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the alarms never got there");
+}
+
+/// The rule alarms of `list` named `rule`, active or past.
+fn rule_alarm<'a>(list: &'a serde_json::Value, which: &str, rule: &str) -> Option<&'a serde_json::Value> {
+    list[which].as_array()?.iter().find(|a| a["kind"] == "rule" && a["rule"] == rule)
+}
+
+#[tokio::test]
+async fn a_notify_rule_shows_its_alarm_in_the_api_and_its_events_on_mqtt_and_refuses_outlets() {
+    let port = crate::mqtt::free_port();
+    let served =
+        serve(&[("MQTT_PORT", &port.to_string()), ("BRIDGE_MQTT_BASE", "t-notify"), ("BRIDGE_HA_DISCOVERY", "false")])
+            .await;
+    let mut sub = crate::mqtt::Sub::connect(port, "test-t-notify", &["t-notify/pdu44001/automation/#"]).await;
+    sub.wait("t-notify/pdu44001/automation/status", |p, _| p == "[]", 10).await;
+    let status = |served: &crate::util::Served| {
+        let addr = served.addr;
+        async move { serde_json::from_str::<serde_json::Value>(&http(addr, "GET", "/api/status", None).await.1).unwrap() }
+    };
+    let states = |s: &serde_json::Value| -> Vec<String> {
+        s["outlets"].as_array().unwrap().iter().map(|o| o["state"].as_str().unwrap().to_owned()).collect()
+    };
+    let before = states(&status(&served).await);
+
+    // Outlets are refused for a notify rule, and required for the others, by name.
+    let with_outlet = r#"{"name":"psu watch","condition":"psu_failed","threshold":0,"action":"notify","outlet":[3]}"#;
+    let (code, e) = http(served.addr, "POST", "/api/rules", Some(with_outlet)).await;
+    let e: serde_json::Value = serde_json::from_str(&e).unwrap();
+    assert_eq!((code, e["field"].as_str()), (422, Some("outlet")), "{e}");
+    assert!(e["error"].as_str().unwrap().contains("notify rule switches no outlet"), "{e}");
+    let without = r#"{"name":"psu off","condition":"psu_failed","threshold":0,"action":"off"}"#;
+    let (code, e) = http(served.addr, "POST", "/api/rules", Some(without)).await;
+    let e: serde_json::Value = serde_json::from_str(&e).unwrap();
+    assert_eq!((code, e["field"].as_str()), (422, Some("outlet")), "{e}");
+    assert!(e["error"].as_str().unwrap().contains("at least one outlet"), "{e}");
+
+    let rule = r#"{"name":"psu watch","condition":"psu_failed","threshold":0,"action":"notify","delay":0}"#;
+    let (code, body) = http(served.addr, "POST", "/api/rules", Some(rule)).await;
+    assert_eq!(code, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((created["action"].as_str(), &created["outlet"]), (Some("notify"), &serde_json::json!([])));
+
+    let sim = served.bridge.devices()[0].simulator().unwrap().clone();
+    sim.model().set_psu_failed(2, true);
+    let list = alarms_until(&served, |l| rule_alarm(l, "active", "psu watch").is_some()).await;
+    let alarm = rule_alarm(&list, "active", "psu watch").unwrap();
+    assert_eq!(
+        (&alarm["device_id"], &alarm["severity"], &alarm["title"], &alarm["details"]),
+        (
+            &serde_json::json!("pdu44001"),
+            &serde_json::json!("warning"),
+            &serde_json::json!("Rule psu watch"),
+            &serde_json::json!("power supply 2 failed")
+        ),
+        "{alarm}"
+    );
+    let event = sub.wait("t-notify/pdu44001/automation/event", |p, _| p.contains("triggered"), 10).await;
+    let event: serde_json::Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(
+        (event["rule"].as_str(), event["details"].as_str()),
+        (Some("psu watch"), Some("alarm raised: power supply 2 failed")),
+        "{event}"
+    );
+    let published = sub.wait("t-notify/pdu44001/automation/status", |p, _| p.contains("\"fired\""), 10).await;
+    let published: serde_json::Value = serde_json::from_str(&published).unwrap();
+    assert_eq!(
+        (&published[0]["name"], &published[0]["outlet"]),
+        (&serde_json::json!("psu watch"), &serde_json::json!([]))
+    );
+
+    sim.model().set_psu_failed(2, false);
+    let list = alarms_until(&served, |l| rule_alarm(l, "past", "psu watch").is_some()).await;
+    assert!(rule_alarm(&list, "active", "psu watch").is_none(), "{list}");
+    assert!(rule_alarm(&list, "past", "psu watch").unwrap()["cleared_at"].is_f64());
+    let event = sub.wait("t-notify/pdu44001/automation/event", |p, _| p.contains("restored"), 10).await;
+    assert!(event.contains("alarm cleared: the condition has cleared"), "{event}");
+
+    assert_eq!(states(&status(&served).await), before, "nothing was switched");
+    let (_, events) = http(served.addr, "GET", "/api/events?limit=100", None).await;
+    let events: serde_json::Value = serde_json::from_str(&events).unwrap();
+    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(!kinds.contains(&"outlet_command"), "{kinds:?}");
+    assert!(kinds.contains(&"alarm_raised") && kinds.contains(&"alarm_cleared"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn the_plain_rule_form_makes_a_notify_rule_without_the_ticked_outlets() {
+    let started = Started::new(&[]).await;
+    let router = started.bare_router();
+    let operator = started.browser_cookie("olga", Role::Operator).await;
+    let form = EDITOR_FORM.replace("Shed+NAS", "Low+B").replace("action=off", "action=notify");
+    let (code, to) = form_post_as(&router, &operator, &form).await;
+    assert_eq!((code, to.as_str()), (StatusCode::SEE_OTHER, "/?done=rule&rule=Low+B&what=created#rules"));
+    let rule = started.automation.engines()[0].list().remove(0).rule;
+    assert_eq!((rule.name.as_str(), rule.action, rule.outlet.list()), ("Low B", RuleAction::Notify, vec![]));
+
+    // The page with the editor open on it offers the action, says why the
+    // outlets are not used, and lists the rule as the alarm it raises.
+    let (code, page) =
+        crate::util::call_with(&router, "GET", "/?editor=edit&rule=Low+B", None, &[("cookie", &operator)]).await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(page.contains("data-testid=\"rule-form\""), "the editor is open");
+    assert!(page.contains(r#"<option value="notify" selected"#), "notify is chosen");
+    assert!(page.contains("Notify (raise an alarm)"));
+    assert!(page.contains("A notify rule switches no outlet"), "the outlets note");
+    assert!(page.contains("Raise an alarm when source A voltage below 95 V for 5 s"), "the list's words");
+}
+
+#[tokio::test]
+async fn the_api_description_offers_notify_and_needs_outlets_only_as_validation_does() {
+    let started = Started::new(&[]).await;
+    let (code, doc) = call(&started.router(), "GET", "/api/openapi.json", None).await;
+    assert_eq!(code, StatusCode::OK);
+    let schemas = &doc["components"]["schemas"];
+    let actions: Vec<&str> =
+        schemas["RuleAction"]["enum"].as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
+    assert_eq!(actions, ["on", "off", "reboot", "notify"], "{}", schemas["RuleAction"]);
+    let required: Vec<&str> =
+        schemas["Rule"]["required"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+    assert!(required.contains(&"action") && required.contains(&"threshold"), "{required:?}");
+    assert!(!required.contains(&"outlet"), "a notify rule has none: {required:?}");
+    assert!(schemas["Rule"]["properties"]["outlet"].is_object(), "{}", schemas["Rule"]);
 }

@@ -14,7 +14,9 @@ use crate::access::Role;
 use crate::api::{load_events, RuleDelete, RuleEnable, RuleSave};
 use crate::format;
 use crate::model::{Event, EventQuery};
-use crate::rules::{action_key, condition_key, Condition, Rule, RuleAction, RuleDraft, ScheduleType, Threshold};
+use crate::rules::{
+    action_from_key, action_key, condition_key, Condition, Rule, RuleAction, RuleDraft, ScheduleType, Threshold,
+};
 use crate::state::Dashboard;
 use crate::wire::RULE_FORM_PATH;
 use leptos::prelude::*;
@@ -41,10 +43,20 @@ fn action_word(a: RuleAction) -> &'static str {
         RuleAction::On => "turn on",
         RuleAction::Off => "turn off",
         RuleAction::Reboot => "reboot",
+        RuleAction::Notify => "raise an alarm",
     }
 }
 
-/// One line a person can read: "Source A voltage below 108 V for 10 s → turn off outlets 5, 9".
+/// The actions the editor offers: (action, label).
+const ACTIONS: [(RuleAction, &str); 4] = [
+    (RuleAction::Off, "Turn off"),
+    (RuleAction::On, "Turn on"),
+    (RuleAction::Reboot, "Reboot"),
+    (RuleAction::Notify, "Notify (raise an alarm)"),
+];
+
+/// One line a person can read: "Source A voltage below 108 V for 10 s → turn off outlets 5, 9",
+/// or "Raise an alarm when temperature above 35 °C for 60 s; it clears when the condition clears".
 pub fn describe(rule: &Rule) -> String {
     let watched = match (rule.condition, rule.input) {
         (c, 1) if c.is_voltage() => "Source A voltage".to_owned(),
@@ -74,15 +86,35 @@ pub fn describe(rule: &Rule) -> String {
         Condition::PsuFailed if threshold == "0" => "a power supply failed".to_owned(),
         Condition::PsuFailed => format!("power supply {threshold} failed"),
     };
-    let outlets = rule.outlet.list().iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
-    let mut text = format!("{when} for {} s → {} outlets {outlets}", rule.delay, action_word(rule.action));
-    if rule.restore && rule.action != RuleAction::Reboot {
-        text.push_str(&format!("; restore after {} s", rule.restore_delay));
-    }
+    let mut text = if rule.action.switches() {
+        let outlets = rule.outlet.list().iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+        let mut text = format!("{when} for {} s → {} outlets {outlets}", rule.delay, action_word(rule.action));
+        if rule.restore && rule.action != RuleAction::Reboot {
+            text.push_str(&format!("; restore after {} s", rule.restore_delay));
+        }
+        text
+    } else {
+        // "from 22:00" reads on its own; "Source A voltage below 108 V" after "when".
+        let when = match rule.condition.is_time() {
+            true => when,
+            false => format!("when {}", lower_first(&when)),
+        };
+        let clears = match rule.restore_delay {
+            d if d > 0.0 => format!("once the condition has been clear for {d} s"),
+            _ => "when the condition clears".to_owned(),
+        };
+        format!("Raise an alarm {when} for {} s; it clears {clears}", rule.delay)
+    };
     if rule.schedule_type == ScheduleType::Oneshot {
         text.push_str("; once");
     }
     text
+}
+
+/// "Source A voltage" → "source A voltage".
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[component]
@@ -222,7 +254,7 @@ pub fn RulesPanel() -> impl IntoView {
             {server_confirm}
             {form}
             <Show when=empty>
-                <p class="muted">"No rules yet. Rules switch outlets on brownouts, ATS transfers, load or the clock."</p>
+                <p class="muted">"No rules yet. Rules switch outlets, or raise an alarm, on brownouts, ATS transfers, load, sensors or the clock."</p>
             </Show>
             <ul class="rule-list">
                 <For each=names key=|name| name.clone() children=move |name: String| view! { <RuleRow name/> }/>
@@ -352,6 +384,7 @@ fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Op
     });
     let error = move || checked().err().filter(|_| touched.get());
     let condition = move || d.with(|d| d.condition);
+    let switches = move || d.with(|d| d.action.switches());
     // Without the WASM every field is there, as the condition cannot
     // change what is shown; once hydrated, only those that fit.
     let hide_unless = move |fits: fn(Condition) -> bool| move || dash.hydrated.get() && !fits(condition());
@@ -497,12 +530,10 @@ fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Op
                 <label class="field">
                     <span>"Action"</span>
                     <select name="action" data-testid="rule-action" prop:value=move || d.with(|d| action_key(d.action)) on:change=move |ev| {
-                        let action = match event_target_value(&ev).as_str() { "on" => RuleAction::On, "reboot" => RuleAction::Reboot, _ => RuleAction::Off };
+                        let action = action_from_key(&event_target_value(&ev)).unwrap_or(RuleAction::Off);
                         d.update(|d| d.action = action);
                     }>
-                        <option value="off" selected=action_was == RuleAction::Off>"Turn off"</option>
-                        <option value="on" selected=action_was == RuleAction::On>"Turn on"</option>
-                        <option value="reboot" selected=action_was == RuleAction::Reboot>"Reboot"</option>
+                        {ACTIONS.iter().map(|(a, label)| view! { <option value=action_key(*a) selected=*a == action_was>{*label}</option> }).collect_view()}
                     </select>
                 </label>
                 {text_input("Delay (s)", "rule-delay", "delay", |d| d.delay.clone(), |d, v| d.delay = v)}
@@ -511,7 +542,15 @@ fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Op
                     {text_input("Hysteresis (empty = default)", "rule-hysteresis", "hysteresis", |d| d.hysteresis.clone(), |d, v| d.hysteresis = v)}
                 </div>
             </div>
-            <fieldset class="checks">
+            // A notify rule switches nothing: once hydrated its outlets are
+            // disabled; without the WASM they stay usable (the action can
+            // change) and are left out of a notify rule (`RuleDraft::to_rule`).
+            <fieldset
+                class="checks"
+                data-testid="rule-outlets"
+                aria-describedby="rule-outlets-note"
+                disabled=move || dash.hydrated.get() && !switches()
+            >
                 <legend>"Outlets"</legend>
                 {move || outlet_numbers().into_iter().map(|(n, name)| view! {
                     <label class="check">
@@ -534,6 +573,10 @@ fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Op
                     </label>
                 }).collect_view()}
             </fieldset>
+            <p class="muted" id="rule-outlets-note" data-testid="rule-outlets-note" hidden=move || dash.hydrated.get() && switches()>
+                "A notify rule switches no outlet, so none are used: it raises an alarm while the condition holds \
+                 and clears it once the condition has stayed clear for the restore delay."
+            </p>
             {move || {
                 let days = days_fieldset(d, start);
                 if condition().is_time() {
@@ -551,7 +594,10 @@ fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Op
                 }
             }}
             <div class="checks">
-                {checkbox("Restore when the condition clears", "restore", |d| d.restore, |d, on| d.restore = on)}
+                // A notify rule's alarm always clears: nothing to restore.
+                <div class="field-slot" hidden=move || dash.hydrated.get() && !switches()>
+                    {checkbox("Restore when the condition clears", "restore", |d| d.restore, |d, on| d.restore = on)}
+                </div>
                 {checkbox("Only once", "oneshot", |d| d.oneshot, |d, on| d.oneshot = on)}
                 {checkbox("Enabled", "enabled", |d| d.enabled, |d, on| d.enabled = on)}
             </div>
@@ -725,5 +771,45 @@ pub fn EventList() -> impl IntoView {
                 </button>
             </Show>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse_rules;
+
+    fn rule(json: &str) -> Rule {
+        parse_rules(&format!("[{json}]"), Some(10)).unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_rule_reads_as_what_it_switches_or_the_alarm_it_raises() {
+        let shed = rule(
+            r#"{"name":"shed","condition":"voltage_below","input":1,"threshold":108,"outlet":[5,9],"action":"off",
+                "delay":10,"restore_delay":30}"#,
+        );
+        assert_eq!(
+            describe(&shed),
+            "Source A voltage below 108 V for 10 s → turn off outlets 5, 9; restore after 30 s"
+        );
+        let hot = rule(
+            r#"{"name":"hot","condition":"temperature_above","threshold":35,"action":"notify","delay":60,
+                "restore_delay":30,"restore":false}"#,
+        );
+        assert_eq!(
+            describe(&hot),
+            "Raise an alarm when temperature above 35 °C for 60 s; it clears once the condition has been clear for 30 s"
+        );
+        let brownout = rule(
+            r#"{"name":"low","condition":"voltage_below","input":2,"threshold":100,"action":"notify","delay":0,
+                "schedule_type":"oneshot"}"#,
+        );
+        assert_eq!(
+            describe(&brownout),
+            "Raise an alarm when source B voltage below 100 V for 0 s; it clears when the condition clears; once"
+        );
+        let night = rule(r#"{"name":"night","condition":"time_between","threshold":"22:00-06:00","action":"notify"}"#);
+        assert_eq!(describe(&night), "Raise an alarm between 22:00-06:00 for 5 s; it clears when the condition clears");
     }
 }

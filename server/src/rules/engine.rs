@@ -3,9 +3,10 @@
 //! tested without a PDU or a clock.
 //!
 //! A rule is Armed, Pending (its condition holds, the `delay` is running) or
-//! Fired (it switched outlets; `restore_delay` runs once the condition has
-//! cleared, with hysteresis). Missing data — an unreachable PDU, an absent
-//! reading — is neither true nor false: the rule waits, nothing switches.
+//! Fired (it switched outlets, or a `notify` rule raised its alarm;
+//! `restore_delay` runs once the condition has cleared, with hysteresis).
+//! Missing data — an unreachable PDU, an absent reading — is neither true
+//! nor false: the rule waits, nothing switches, no alarm comes or goes.
 //! Timers are measured in real time (`Instant`), not in polls.
 
 use app::model::{OutletAction, OutletState, PduSnapshot, PsuState, Redundancy, Source};
@@ -56,6 +57,13 @@ pub enum Decision {
     Fire { commands: Vec<(u32, OutletAction)>, disable: bool },
     /// The condition stayed clear for `restore_delay`: put these back.
     Restore { commands: Vec<(u32, OutletAction)> },
+    /// A `notify` rule's condition held for `delay`: raise its alarm,
+    /// saying in `details` what held. Nothing is switched.
+    Raise { details: String },
+    /// A `notify` rule's condition stayed clear for `restore_delay` (its
+    /// `restore` is ignored: the alarm always clears). A one-shot rule must
+    /// then be disabled: it raised its one alarm and said when it was over.
+    Clear { details: String, disable: bool },
 }
 
 /// Three-valued truth: `None` is "cannot tell" (missing data).
@@ -138,11 +146,13 @@ fn secs(v: f64) -> Duration {
     Duration::from_secs_f64(v.max(0.0))
 }
 
-fn outlet_action(action: RuleAction) -> OutletAction {
+/// The command a switching action sends (`None`: `notify`, which sends none).
+fn outlet_action(action: RuleAction) -> Option<OutletAction> {
     match action {
-        RuleAction::On => OutletAction::On,
-        RuleAction::Off => OutletAction::Off,
-        RuleAction::Reboot => OutletAction::Reboot,
+        RuleAction::On => Some(OutletAction::On),
+        RuleAction::Off => Some(OutletAction::Off),
+        RuleAction::Reboot => Some(OutletAction::Reboot),
+        RuleAction::Notify => None,
     }
 }
 
@@ -167,7 +177,7 @@ pub fn step(rule: &Rule, state: &mut RuleState, s: &PduSnapshot, local: LocalTim
             _ => None,
         },
         Phase::Pending { since } => match evaluate(rule, limit, s, local, false) {
-            Some(true) if now.duration_since(since) >= secs(rule.delay) => Some(fire(rule, state, s)),
+            Some(true) if now.duration_since(since) >= secs(rule.delay) => Some(fire(rule, limit, state, s, local)),
             Some(false) => {
                 state.phase = Phase::Armed;
                 None
@@ -183,6 +193,13 @@ pub fn step(rule: &Rule, state: &mut RuleState, s: &PduSnapshot, local: LocalTim
                 }
                 state.phase = Phase::Armed;
                 let switched = std::mem::take(&mut state.switched);
+                if !rule.action.switches() {
+                    let details = match rule.restore_delay {
+                        d if d > 0.0 => format!("the condition has been clear for {d} s"),
+                        _ => "the condition has cleared".to_owned(),
+                    };
+                    return Some(Decision::Clear { details, disable: rule.schedule_type == ScheduleType::Oneshot });
+                }
                 if !rule.restore || rule.action == RuleAction::Reboot {
                     return None;
                 }
@@ -191,7 +208,7 @@ pub fn step(rule: &Rule, state: &mut RuleState, s: &PduSnapshot, local: LocalTim
                     .map(|(n, before)| {
                         (n, if before == OutletState::On { OutletAction::On } else { OutletAction::Off })
                     })
-                    .filter(|(_, back)| *back != outlet_action(rule.action))
+                    .filter(|(_, back)| Some(*back) != outlet_action(rule.action))
                     .collect();
                 (!commands.is_empty()).then_some(Decision::Restore { commands })
             }
@@ -204,14 +221,92 @@ pub fn step(rule: &Rule, state: &mut RuleState, s: &PduSnapshot, local: LocalTim
     }
 }
 
-fn fire(rule: &Rule, state: &mut RuleState, s: &PduSnapshot) -> Decision {
-    let action = outlet_action(rule.action);
+fn fire(rule: &Rule, limit: Limit, state: &mut RuleState, s: &PduSnapshot, local: LocalTime) -> Decision {
+    let Some(action) = outlet_action(rule.action) else {
+        state.switched = Vec::new();
+        state.phase = Phase::Fired { clear_since: None };
+        return Decision::Raise { details: what_held(rule, limit, s, local) };
+    };
     let outlets = rule.outlet.list();
     state.switched = outlets.iter().filter_map(|&n| s.outlet(n).map(|o| (n, o.state))).collect();
     state.phase = Phase::Fired { clear_since: None };
     Decision::Fire {
         commands: outlets.into_iter().map(|n| (n, action)).collect(),
         disable: rule.schedule_type == ScheduleType::Oneshot,
+    }
+}
+
+/// What held, in words, with the reading that made it hold: "temperature
+/// 41.2 °C above 35 for 60 s". Called when the rule fires, so the readings
+/// its condition watched are there.
+pub fn what_held(rule: &Rule, limit: Limit, s: &PduSnapshot, local: LocalTime) -> String {
+    let reading = |v: Option<f64>, unit: &str| v.map(|v| format!("{v:.1} {unit}")).unwrap_or_else(|| "unknown".into());
+    let hhmm = |m: Minute| format!("{:02}:{:02}", m / 60, m % 60);
+    let ats = s.ats.as_ref();
+    let env = s.sensors.environment.as_ref();
+    let held = match (rule.condition, limit) {
+        (Condition::VoltageBelow | Condition::VoltageAbove, Limit::Value(t)) => {
+            let what = match rule.input {
+                0 => "input voltage",
+                1 => "source A voltage",
+                _ => "source B voltage",
+            };
+            let side = if rule.condition == Condition::VoltageBelow { "below" } else { "above" };
+            format!("{what} {} {side} {t}", reading(watched_voltage(rule, s), "V"))
+        }
+        (Condition::LoadAbove, Limit::Value(t)) => {
+            let what = match rule.input {
+                0 => "PDU load".to_owned(),
+                bank => format!("bank {bank} load"),
+            };
+            format!("{what} {} above {t}", reading(watched_current(rule, s), "A"))
+        }
+        (Condition::AtsSourceIs, Limit::Source(n)) => {
+            format!("the ATS on source {}", if n == 1 { "A" } else { "B" })
+        }
+        (Condition::AtsPreferredLost, _) => {
+            let letter = |src: Option<Source>| src.map(Source::letter).unwrap_or("?");
+            let (selected, preferred) = (letter(ats.and_then(|a| a.selected)), letter(ats.and_then(|a| a.preferred)));
+            format!("the ATS on source {selected}, not on its preferred source {preferred}")
+        }
+        (Condition::RedundancyLost, _) => "redundancy lost".to_owned(),
+        (Condition::TimeAfter, Limit::At(t)) => format!("time {} at or after {}", hhmm(local.minute), hhmm(t)),
+        (Condition::TimeBefore, Limit::At(t)) => format!("time {} before {}", hhmm(local.minute), hhmm(t)),
+        (Condition::TimeBetween, Limit::Between(a, b)) => {
+            format!("time {} between {} and {}", hhmm(local.minute), hhmm(a), hhmm(b))
+        }
+        (Condition::TemperatureAbove, Limit::Value(t)) => {
+            format!("temperature {} above {t}", reading(env.and_then(|e| e.temperature_c), "°C"))
+        }
+        (Condition::HumidityAbove, Limit::Value(t)) => {
+            format!("humidity {} above {t}", reading(env.and_then(|e| e.humidity), "%"))
+        }
+        (Condition::ContactOpen, Limit::Value(n)) => {
+            let contact = env.and_then(|e| e.contacts.iter().find(|c| f64::from(c.number) == n));
+            match contact.and_then(|c| c.name.as_deref()) {
+                Some(name) => format!("probe contact {n} ({name}) open"),
+                None => format!("probe contact {n} open"),
+            }
+        }
+        (Condition::PsuFailed, Limit::Value(n)) if n == 0.0 => {
+            let failed: Vec<String> = s
+                .sensors
+                .power_supplies
+                .iter()
+                .filter(|p| p.state == PsuState::Failed)
+                .map(|p| p.number.to_string())
+                .collect();
+            match failed.len() {
+                1 => format!("power supply {} failed", failed[0]),
+                _ => format!("power supplies {} failed", failed.join(", ")),
+            }
+        }
+        (Condition::PsuFailed, Limit::Value(n)) => format!("power supply {n} failed"),
+        (condition, _) => app::rules::condition_key(condition).replace('_', " "),
+    };
+    match rule.delay {
+        d if d > 0.0 => format!("{held} for {d} s"),
+        _ => held,
     }
 }
 
@@ -382,5 +477,158 @@ mod tests {
         let mut st = RuleState { phase: Phase::Fired { clear_since: None }, switched: vec![(5, OutletState::On)] };
         assert_eq!(step(&disabled, &mut st, &snapshot(118.0), NOON_MONDAY, t0 + Duration::from_secs(999)), None);
         assert_eq!(st.switched, vec![(5, OutletState::On)], "disabling a fired rule switches nothing by itself");
+    }
+
+    fn notify(json: &str) -> Rule {
+        parse_rules(&format!("[{json}]"), Some(10)).unwrap().remove(0)
+    }
+
+    /// The simulated PDU with its probe at `temp_c`.
+    fn probe_at(temp_c: f64) -> PduSnapshot {
+        let now = Instant::now();
+        let mut sim = SimModel::new(1, now).with_probe();
+        sim.pin_probe(Some(temp_c), None);
+        sim.snapshot(&DeviceId::parse("t").unwrap(), now)
+    }
+
+    const HOT: &str = r#"{"name":"hot","condition":"temperature_above","threshold":35,"action":"notify",
+        "delay":60,"restore_delay":30,"hysteresis":1}"#;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_notify_rule_raises_after_the_delay_and_clears_after_the_restore_delay_switching_nothing() {
+        let rule = notify(HOT);
+        let mut st = RuleState::default();
+        let step_at = |st: &mut RuleState, s: &PduSnapshot| step(&rule, st, s, NOON_MONDAY, Instant::now());
+        let t0 = Instant::now();
+        assert_eq!(step_at(&mut st, &probe_at(41.2)), None);
+        assert_eq!(next_deadline(&rule, &st), Some(t0 + Duration::from_secs(60)));
+        tokio::time::advance(Duration::from_secs(59)).await;
+        assert_eq!(step_at(&mut st, &probe_at(41.2)), None, "not before the delay");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            step_at(&mut st, &probe_at(41.2)),
+            Some(Decision::Raise { details: "temperature 41.2 °C above 35 for 60 s".into() })
+        );
+        assert_eq!(st, RuleState { phase: Phase::Fired { clear_since: None }, switched: vec![] }, "nothing switched");
+        assert_eq!(step_at(&mut st, &probe_at(41.2)), None, "raised once");
+
+        // Below 35 but not below 35 - hysteresis: not cleared.
+        assert_eq!(step_at(&mut st, &probe_at(34.5)), None);
+        assert_eq!(st.phase, Phase::Fired { clear_since: None });
+        assert_eq!(step_at(&mut st, &probe_at(30.0)), None);
+        let cleared_at = Instant::now();
+        assert_eq!(next_deadline(&rule, &st), Some(cleared_at + Duration::from_secs(30)));
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert_eq!(step_at(&mut st, &probe_at(30.0)), None, "not before the restore delay");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            step_at(&mut st, &probe_at(30.0)),
+            Some(Decision::Clear { details: "the condition has been clear for 30 s".into(), disable: false })
+        );
+        assert_eq!(st, RuleState::default());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_notify_rule_clears_whatever_restore_says_and_a_one_shot_disables_itself_only_then() {
+        let rule = notify(
+            r#"{"name":"psu","condition":"psu_failed","threshold":0,"action":"notify","delay":0,"restore":false,
+                "schedule_type":"oneshot"}"#,
+        );
+        let now = Instant::now();
+        let mut sim = SimModel::new(1, now);
+        sim.set_psu_failed(2, true);
+        let failed = sim.snapshot(&DeviceId::parse("t").unwrap(), now);
+        let mut st = RuleState::default();
+        assert_eq!(
+            step(&rule, &mut st, &failed, NOON_MONDAY, now),
+            Some(Decision::Raise { details: "power supply 2 failed".into() }),
+            "no disable yet: the one-shot still has to say when it is over"
+        );
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(
+            step(&rule, &mut st, &snapshot(120.0), NOON_MONDAY, Instant::now()),
+            Some(Decision::Clear { details: "the condition has cleared".into(), disable: true }),
+            "restore: false is ignored"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_notify_dip_shorter_than_the_delay_and_missing_data_do_nothing() {
+        let rule = notify(HOT);
+        let mut st = RuleState::default();
+        assert_eq!(step(&rule, &mut st, &probe_at(41.2), NOON_MONDAY, Instant::now()), None);
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(step(&rule, &mut st, &probe_at(25.0), NOON_MONDAY, Instant::now()), None);
+        assert_eq!(st.phase, Phase::Armed, "the dip ended before the delay");
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert_eq!(step(&rule, &mut st, &probe_at(41.2), NOON_MONDAY, Instant::now()), None, "the delay starts again");
+        assert!(matches!(st.phase, Phase::Pending { .. }));
+
+        // Fired, then the PDU stops answering with the probe cool: no clear on missing data.
+        let mut fired = RuleState { phase: Phase::Fired { clear_since: None }, switched: vec![] };
+        let mut dead = probe_at(20.0);
+        dead.connection = Connection::Unreachable { since_ms: 0, reason: "no answer".into() };
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert_eq!(step(&rule, &mut fired, &dead, NOON_MONDAY, Instant::now()), None);
+        assert_eq!(fired.phase, Phase::Fired { clear_since: None });
+        // And a PDU without the probe never raises it.
+        let mut st = RuleState::default();
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert_eq!(step(&rule, &mut st, &snapshot(120.0), NOON_MONDAY, Instant::now()), None);
+        assert_eq!(st.phase, Phase::Armed);
+    }
+
+    #[test]
+    fn what_held_says_the_reading_and_the_limit() {
+        let at = |json: &str, s: &PduSnapshot, local: LocalTime| {
+            let rule = notify(json);
+            what_held(&rule, rule.limit().unwrap(), s, local)
+        };
+        assert_eq!(
+            at(
+                r#"{"name":"low","condition":"voltage_below","input":1,"threshold":108,"action":"notify","delay":10}"#,
+                &snapshot(100.0),
+                NOON_MONDAY
+            ),
+            "source A voltage 100.0 V below 108 for 10 s"
+        );
+        let on_b = snapshot(0.0);
+        assert_eq!(
+            at(
+                r#"{"name":"b","condition":"ats_source_is","threshold":2,"action":"notify","delay":0}"#,
+                &on_b,
+                NOON_MONDAY
+            ),
+            "the ATS on source B"
+        );
+        assert_eq!(
+            at(
+                r#"{"name":"p","condition":"ats_preferred_lost","threshold":0,"action":"notify","delay":0}"#,
+                &on_b,
+                NOON_MONDAY
+            ),
+            "the ATS on source B, not on its preferred source A"
+        );
+        let late = LocalTime { weekday: 4, minute: 23 * 60 + 5 };
+        assert_eq!(
+            at(
+                r#"{"name":"n","condition":"time_between","threshold":"22:00-06:30","action":"notify","delay":0}"#,
+                &on_b,
+                late
+            ),
+            "time 23:05 between 22:00 and 06:30"
+        );
+        let now = Instant::now();
+        let mut sim = SimModel::new(1, now).with_probe();
+        sim.set_contact_open(1, true);
+        let open = sim.snapshot(&DeviceId::parse("t").unwrap(), now);
+        assert_eq!(
+            at(
+                r#"{"name":"door","condition":"contact_open","threshold":1,"action":"notify","delay":2.5}"#,
+                &open,
+                NOON_MONDAY
+            ),
+            "probe contact 1 (Rack door) open for 2.5 s"
+        );
     }
 }

@@ -11,6 +11,13 @@
 //! success, and protected outlets are never switched off by a rule. A rules
 //! file that cannot be read is never overwritten by an edit: edits are
 //! refused until it is fixed or replaced explicitly ([`RuleEngine::replace`]).
+//!
+//! A `notify` rule switches nothing: firing raises its alarm through the
+//! bridge's alarm model, and its condition clearing (after `restore_delay`,
+//! whatever `restore` says) clears it. Disabling, editing or deleting it,
+//! or the rules file changing it or leaving it out, clears its alarm and
+//! starts the rule over. The alarm model lives in memory: a notify rule
+//! still fired after a restart raises its alarm again when its runner starts.
 
 use super::engine::{self, Decision, Phase, RuleState};
 use crate::bridge::{Bridge, Requester};
@@ -18,7 +25,7 @@ use crate::clock::{unix_ms, unix_secs};
 use crate::device::Device;
 use crate::fsutil;
 use app::model::{Event, OutletAction, OutletState, PduSnapshot};
-use app::rules::{parse_rules, Rule, RuleStatus};
+use app::rules::{parse_rules, Rule, RuleAction, RuleStatus};
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -57,6 +64,10 @@ struct Saved {
     last_run_ms: Option<u64>,
     /// Commands that failed and are retried.
     retry: Vec<(u32, OutletAction)>,
+    /// The words of a fired notify rule's alarm, to raise it again after a
+    /// restart (the alarm model keeps nothing across one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alarm: Option<String>,
 }
 
 #[derive(Default)]
@@ -100,7 +111,17 @@ struct Work {
     rule: String,
     kind: &'static str,
     commands: Vec<(u32, OutletAction)>,
+    /// A notify rule's alarm to raise or clear.
+    alarm: Option<Notice>,
     disable: bool,
+}
+
+/// What a notify rule does with its alarm.
+enum Notice {
+    /// Raise it with these words.
+    Raise(String),
+    /// Clear it; the words say why.
+    Clear(String),
 }
 
 fn describe(commands: &[(u32, OutletAction)]) -> String {
@@ -187,6 +208,9 @@ impl RuleEngine {
             let saved = inner.saved.entry(rule.name.clone()).or_default();
             saved.fired = matches!(state.phase, Phase::Fired { .. });
             saved.switched = state.switched;
+            if !saved.fired {
+                saved.alarm = None;
+            }
         }
         let names: Vec<String> = inner.rules.iter().map(|r| r.name.clone()).collect();
         inner.saved.retain(|name, _| names.contains(name));
@@ -265,13 +289,15 @@ impl RuleEngine {
         };
         let mut inner = self.inner();
         inner.file_seen = Some(seen);
+        let mut retired = Vec::new();
         let pending = match parse_rules(&text, self.outlet_count()) {
             Ok(rules) => {
                 tracing::info!(path = %self.rules_file.display(), rules = rules.len(), "rules loaded");
                 inner.file_error = None;
-                inner.rules = rules;
+                let before = std::mem::replace(&mut inner.rules, rules);
                 let names: Vec<String> = inner.rules.iter().map(|r| r.name.clone()).collect();
                 inner.states.retain(|name, _| names.contains(name));
+                retired = Self::retire(&mut inner, &before);
                 Some(Pending { rules: None, state: Self::state_body(&mut inner) })
             }
             Err(e) => {
@@ -283,8 +309,66 @@ impl RuleEngine {
             }
         };
         drop(inner);
+        self.clear_alarms(&retired);
         self.changed.notify_one();
         pending
+    }
+
+    /// After `inner.rules` changed from `before`: the notify rules that were
+    /// edited (disabling is an edit), renamed or removed start over, and
+    /// their names are returned, for their alarms to be cleared once the
+    /// lock is released. Nothing is switched either way. A rule that became
+    /// a notify rule starts over too: what it switched is forgotten, as when
+    /// a fired rule is deleted.
+    fn retire(inner: &mut Inner, before: &[Rule]) -> Vec<String> {
+        let now = |name: &str| inner.rules.iter().find(|r| r.name == name);
+        let gone: Vec<String> = before
+            .iter()
+            .filter(|old| !old.action.switches() && now(&old.name) != Some(*old))
+            .map(|old| old.name.clone())
+            .collect();
+        let became: Vec<String> = inner
+            .rules
+            .iter()
+            .filter(|new| !new.action.switches())
+            .filter(|new| before.iter().any(|old| old.name == new.name && old != *new))
+            .map(|new| new.name.clone())
+            .collect();
+        for name in gone.iter().chain(&became) {
+            inner.states.remove(name);
+        }
+        gone
+    }
+
+    /// Clear the alarms of these notify rules (after the lock is released).
+    fn clear_alarms(&self, rules: &[String]) {
+        for rule in rules {
+            self.bridge.alarms().clear_rule(self.device.id(), rule);
+        }
+    }
+
+    /// At start: a notify rule still fired from before a restart raises its
+    /// alarm again (the alarm model keeps nothing across one), with the
+    /// words it was raised with; a disabled one starts over. Under the lock,
+    /// as in [`RuleEngine::notice`], so an edit meanwhile cannot leave the
+    /// alarm raised.
+    fn raise_again(&self) {
+        let mut inner = self.inner();
+        let Inner { rules, states, saved, .. } = &mut *inner;
+        for rule in rules.iter().filter(|r| !r.action.switches()) {
+            if !matches!(states.get(&rule.name).map(|s| &s.phase), Some(Phase::Fired { .. })) {
+                continue;
+            }
+            if !rule.enabled {
+                states.remove(&rule.name);
+                continue;
+            }
+            let details = match saved.get(&rule.name).and_then(|s| s.alarm.as_deref()) {
+                Some(words) => format!("{words} (seen before the bridge restarted)"),
+                None => "the condition held before the bridge restarted".to_owned(),
+            };
+            self.bridge.alarms().raise_rule(self.device.id(), &rule.name, details);
+        }
     }
 
     /// Why the rules file was refused, if it was.
@@ -320,20 +404,24 @@ impl RuleEngine {
                 for rule in rules.iter() {
                     let retry = saved.get_mut(&rule.name).map(|s| std::mem::take(&mut s.retry)).unwrap_or_default();
                     if !retry.is_empty() && snapshot.connection.is_online() {
-                        work.push(Work { rule: rule.name.clone(), kind: "retried", commands: retry, disable: false });
+                        let name = rule.name.clone();
+                        work.push(Work { rule: name, kind: "retried", commands: retry, alarm: None, disable: false });
                     } else if !retry.is_empty() {
                         saved.entry(rule.name.clone()).or_default().retry = retry;
                     }
                     let state = states.entry(rule.name.clone()).or_default();
-                    match engine::step(rule, state, snapshot, local, now) {
-                        Some(Decision::Fire { commands, disable }) => {
-                            work.push(Work { rule: rule.name.clone(), kind: "triggered", commands, disable })
+                    let (kind, commands, alarm, disable) = match engine::step(rule, state, snapshot, local, now) {
+                        Some(Decision::Fire { commands, disable }) => ("triggered", commands, None, disable),
+                        Some(Decision::Restore { commands }) => ("restored", commands, None, false),
+                        Some(Decision::Raise { details }) => {
+                            ("triggered", Vec::new(), Some(Notice::Raise(details)), false)
                         }
-                        Some(Decision::Restore { commands }) => {
-                            work.push(Work { rule: rule.name.clone(), kind: "restored", commands, disable: false })
+                        Some(Decision::Clear { details, disable }) => {
+                            ("restored", Vec::new(), Some(Notice::Clear(details)), disable)
                         }
-                        None => {}
-                    }
+                        None => continue,
+                    };
+                    work.push(Work { rule: rule.name.clone(), kind, commands, alarm, disable });
                 }
                 // Only a decision changes what must survive a restart.
                 let pending = (!work.is_empty()).then(|| Pending { rules: None, state: Self::state_body(inner) });
@@ -383,11 +471,15 @@ impl RuleEngine {
         }
         let persisted = self
             .persist(|inner| {
+                let raised = self.notice(inner, &work);
                 let saved = inner.saved.entry(work.rule.clone()).or_default();
                 saved.retry = failed;
-                if work.kind == "triggered" && !done.is_empty() {
+                if work.kind == "triggered" && (!done.is_empty() || raised.is_some()) {
                     saved.run_count += 1;
                     saved.last_run_ms = Some(unix_ms());
+                }
+                if work.alarm.is_some() {
+                    saved.alarm = raised;
                 }
                 let rule = inner.rules.iter_mut().find(|r| r.name == work.rule).filter(|_| work.disable);
                 let disabled = match rule {
@@ -407,9 +499,40 @@ impl RuleEngine {
             })
             .await;
         match persisted {
+            Ok(true) if work.alarm.is_some() => {
+                self.event(&work.rule, "disabled", "a one-shot notify rule disables itself once its alarm has cleared")
+            }
             Ok(true) => self.event(&work.rule, "disabled", "a one-shot rule disables itself after firing"),
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, rule = %work.rule, "cannot save rule state"),
+        }
+    }
+
+    /// Raise or clear a notify rule's alarm, under the lock: an edit that
+    /// retired the rule since it fired (its state is no longer fired) then
+    /// cannot leave its alarm raised. The rule's event comes first, then
+    /// the alarm's own (the alarm model records it and tells the webhook,
+    /// e-mail, dashboard and MQTT; none of it waits). Returns the words of
+    /// the alarm it raised.
+    fn notice(&self, inner: &Inner, work: &Work) -> Option<String> {
+        let alarms = self.bridge.alarms();
+        match &work.alarm {
+            Some(Notice::Raise(details)) => {
+                let fired = matches!(inner.states.get(&work.rule).map(|s| &s.phase), Some(Phase::Fired { .. }));
+                let rule = inner.rules.iter().find(|r| r.name == work.rule);
+                if !fired || !rule.is_some_and(|r| r.enabled && !r.action.switches()) {
+                    return None;
+                }
+                self.event(&work.rule, work.kind, format!("alarm raised: {details}"));
+                alarms.raise_rule(self.device.id(), &work.rule, details.clone());
+                Some(details.clone())
+            }
+            Some(Notice::Clear(details)) => {
+                self.event(&work.rule, work.kind, format!("alarm cleared: {details}"));
+                alarms.clear_rule(self.device.id(), &work.rule);
+                None
+            }
+            None => None,
         }
     }
 
@@ -426,6 +549,7 @@ impl RuleEngine {
             tracing::error!(device = %self.device.id(), "rules: a second runner was started; this one does nothing");
             return;
         };
+        self.raise_again();
         let mut file_check = tokio::time::interval(FILE_CHECK);
         loop {
             let deadline = self.next_deadline();
@@ -488,8 +612,14 @@ impl RuleEngine {
         inner.rules.iter().position(|r| r.name == name).ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))
     }
 
-    fn fired_note(inner: &Inner, name: &str) -> &'static str {
+    /// What the event of an edit of `name` (before it is made) adds when
+    /// the rule is fired; `changed`: whether the edit changes the rule (a
+    /// notify rule's alarm is cleared only then).
+    fn fired_note(inner: &Inner, name: &str, changed: bool) -> &'static str {
+        let notify = inner.rules.iter().any(|r| r.name == name && r.action == RuleAction::Notify);
         match inner.states.get(name).map(|s| &s.phase) {
+            Some(Phase::Fired { .. }) if notify && changed => " while fired; its alarm was cleared",
+            Some(Phase::Fired { .. }) if notify => "",
             Some(Phase::Fired { .. }) => " while fired; nothing was switched back",
             _ => "",
         }
@@ -515,55 +645,70 @@ impl RuleEngine {
     pub async fn update(&self, name: &str, rule: Rule) -> Result<RuleStatus, RuleError> {
         rule.validate(self.outlet_count()).map_err(Self::invalid)?;
         let new_name = rule.name.clone();
-        let note = self
+        let (note, retired) = self
             .persist(|inner| {
                 Self::writable(inner)?;
                 let at = Self::position(inner, name)?;
                 if rule.name != name && inner.rules.iter().any(|r| r.name == rule.name) {
                     return Err(RuleError::Duplicate(rule.name.clone()));
                 }
-                let note = Self::fired_note(inner, name);
+                let unchanged = inner.rules[at] == rule;
+                let note = Self::fired_note(inner, name, !unchanged);
+                let before = inner.rules.clone();
+                let switching = before[at].action.switches() && rule.action.switches();
                 inner.rules[at] = rule;
-                if let Some(state) = inner.states.remove(name) {
+                // What a switching rule switched stays its own under its new
+                // name; a notify rule saved as it was keeps its state (and its
+                // alarm), an edited one starts over (`retire`).
+                if let Some(state) = inner.states.remove(name).filter(|_| switching || unchanged) {
                     inner.states.insert(new_name.clone(), state);
                 }
-                Ok((note, Some(Self::edited(inner))))
+                let retired = Self::retire(inner, &before);
+                Ok(((note, retired), Some(Self::edited(inner))))
             })
             .await?;
+        self.clear_alarms(&retired);
         self.event(&new_name, "updated", format!("rule updated{note}"));
         self.changed.notify_one();
         self.status(&new_name)
     }
 
     pub async fn delete(&self, name: &str) -> Result<(), RuleError> {
-        let note = self
+        let (note, retired) = self
             .persist(|inner| {
                 Self::writable(inner)?;
                 let at = Self::position(inner, name)?;
-                let note = Self::fired_note(inner, name);
+                let note = Self::fired_note(inner, name, true);
+                let before = inner.rules.clone();
                 inner.rules.remove(at);
                 inner.states.remove(name);
-                Ok((note, Some(Self::edited(inner))))
+                let retired = Self::retire(inner, &before);
+                Ok(((note, retired), Some(Self::edited(inner))))
             })
             .await?;
+        self.clear_alarms(&retired);
         self.event(name, "deleted", format!("rule deleted{note}"));
         Ok(())
     }
 
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<RuleStatus, RuleError> {
-        let note = self
+        let (note, retired) = self
             .persist(|inner| {
                 Self::writable(inner)?;
-                let note = Self::fired_note(inner, name);
+                let changed = inner.rules.iter().any(|r| r.name == name && r.enabled != enabled);
+                let note = Self::fired_note(inner, name, changed);
+                let before = inner.rules.clone();
                 let rule = inner
                     .rules
                     .iter_mut()
                     .find(|r| r.name == name)
                     .ok_or_else(|| RuleError::NoSuchRule(name.to_owned()))?;
                 rule.enabled = enabled;
-                Ok((note, Some(Self::edited(inner))))
+                let retired = Self::retire(inner, &before);
+                Ok(((note, retired), Some(Self::edited(inner))))
             })
             .await?;
+        self.clear_alarms(&retired);
         let kind = if enabled { "enabled" } else { "disabled" };
         self.event(name, kind, format!("rule {kind}{note}"));
         self.changed.notify_one();
@@ -592,13 +737,16 @@ impl RuleEngine {
         .unwrap_or_else(|e| {
             Err(RuleError::Write { path: self.rules_file.display().to_string(), error: e.to_string() })
         })?;
-        self.persist(|inner| {
-            let names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
-            inner.rules = rules;
-            inner.states.retain(|name, _| names.contains(name));
-            Ok(((), Some(Self::edited(inner))))
-        })
-        .await?;
+        let retired = self
+            .persist(|inner| {
+                let names: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
+                let before = std::mem::replace(&mut inner.rules, rules);
+                inner.states.retain(|name, _| names.contains(name));
+                let retired = Self::retire(inner, &before);
+                Ok((retired, Some(Self::edited(inner))))
+            })
+            .await?;
+        self.clear_alarms(&retired);
         let details = match kept {
             Some(path) => format!("all rules replaced; the previous file is kept as {}", path.display()),
             None => "all rules replaced".to_owned(),
