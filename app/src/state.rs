@@ -59,18 +59,21 @@ impl Trust {
 /// Which page of the app the address asks for: a PDU's dashboard (`/` shows
 /// the first PDU, `/pdu/{device_id}` the one it names), a PDU's settings
 /// (`/settings` for the first PDU, `/pdu/{device_id}/settings`), the fleet
-/// (`/fleet`) or the access page (`/access`). Plain links lead between
-/// them; there is no client-side router.
+/// (`/fleet`), the access page (`/access`) or every PDU's alarms
+/// (`/alarms`). Plain links lead between them; there is no client-side
+/// router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     Dashboard,
     Settings,
     Fleet,
     Access,
+    Alarms,
 }
 
 impl View {
     pub const ACCESS_PATH: &'static str = "/access";
+    pub const ALARMS_PATH: &'static str = "/alarms";
     pub const FLEET_PATH: &'static str = "/fleet";
     pub const SETTINGS_PATH: &'static str = "/settings";
     const PDU_PREFIX: &'static str = "/pdu/";
@@ -78,6 +81,7 @@ impl View {
     pub fn from_path(path: &str) -> Self {
         match path.trim_end_matches('/') {
             Self::ACCESS_PATH => View::Access,
+            Self::ALARMS_PATH => View::Alarms,
             Self::FLEET_PATH => View::Fleet,
             Self::SETTINGS_PATH => View::Settings,
             p if p
@@ -610,6 +614,7 @@ mod tests {
         assert_eq!(View::from_path("/access/"), View::Access);
         assert_eq!(View::from_path("/"), View::Dashboard);
         assert_eq!(View::from_path("/fleet"), View::Fleet);
+        assert_eq!(View::from_path("/alarms/"), View::Alarms);
         assert_eq!(View::from_path("/pdu/rack1-a"), View::Dashboard);
         assert_eq!(login_url("/access?x=1"), "/login?next=/access%3Fx%3D1");
     }
