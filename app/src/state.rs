@@ -277,6 +277,16 @@ pub fn forms_from_query(
             };
             FormOutcome { panel: "rule".into(), ok: true, text: format!("Rule “{r}” {what}.") }
         }),
+        (Some("alarm"), _) => Some(FormOutcome { panel: "alarm".into(), ok: true, text: "Alarm acknowledged.".into() }),
+        (_, Some("alarm")) => {
+            let code = param(query, "code").and_then(|c| c.parse().ok()).unwrap_or(500);
+            let why = match code {
+                404 => "there is no such alarm",
+                409 => "it has already cleared",
+                code => failure_words(code),
+            };
+            Some(FormOutcome { panel: "alarm".into(), ok: false, text: format!("The alarm was not acknowledged: {why}.") })
+        }
         (_, Some(panel @ ("outlet" | "rule"))) => {
             let code = param(query, "code").and_then(|c| c.parse().ok()).unwrap_or(500);
             let what = match (panel, outlet, rule) {
@@ -699,5 +709,10 @@ mod tests {
         assert_eq!(outcome.unwrap().text, "Rule “Night shed 2” enabled.");
         let (_, _, outcome) = forms_from_query("failed=rule&rule=Night%2Fshed&code=404", &[]);
         assert_eq!(outcome.unwrap().text, "The change: not done, no such outlet, rule or PDU.");
+        let (_, _, outcome) = forms_from_query("done=alarm&id=17", &[]);
+        let outcome = outcome.unwrap();
+        assert_eq!((outcome.panel.as_str(), outcome.ok, outcome.text.as_str()), ("alarm", true, "Alarm acknowledged."));
+        let (_, _, outcome) = forms_from_query("failed=alarm&code=409", &[]);
+        assert_eq!(outcome.unwrap().text, "The alarm was not acknowledged: it has already cleared.");
     }
 }
