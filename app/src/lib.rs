@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
         let page = match view {
             View::Access => "Access · ",
             View::Fleet => return "Fleet · pdu-bridge".to_owned(),
+            View::Alarms => return "Alarms · pdu-bridge".to_owned(),
             View::Dashboard | View::Settings if dash.unknown(&addressed).is_some() => {
                 return "No such PDU · pdu-bridge".to_owned()
             }
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
             View::Settings => view! { <components::settings::SettingsPage/> }.into_any(),
             View::Fleet => view! { <components::fleet::FleetPage/> }.into_any(),
             View::Access => view! { <components::access::AccessPage/> }.into_any(),
+            View::Alarms => view! { <components::alarms::AlarmsPage/> }.into_any(),
         }}
     }
 }

@@ -59,18 +59,21 @@ impl Trust {
 /// Which page of the app the address asks for: a PDU's dashboard (`/` shows
 /// the first PDU, `/pdu/{device_id}` the one it names), a PDU's settings
 /// (`/settings` for the first PDU, `/pdu/{device_id}/settings`), the fleet
-/// (`/fleet`) or the access page (`/access`). Plain links lead between
-/// them; there is no client-side router.
+/// (`/fleet`), the access page (`/access`) or every PDU's alarms
+/// (`/alarms`). Plain links lead between them; there is no client-side
+/// router.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     Dashboard,
     Settings,
     Fleet,
     Access,
+    Alarms,
 }
 
 impl View {
     pub const ACCESS_PATH: &'static str = "/access";
+    pub const ALARMS_PATH: &'static str = "/alarms";
     pub const FLEET_PATH: &'static str = "/fleet";
     pub const SETTINGS_PATH: &'static str = "/settings";
     const PDU_PREFIX: &'static str = "/pdu/";
@@ -78,6 +81,7 @@ impl View {
     pub fn from_path(path: &str) -> Self {
         match path.trim_end_matches('/') {
             Self::ACCESS_PATH => View::Access,
+            Self::ALARMS_PATH => View::Alarms,
             Self::FLEET_PATH => View::Fleet,
             Self::SETTINGS_PATH => View::Settings,
             p if p
@@ -273,6 +277,16 @@ pub fn forms_from_query(
             };
             FormOutcome { panel: "rule".into(), ok: true, text: format!("Rule “{r}” {what}.") }
         }),
+        (Some("alarm"), _) => Some(FormOutcome { panel: "alarm".into(), ok: true, text: "Alarm acknowledged.".into() }),
+        (_, Some("alarm")) => {
+            let code = param(query, "code").and_then(|c| c.parse().ok()).unwrap_or(500);
+            let why = match code {
+                404 => "there is no such alarm",
+                409 => "it has already cleared",
+                code => failure_words(code),
+            };
+            Some(FormOutcome { panel: "alarm".into(), ok: false, text: format!("The alarm was not acknowledged: {why}.") })
+        }
         (_, Some(panel @ ("outlet" | "rule"))) => {
             let code = param(query, "code").and_then(|c| c.parse().ok()).unwrap_or(500);
             let what = match (panel, outlet, rule) {
@@ -610,6 +624,7 @@ mod tests {
         assert_eq!(View::from_path("/access/"), View::Access);
         assert_eq!(View::from_path("/"), View::Dashboard);
         assert_eq!(View::from_path("/fleet"), View::Fleet);
+        assert_eq!(View::from_path("/alarms/"), View::Alarms);
         assert_eq!(View::from_path("/pdu/rack1-a"), View::Dashboard);
         assert_eq!(login_url("/access?x=1"), "/login?next=/access%3Fx%3D1");
     }
@@ -694,5 +709,10 @@ mod tests {
         assert_eq!(outcome.unwrap().text, "Rule “Night shed 2” enabled.");
         let (_, _, outcome) = forms_from_query("failed=rule&rule=Night%2Fshed&code=404", &[]);
         assert_eq!(outcome.unwrap().text, "The change: not done, no such outlet, rule or PDU.");
+        let (_, _, outcome) = forms_from_query("done=alarm&id=17", &[]);
+        let outcome = outcome.unwrap();
+        assert_eq!((outcome.panel.as_str(), outcome.ok, outcome.text.as_str()), ("alarm", true, "Alarm acknowledged."));
+        let (_, _, outcome) = forms_from_query("failed=alarm&code=409", &[]);
+        assert_eq!(outcome.unwrap().text, "The alarm was not acknowledged: it has already cleared.");
     }
 }

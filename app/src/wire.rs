@@ -65,6 +65,8 @@ pub struct PduInfo {
 /// once hydrated, the page handles them itself).
 pub const OUTLET_FORM_PATH: &str = "/forms/outlet";
 pub const RULE_FORM_PATH: &str = "/forms/rule";
+/// Acknowledges the alarm `id`, then goes back to `back` (a path on this site).
+pub const ALARM_FORM_PATH: &str = "/forms/alarm";
 
 /// An outlet command asked for by a form and waiting for its confirmation
 /// (`/?confirm=outlet&device_id=…&o=3&action=off`).
@@ -78,7 +80,7 @@ pub struct OutletRequest {
 /// What a form post did, shown once on the page its answer redirects to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FormOutcome {
-    /// `outlet` or `rule`: which panel shows it.
+    /// `outlet`, `rule` or `alarm`: which panel shows it.
     pub panel: String,
     pub ok: bool,
     pub text: String,

@@ -557,3 +557,50 @@ async fn a_refused_plain_form_goes_back_to_a_page() {
     assert_eq!(response.headers()["location"], "/?failed=outlet&code=403#content");
     assert_eq!(outlet_state(&started, 3), OutletState::On);
 }
+
+/// The banner's Acknowledge button without the WASM: a plain form that
+/// acknowledges as the signed-in operator and goes back to the page it was
+/// on; a viewer or an unknown alarm are told so there, another site is refused.
+#[tokio::test]
+async fn a_plain_alarm_form_acknowledges_as_the_operator_and_goes_back_to_its_page() {
+    let started = Started::new(&[]).await;
+    started.sim().model().set_psu_failed(1, true);
+    started.wait_for(|b| !b.alarms().list().active.is_empty()).await;
+    let alarm = started.bridge.alarms().list().active[0].clone();
+    assert_eq!(alarm.title, "Power supply 1 failed");
+    let router = started.bare_router();
+    let post = |cookie: String, site: &'static str, body: String| {
+        let router = router.clone();
+        async move {
+            let request = axum::http::Request::post("/forms/alarm")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", site)
+                .header("cookie", cookie)
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+            let location = response.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+            match response.status() {
+                StatusCode::SEE_OTHER => location.unwrap(),
+                other => other.to_string(),
+            }
+        }
+    };
+    let id = alarm.id;
+    let viewer = started.browser_cookie("vic", Role::Viewer).await;
+    let operator = started.browser_cookie("otto", Role::Operator).await;
+    let body = format!("id={id}&back=%2Ffleet");
+    assert_eq!(post(viewer, "same-origin", body.clone()).await, "/alarms?failed=alarm&code=403#content");
+    // Another site's page is stopped before the form (`guard`).
+    assert_eq!(post(operator.clone(), "cross-site", body.clone()).await, "403 Forbidden");
+    assert_eq!(started.bridge.alarms().list().active[0].acknowledged, None, "refused posts acknowledge nothing");
+
+    assert_eq!(post(operator.clone(), "same-origin", body).await, format!("/fleet?done=alarm&id={id}#content"));
+    let acknowledged = started.bridge.alarms().list().active[0].acknowledged.clone().expect("acknowledged");
+    assert_eq!(acknowledged.by, "user otto");
+    // Only a path of this site is gone back to.
+    let elsewhere = format!("id={id}&back=https%3A%2F%2Fevil.example%2F");
+    assert_eq!(post(operator.clone(), "same-origin", elsewhere).await, format!("/?done=alarm&id={id}#content"));
+    assert_eq!(post(operator.clone(), "same-origin", "id=12345".into()).await, "/alarms?failed=alarm&id=12345&code=404#content");
+    assert_eq!(post(operator, "same-origin", "id=x".into()).await, "/alarms?failed=alarm&code=400#content");
+}

@@ -157,6 +157,7 @@ pub fn AccessPage() -> impl IntoView {
         <Header/>
         <main id="content" tabindex="-1" class="page access">
             <account::SessionEnded/>
+            <super::alarms::AlarmBanner/>
             {body}
         </main>
     }

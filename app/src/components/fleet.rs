@@ -525,6 +525,7 @@ pub fn FleetPage() -> impl IntoView {
         <Header/>
         <main id="content" tabindex="-1" class=class>
             <account::SessionEnded/>
+            <super::alarms::AlarmBanner/>
             <Show when=no_link>
                 <p class="banner alert" role="status" data-testid="fleet-no-link">
                     "No link to the bridge: the values below are frozen until it is back; the page reconnects by itself."

@@ -9,6 +9,7 @@
 
 pub mod access;
 mod account;
+pub mod alarms;
 mod ats;
 mod banks;
 mod charts;
@@ -78,6 +79,7 @@ pub fn DashboardPage() -> impl IntoView {
         <Header/>
         <main id="content" tabindex="-1" class=class>
             <account::SessionEnded/>
+            <alarms::AlarmBanner/>
             <StatusStrip/>
             <Show
                 when=move || unknown.with(Option::is_none)
@@ -160,15 +162,16 @@ fn Header() -> impl IntoView {
     };
     let label = move || match view {
         View::Fleet => "Fleet".to_owned(),
+        View::Alarms => "Alarms".to_owned(),
         _ if unknown.get() => "No such PDU".to_owned(),
         _ => dash
             .read(|s| s.label.clone())
             .or_else(|| dash.current_id.get().and_then(|id| dash.info(&id)).map(|p| p.label))
             .unwrap_or_default(),
     };
-    // The fleet page speaks of every PDU, a PDU's page of its own.
+    // The fleet and the alarm list speak of every PDU, a PDU's page of its own.
     let pdu_state = match view {
-        View::Fleet => view! { <fleet::FleetIndicator/> }.into_any(),
+        View::Fleet | View::Alarms => view! { <fleet::FleetIndicator/> }.into_any(),
         _ => {
             let pdu = move || if unknown.get() { ("off", "no such PDU") } else { pdu_indicator(dash) };
             view! {
@@ -204,6 +207,7 @@ fn Header() -> impl IntoView {
                     <span class="indicator-detail">{mqtt_detail}</span>
                 </li>
             </ul>
+            <alarms::AlarmsLink/>
             <account::AccountBar/>
             <SectionLinks/>
         </header>
@@ -255,6 +259,14 @@ fn SectionLinks() -> impl IntoView {
                 <a href="#fleet-pdus">"PDUs"</a>
                 <a href="#fleet-totals">"Totals"</a>
                 <a href="#racks">"Racks"</a>
+            </nav>
+        }
+        .into_any(),
+        View::Alarms => view! {
+            <nav class="jump" aria-label="Sections">
+                <a href="/">"← Dashboard"</a>
+                <a href="#active-alarms">"Active"</a>
+                <a href="#past-alarms">"Past"</a>
             </nav>
         }
         .into_any(),

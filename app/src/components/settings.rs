@@ -430,6 +430,7 @@ pub fn SettingsPage() -> impl IntoView {
         <Header/>
         <main id="content" tabindex="-1" class="page settings-page">
             <account::SessionEnded/>
+            <super::alarms::AlarmBanner/>
             <Show
                 when=move || unknown.with(Option::is_none)
                 fallback=move || view! { <super::NoSuchPdu asked=unknown.get().unwrap_or_default()/> }

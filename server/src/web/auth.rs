@@ -117,13 +117,18 @@ fn is_page(path: &str) -> bool {
 /// The answer that refuses a request whose caller lacks `needed`, if it must.
 fn refuse(caller: Option<&Caller>, needed: Role, path: &str, query: Option<&str>) -> Option<Response> {
     // A page's plain form (no WASM) is answered as a page: back to sign in,
-    // or back to the dashboard saying it was refused.
+    // or back to the dashboard (the alarm list, for an alarm) saying it was
+    // refused.
     if let Some(form) = path.strip_prefix("/forms/") {
-        let panel = if form == "rule" { "rule" } else { "outlet" };
+        let (panel, page) = match form {
+            "rule" => ("rule", "/"),
+            "alarm" => ("alarm", app::state::View::ALARMS_PATH),
+            _ => ("outlet", "/"),
+        };
         return match caller {
             None => Some(Redirect::to("/login?next=%2F").into_response()),
             Some(c) if !c.may(needed) => {
-                Some(Redirect::to(&format!("/?failed={panel}&code=403#content")).into_response())
+                Some(Redirect::to(&format!("{page}?failed={panel}&code=403#content")).into_response())
             }
             Some(_) => None,
         };
@@ -221,7 +226,7 @@ fn escape(text: &str) -> String {
 }
 
 /// Only a path on this site, never `//elsewhere` or a scheme.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')

@@ -1,7 +1,7 @@
 //! The dashboard's forms, for a page the WASM has not hydrated (yet, or at
-//! all): outlet commands, rule enable / disable / delete, and the rule
-//! editor's save (`op=save`) posted as plain HTML forms to
-//! `/forms/{outlet,rule}`. Each is carried out through the one
+//! all): outlet commands, rule enable / disable / delete, the rule
+//! editor's save (`op=save`) and acknowledging an alarm, posted as plain
+//! HTML forms to `/forms/{outlet,rule,alarm}`. Each is carried out through the one
 //! service layer (the same checks as the JSON API and the server functions)
 //! and answered with a 303 back to the dashboard that says what happened, so
 //! a reload never posts twice.
@@ -37,6 +37,10 @@ pub struct FormBody {
     /// `1`: switch a protected outlet off (admins only).
     confirm_protected: Option<String>,
     original: Option<String>,
+    /// The alarm to acknowledge.
+    id: Option<String>,
+    /// The page an alarm form was on (the banner is on every page).
+    back: Option<String>,
     /// Every field as posted (the editor's outlets and days come once per box).
     pairs: Vec<(String, String)>,
 }
@@ -53,6 +57,8 @@ impl FormBody {
             confirmed: get("confirmed"),
             confirm_protected: get("confirm_protected"),
             original: get("original").filter(|o| !o.is_empty()),
+            id: get("id"),
+            back: get("back"),
             pairs,
         }
     }
@@ -100,14 +106,22 @@ pub async fn post(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let body = FormBody::from_pairs(pairs);
-    let page = page_of(&state, body.device_id.as_deref());
+    let page = match what.as_str() {
+        "alarm" => alarm_page(body.back.as_deref()),
+        _ => page_of(&state, body.device_id.as_deref()),
+    };
     match what.as_str() {
         _ if !same_origin(&headers) => {
-            let panel = if what == "rule" { "rule" } else { "outlet" };
+            let panel = match what.as_str() {
+                "rule" => "rule",
+                "alarm" => "alarm",
+                _ => "outlet",
+            };
             back(&page, format!("failed={panel}&code=403"), "content")
         }
         "outlet" => outlet(&state, &caller, body, &page).await,
         "rule" => rule(&state, &caller, body, &page).await,
+        "alarm" => alarm(&state, &caller, &body, &page).await,
         _ => Redirect::to("/").into_response(),
     }
 }
@@ -165,6 +179,31 @@ async fn rule(state: &AppState, caller: &Caller, body: FormBody, page: &str) -> 
         }
         Some("delete") => back(page, query(&[("confirm", "rule-delete"), ("rule", &name)]), "rules"),
         _ => failed(400),
+    }
+}
+
+/// Where an alarm form goes back to: the page it was on (a path on this
+/// site, without its query), else the alarm list.
+fn alarm_page(posted: Option<&str>) -> String {
+    match posted {
+        Some(p) if !p.is_empty() => {
+            let path = super::auth::safe_next(Some(p));
+            path.split(['?', '#']).next().unwrap_or("/").to_owned()
+        }
+        _ => app::state::View::ALARMS_PATH.to_owned(),
+    }
+}
+
+/// Acknowledge one alarm: the same service call (role, audit line) as the
+/// API's; the answer goes back to the top of the page (`#content`), where
+/// the banner or the alarm list says what happened.
+async fn alarm(state: &AppState, caller: &Caller, body: &FormBody, page: &str) -> Response {
+    let Some(id) = body.id.as_deref().and_then(|i| i.parse::<u64>().ok()) else {
+        return back(page, "failed=alarm&code=400".into(), "content");
+    };
+    match state.services.acknowledge_alarm(caller, id).await {
+        Ok(_) => back(page, format!("done=alarm&id={id}"), "content"),
+        Err(e) => back(page, format!("failed=alarm&id={id}&code={}", e.status_code()), "content"),
     }
 }
 
@@ -231,6 +270,15 @@ mod tests {
         assert!(same_origin(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])));
         assert!(!same_origin(&headers(&[("origin", "http://evil.example"), ("host", "127.0.0.1:8080")])));
         assert!(same_origin(&headers(&[])), "curl and scripts carry no Origin");
+    }
+
+    #[test]
+    fn an_alarm_form_goes_back_only_to_a_page_of_this_site() {
+        assert_eq!(alarm_page(Some("/fleet")), "/fleet");
+        assert_eq!(alarm_page(Some("/pdu/lab/settings?done=outlet#x")), "/pdu/lab/settings");
+        assert_eq!(alarm_page(Some("//evil.example/x")), "/");
+        assert_eq!(alarm_page(Some("https://evil.example/")), "/");
+        assert_eq!(alarm_page(None), "/alarms");
     }
 
     #[test]

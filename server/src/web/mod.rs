@@ -134,6 +134,9 @@ pub fn router(state: AppState) -> Router {
         .route("/access", gate(Viewer, get(page.clone())))
         // The fleet, and one PDU's dashboard at its own address.
         .route("/fleet", gate(Viewer, get(page.clone())))
+        // Every PDU's alarms, active and past (acknowledging needs an
+        // operator: the server function and the form check).
+        .route("/alarms", gate(Viewer, get(page.clone())))
         .route("/pdu/{device_id}", gate(Viewer, get(page.clone())))
         // A PDU's settings: anyone who may look reads them; admins change
         // them (the server functions check).
