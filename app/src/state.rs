@@ -285,7 +285,11 @@ pub fn forms_from_query(
                 409 => "it has already cleared",
                 code => failure_words(code),
             };
-            Some(FormOutcome { panel: "alarm".into(), ok: false, text: format!("The alarm was not acknowledged: {why}.") })
+            Some(FormOutcome {
+                panel: "alarm".into(),
+                ok: false,
+                text: format!("The alarm was not acknowledged: {why}."),
+            })
         }
         (_, Some(panel @ ("outlet" | "rule"))) => {
             let code = param(query, "code").and_then(|c| c.parse().ok()).unwrap_or(500);

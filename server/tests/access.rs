@@ -601,6 +601,9 @@ async fn a_plain_alarm_form_acknowledges_as_the_operator_and_goes_back_to_its_pa
     // Only a path of this site is gone back to.
     let elsewhere = format!("id={id}&back=https%3A%2F%2Fevil.example%2F");
     assert_eq!(post(operator.clone(), "same-origin", elsewhere).await, format!("/?done=alarm&id={id}#content"));
-    assert_eq!(post(operator.clone(), "same-origin", "id=12345".into()).await, "/alarms?failed=alarm&id=12345&code=404#content");
+    assert_eq!(
+        post(operator.clone(), "same-origin", "id=12345".into()).await,
+        "/alarms?failed=alarm&id=12345&code=404#content"
+    );
     assert_eq!(post(operator, "same-origin", "id=x".into()).await, "/alarms?failed=alarm&code=400#content");
 }

@@ -72,10 +72,8 @@ fn ago(at_s: f64, now_ms: u64) -> String {
 /// words (not its details, which change while it is active and would be
 /// read out again each time), and how many are acknowledged but active.
 fn announcement(list: &AlarmList, name: impl Fn(&Alarm) -> String) -> String {
-    let waiting: Vec<String> = list
-        .unacknowledged()
-        .map(|a| format!("{}: {} ({})", severity_word(a.severity), a.title, name(a)))
-        .collect();
+    let waiting: Vec<String> =
+        list.unacknowledged().map(|a| format!("{}: {} ({})", severity_word(a.severity), a.title, name(a))).collect();
     let acknowledged = list.active.len() - waiting.len();
     match (waiting.is_empty(), acknowledged) {
         (true, 0) => String::new(),
@@ -314,8 +312,11 @@ fn BannerLine(id: u64, ack: Acknowledging, may: bool) -> impl IntoView {
     let subject = move || alarm.with(|a| a.as_ref().map(name)).unwrap_or_default();
     let label = format!("Acknowledge {} ({})", first.title, name(&first));
     // The next button, else the line that counts the acknowledged ones.
-    let focus_next =
-        vec!["[data-testid=alarm-banner] button.ack".to_owned(), "#alarm-banner-more".to_owned(), "#content".to_owned()];
+    let focus_next = vec![
+        "[data-testid=alarm-banner] button.ack".to_owned(),
+        "#alarm-banner-more".to_owned(),
+        "#content".to_owned(),
+    ];
     view! {
         <li class=format!("alarm-line sev-{}", first.severity.label()) data-testid="banner-alarm" data-alarm-id=id.to_string()>
             <div class="alarm-text">
