@@ -288,7 +288,7 @@ pub fn what_held(rule: &Rule, limit: Limit, s: &PduSnapshot, local: LocalTime) -
                 None => format!("probe contact {n} open"),
             }
         }
-        (Condition::PsuFailed, Limit::Value(n)) if n == 0.0 => {
+        (Condition::PsuFailed, Limit::Value(0.0)) => {
             let failed: Vec<String> = s
                 .sensors
                 .power_supplies
