@@ -512,6 +512,7 @@ async fn disabling_editing_deleting_or_dropping_a_fired_notify_rule_from_the_fil
     let status = engine.set_enabled("psu-watch", false).await.unwrap();
     assert_eq!((status.state.as_str(), active()), ("disabled", vec![]));
     assert_eq!(rig.last("disabled"), "rule disabled while fired; its alarm was cleared");
+    assert!(rig.events().ends_with(&["disabled".to_owned(), "alarm_cleared".to_owned()]), "{:?}", rig.events());
     wait(5).await;
     assert_eq!(active(), vec![]);
     // Enabled with the supply still failed: it starts over and raises again.

@@ -548,7 +548,7 @@ fn RuleForm(draft: RuleDraft, save: ServerAction<RuleSave>, editing: RwSignal<Op
             <fieldset
                 class="checks"
                 data-testid="rule-outlets"
-                aria-describedby="rule-outlets-note"
+                aria-describedby=move || (!dash.hydrated.get() || !switches()).then_some("rule-outlets-note")
                 disabled=move || dash.hydrated.get() && !switches()
             >
                 <legend>"Outlets"</legend>

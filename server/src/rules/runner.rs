@@ -667,8 +667,9 @@ impl RuleEngine {
                 Ok(((note, retired), Some(Self::edited(inner))))
             })
             .await?;
-        self.clear_alarms(&retired);
+        // The rule's event first, then its alarm's (as when it fires).
         self.event(&new_name, "updated", format!("rule updated{note}"));
+        self.clear_alarms(&retired);
         self.changed.notify_one();
         self.status(&new_name)
     }
@@ -686,8 +687,8 @@ impl RuleEngine {
                 Ok(((note, retired), Some(Self::edited(inner))))
             })
             .await?;
-        self.clear_alarms(&retired);
         self.event(name, "deleted", format!("rule deleted{note}"));
+        self.clear_alarms(&retired);
         Ok(())
     }
 
@@ -708,9 +709,9 @@ impl RuleEngine {
                 Ok(((note, retired), Some(Self::edited(inner))))
             })
             .await?;
-        self.clear_alarms(&retired);
         let kind = if enabled { "enabled" } else { "disabled" };
         self.event(name, kind, format!("rule {kind}{note}"));
+        self.clear_alarms(&retired);
         self.changed.notify_one();
         self.status(name)
     }
@@ -746,12 +747,12 @@ impl RuleEngine {
                 Ok((retired, Some(Self::edited(inner))))
             })
             .await?;
-        self.clear_alarms(&retired);
         let details = match kept {
             Some(path) => format!("all rules replaced; the previous file is kept as {}", path.display()),
             None => "all rules replaced".to_owned(),
         };
         self.event("", "replaced", details);
+        self.clear_alarms(&retired);
         self.changed.notify_one();
         Ok(self.list())
     }

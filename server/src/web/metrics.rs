@@ -728,7 +728,11 @@ fn bridge_families(out: &mut Out, scrape: &Scrape) {
         }
     }
 
-    out.head("pdu_bridge_rule_runs_total", "counter", "Times a rule fired and switched outlets.");
+    out.head(
+        "pdu_bridge_rule_runs_total",
+        "counter",
+        "Times a rule fired: switched outlets, or raised its alarm (notify).",
+    );
     for (device, rules) in &scrape.rules {
         for rule in rules {
             let labels = [("device_id", device.as_str()), ("rule", rule.rule.name.as_str())];
