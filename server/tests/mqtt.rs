@@ -406,13 +406,18 @@ async fn state_appears_when_the_broker_comes_up_late_and_again_after_it_restarts
     assert_eq!(again.wait("pdu/pdu44001/outlet/4/name", any, 20).await, "Server-1");
 }
 
-/// A child process that is killed when dropped.
-struct KilledOnDrop(Child);
+/// A child process that is killed when dropped; if the test failed, its
+/// log (written to `log`) is printed, so a failure in CI says why.
+struct KilledOnDrop(Child, std::path::PathBuf);
 
 impl Drop for KilledOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.1).unwrap_or_default();
+            eprintln!("---- the bridge's log ({}) ----\n{log}", self.1.display());
+        }
     }
 }
 
@@ -420,8 +425,9 @@ impl Drop for KilledOnDrop {
 async fn a_killed_bridge_goes_offline_by_its_last_will_and_a_stopped_one_says_so() {
     let port = mosquitto_port();
     for signal in ["-KILL", "-TERM"] {
-        let base = if signal == "-KILL" { "t-lwt-kill" } else { "t-lwt-term" };
+        let (base, id) = if signal == "-KILL" { ("t-lwt-kill", "lwt-kill") } else { ("t-lwt-term", "lwt-term") };
         let data = tempfile::tempdir().unwrap();
+        let log = data.path().join("bridge.log");
         // Killed however the test ends: a bridge left behind on the shared
         // broker would take over the next run's connections.
         let mut child = KilledOnDrop(
@@ -432,25 +438,29 @@ async fn a_killed_bridge_goes_offline_by_its_last_will_and_a_stopped_one_says_so
                 .env("MQTT_BROKER", "127.0.0.1")
                 .env("MQTT_PORT", port.to_string())
                 .env("BRIDGE_MQTT_BASE", base)
-                .env("BRIDGE_ID", "lwt-test")
+                .env("BRIDGE_ID", id)
                 .env("BRIDGE_HA_DISCOVERY", "false")
+                .env("BRIDGE_LOG_LEVEL", "debug")
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
                 .spawn()
                 .unwrap(),
+            log,
         );
         // The connection's last will is the bridge's own topic; the PDU's
         // `bridge/status` says `offline` too when the bridge stops cleanly.
-        let will = format!("{base}/bridge/lwt-test/status");
+        let will = format!("{base}/bridge/{id}/status");
         let topic = format!("{base}/pdu44001/bridge/status");
         let mut sub = Sub::connect(port, &format!("test-{base}"), &[&topic, &will]).await;
-        sub.wait(&topic, |p, _| p == "online", 15).await;
-        sub.wait(&will, |p, _| p == "online", 15).await;
+        // Generous waits: on a busy CI machine a bridge's start and stop
+        // share two cores with the rest of the suite.
+        sub.wait(&topic, |p, _| p == "online", 30).await;
+        sub.wait(&will, |p, _| p == "online", 30).await;
         let status = Command::new("kill").args([signal, &child.0.id().to_string()]).status().unwrap();
         assert!(status.success());
-        sub.wait(&will, |p, _| p == "offline", 15).await;
+        sub.wait(&will, |p, _| p == "offline", 30).await;
         if signal == "-TERM" {
-            sub.wait(&topic, |p, _| p == "offline", 15).await;
+            sub.wait(&topic, |p, _| p == "offline", 30).await;
         }
         let _ = child.0.wait();
     }

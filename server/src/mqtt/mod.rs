@@ -435,21 +435,29 @@ impl Link {
                 }
             }
         }
-        if connected {
-            // A clean stop says so at once rather than through the last will.
-            for w in watched.values() {
-                let _ = client.try_publish(w.topics.bridge_status(), QoS::AtLeastOnce, true, "offline");
-            }
-            let _ = client.try_publish(self.will.clone(), QoS::AtLeastOnce, true, "offline");
-            let _ = client.try_disconnect();
-            let flush = async {
-                while let Ok(event) = events.poll().await {
-                    if let Event::Outgoing(rumqttc::Outgoing::Disconnect) = event {
-                        break;
-                    }
+        if !connected {
+            tracing::debug!("MQTT not connected at shutdown: the broker's last will says offline");
+            return;
+        }
+        // A clean stop says so at once rather than through the last will.
+        for w in watched.values() {
+            let _ = client.try_publish(w.topics.bridge_status(), QoS::AtLeastOnce, true, "offline");
+        }
+        let _ = client.try_publish(self.will.clone(), QoS::AtLeastOnce, true, "offline");
+        let _ = client.try_disconnect();
+        let flush = async {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(e),
                 }
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(2), flush).await {
+            Ok(Ok(())) => tracing::debug!(pdus = watched.len(), "MQTT: said offline and disconnected"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "MQTT: the connection failed while saying offline"),
+            Err(_) => tracing::warn!("MQTT: saying offline took over 2 s; the broker's last will says it instead"),
         }
     }
 
