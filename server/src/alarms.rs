@@ -16,6 +16,10 @@
 //! input gives one alarm, not one a second. Missing data is not a clear: a
 //! PDU that stops answering raises `pdu_unreachable` and keeps its other
 //! alarms as they were until it answers again.
+//!
+//! The list is kept in `alarms.json` in the data folder ([`keep`]) and taken
+//! back at start ([`Alarms::restore_from`]): an alarm still true after a
+//! restart keeps its id and acknowledgement and is not announced again.
 
 use crate::clock::{unix_ms, unix_secs};
 use crate::events::EventSink;
@@ -25,6 +29,7 @@ use app::alarms::{Acknowledgement, Alarm, AlarmKind, AlarmList, Severity};
 use app::model::{Connection, DeviceId, Event, LoadState, PduSnapshot, PsuState, RangeStatus, Redundancy};
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -297,6 +302,26 @@ impl Registry {
         out
     }
 
+    /// Take back the alarms kept before a restart, ids, raise times and
+    /// acknowledgements as they were. Nothing is announced: the next looks
+    /// decide. An alarm whose condition is gone clears after its quiet
+    /// spell; a rule's alarm clears unless its rule raises it again within
+    /// [`CLEAR_AFTER`] (the rule may be gone from the file by now).
+    pub fn restore(&mut self, kept: AlarmList, now: Instant) {
+        let (active, cleared): (Vec<Alarm>, Vec<Alarm>) = kept.active.into_iter().partition(Alarm::is_active);
+        for alarm in active {
+            self.next_id = self.next_id.max(alarm.id.saturating_add(1));
+            let quiet_since = (alarm.kind == AlarmKind::Rule).then_some(now);
+            self.active.entry(alarm.key()).or_insert(Tracked { alarm, quiet_since });
+        }
+        for alarm in cleared.into_iter().chain(kept.past).filter(|a| !a.is_active()) {
+            self.next_id = self.next_id.max(alarm.id.saturating_add(1));
+            if self.past.len() < PAST_KEPT {
+                self.past.push_back(alarm);
+            }
+        }
+    }
+
     /// Raise a rule's alarm at once (`notify` rules have their own delays).
     pub fn raise_rule(&mut self, device: &DeviceId, rule: &str, details: String, wall: f64) -> Vec<Transition> {
         let found = Found {
@@ -309,7 +334,9 @@ impl Registry {
         };
         let alarm = self.alarm(Some(device), found, wall);
         let key = alarm.key();
-        if self.active.contains_key(&key) {
+        if let Some(kept) = self.active.get_mut(&key) {
+            // Raised before a restart: the rule still holds, it stays.
+            kept.quiet_since = None;
             return Vec::new();
         }
         self.active.insert(key, Tracked { alarm: alarm.clone(), quiet_since: None });
@@ -445,6 +472,38 @@ impl Alarms {
     /// A number that changes whenever any alarm does.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.version.subscribe()
+    }
+
+    /// Take back the list kept in `path` (see [`keep`]). A file that cannot
+    /// be read is moved aside as `….unreadable`, never overwritten, and
+    /// said so in the log and the events. Returns how many alarms came back.
+    pub fn restore_from(&self, path: &Path) -> usize {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return 0,
+            Err(e) => return self.refuse_kept(path, &e.to_string()),
+        };
+        match serde_json::from_str::<AlarmList>(&text) {
+            Ok(kept) => {
+                let n = kept.active.len() + kept.past.len();
+                self.lock().restore(kept, Instant::now());
+                self.version.send_modify(|v| *v += 1);
+                n
+            }
+            Err(e) => self.refuse_kept(path, &e.to_string()),
+        }
+    }
+
+    fn refuse_kept(&self, path: &Path, problem: &str) -> usize {
+        let aside = path.with_extension("json.unreadable");
+        let moved = match std::fs::rename(path, &aside) {
+            Ok(()) => format!("moved aside to {}", aside.display()),
+            Err(e) => format!("and could not be moved aside: {e}"),
+        };
+        let details = format!("the kept alarm list {} could not be read ({problem}); {moved}", path.display());
+        tracing::error!("{details}; starting with no past alarms");
+        self.events.record(Event::new(unix_secs(), bridge_id(), "alarms_file_refused", details));
+        0
     }
 
     /// Look at one snapshot.
@@ -617,6 +676,33 @@ pub async fn run(
                 alarms.observe_bridge(bridge_conditions(history.as_deref(), history_off.as_deref()), now);
                 alarms.tick(&watched(), now);
             }
+        }
+    }
+}
+
+/// Keep the alarm list in `path` whenever it changes, and once more at
+/// `shutdown`, so a restart takes it back ([`Alarms::restore_from`]).
+pub async fn keep(alarms: Arc<Alarms>, path: PathBuf, shutdown: CancellationToken) {
+    let mut changes = alarms.changes();
+    let mut failing = false;
+    loop {
+        let stopping = tokio::select! {
+            _ = shutdown.cancelled() => true,
+            changed = changes.changed() => changed.is_err(),
+        };
+        let text = serde_json::to_vec_pretty(&alarms.list()).unwrap_or_default();
+        let target = path.clone();
+        let written = tokio::task::spawn_blocking(move || crate::fsutil::write_atomically(&target, &text)).await;
+        match written {
+            Ok(Ok(())) => failing = false,
+            Ok(Err(e)) if !failing => {
+                failing = true;
+                tracing::error!(path = %path.display(), error = %e, "cannot keep the alarm list; it lives in memory only");
+            }
+            _ => {}
+        }
+        if stopping {
+            return;
         }
     }
 }
@@ -872,5 +958,90 @@ mod tests {
         assert_eq!(n.title, "rack-a: Bank 1 overload");
         assert_eq!(n.alarm, "bank_overload");
         assert_eq!(n.severity, Severity::Critical);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_takes_back_ids_and_acknowledgements_and_announces_nothing_still_true() {
+        // Before: bank 1 overloaded (acknowledged), bank 2 near overload, a
+        // rule alarm, and one alarm in the past.
+        let mut before = Registry::new(500);
+        let mut s = overloaded(1);
+        s.banks[1].load_state = Some(LoadState::NearOverload);
+        let (found, judged) = found_in(&s);
+        before.judge(Some(&id()), judged, found, Instant::now(), 10.0);
+        let ack = before.list().active.iter().find(|a| a.kind == AlarmKind::BankOverload).unwrap().id;
+        before.acknowledge(ack, "user ann", 11.0).unwrap();
+        before.raise_rule(&id(), "door", "door open 60 s".into(), 12.0);
+        before.raise_rule(&id(), "gone", "from the file while the bridge was down".into(), 12.0);
+        before.raise_rule(&id(), "old", "long ago".into(), 1.0);
+        before.clear_rule(&id(), "old", 2.0);
+        let kept: AlarmList = serde_json::from_str(&serde_json::to_string(&before.list()).unwrap()).unwrap();
+
+        // After: a fresh registry whose own ids would start lower.
+        let mut after = Registry::new(100);
+        after.restore(kept.clone(), Instant::now());
+        assert_eq!(after.list(), kept, "the list reads as before");
+        // Bank 1 still overloaded, bank 2 fine now; the door rule still holds.
+        let (found, judged) = found_in(&overloaded(1));
+        assert_eq!(after.judge(Some(&id()), judged, found, Instant::now(), 20.0), Vec::new(), "nothing new to say");
+        assert_eq!(
+            after.raise_rule(&id(), "door", "door open 60 s (seen before the bridge restarted)".into(), 20.0),
+            Vec::new()
+        );
+        tokio::time::advance(CLEAR_AFTER).await;
+        let (found, judged) = found_in(&overloaded(1));
+        let cleared = after.judge(Some(&id()), judged, found, Instant::now(), 35.0);
+        let mut cleared = changes(&cleared);
+        cleared.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(
+            cleared,
+            vec![(Change::Cleared, "rack-a/bank_near_overload/2".into()), (Change::Cleared, "rack-a/rule/gone".into()),],
+            "what is no longer true clears after its quiet spell"
+        );
+        let list = after.list();
+        let keys: Vec<String> = list.active.iter().map(Alarm::key).collect();
+        assert_eq!(keys, ["rack-a/bank_overload/1", "rack-a/rule/door"]);
+        assert_eq!(list.active[0].id, ack);
+        assert_eq!(list.active[0].acknowledged.as_ref().unwrap().by, "user ann");
+        assert_eq!(list.past.last().map(Alarm::key).unwrap(), "rack-a/rule/old", "the past is kept");
+        // New alarms never reuse a kept id.
+        let newest = kept.active.iter().chain(&kept.past).map(|a| a.id).max().unwrap();
+        let raised = after.raise_rule(&id(), "new", "x".into(), 40.0);
+        assert_eq!(raised[0].alarm.id, newest + 1);
+    }
+
+    #[tokio::test]
+    async fn the_list_is_kept_in_a_file_and_an_unreadable_one_is_moved_aside_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alarms.json");
+        let events = Arc::new(EventSink::default());
+        let alarms = Arc::new(Alarms::new(events.clone()));
+        assert_eq!(alarms.restore_from(&path), 0, "no file yet: nothing to take back");
+        let stop = CancellationToken::new();
+        let keeper = tokio::spawn(keep(alarms.clone(), path.clone(), stop.clone()));
+        tokio::task::yield_now().await;
+        alarms.observe(&overloaded(1), Instant::now());
+        let id = alarms.list().active[0].id;
+        alarms.acknowledge(id, "user ann").unwrap();
+        stop.cancel();
+        keeper.await.unwrap();
+        let again = Alarms::new(Arc::new(EventSink::default()));
+        assert_eq!(again.restore_from(&path), 1);
+        assert_eq!(again.list(), alarms.list());
+
+        std::fs::write(&path, "{\"active\": [{\"id\": \"not a number\"}]}").unwrap();
+        let mut log = events.subscribe();
+        let third = Alarms::new(events.clone());
+        assert_eq!(third.restore_from(&path), 0);
+        let said = log.recv().await.unwrap();
+        assert_eq!(said.kind, "alarms_file_refused");
+        assert!(
+            said.details.contains("alarms.json could not be read") && said.details.contains("unreadable"),
+            "{}",
+            said.details
+        );
+        assert!(!path.exists());
+        let aside = std::fs::read_to_string(dir.path().join("alarms.json.unreadable")).unwrap();
+        assert!(aside.contains("not a number"), "kept as it was: {aside}");
     }
 }

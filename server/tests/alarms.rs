@@ -172,6 +172,64 @@ async fn a_failed_power_supply_is_an_alarm_notified_acknowledged_by_an_operator_
     assert!(!metrics.contains(SECRET) && !get(&served, "/api/alarms").await.to_string().contains(SECRET));
 }
 
+/// The bridge restarts while a power supply is still failed: the alarm is
+/// the same one (id, acknowledgement), nobody is notified of it again, and
+/// it clears as usual when the supply is back; the past list survives too.
+#[tokio::test]
+async fn an_alarm_still_true_after_a_restart_keeps_its_id_and_acknowledgement_and_is_not_raised_again() {
+    let agent = agent(64).await;
+    let receiver = Receiver::start(&[]).await;
+    let data = tempfile::tempdir().unwrap();
+    let (port, url) = (agent.addr.port().to_string(), receiver.url_at("/hooks/pdu"));
+    let pairs = [
+        ("PDU_HOST", "127.0.0.1"),
+        ("PDU_SNMP_PORT", port.as_str()),
+        ("BRIDGE_NOTIFY_WEBHOOK_URL", url.as_str()),
+        ("BRIDGE_NOTIFY_WEBHOOK_SECRET", SECRET),
+        ("BRIDGE_DATA_DIR", data.path().to_str().unwrap()),
+    ];
+    let served = serve(&pairs).await;
+    until(&served, "/api/status", 15, |s| s["connection"]["state"] == "online").await;
+    // One alarm that comes and goes before the restart, for the past list.
+    agent.sim.model().set_psu_failed(1, true);
+    until(&served, "/api/alarms", 15, |a| with_kind(&a["active"], "psu_failed").is_some()).await;
+    agent.sim.model().set_psu_failed(1, false);
+    agent.sim.model().set_psu_failed(2, true);
+    let alarms = until(&served, "/api/alarms", 30, |a| {
+        a["past"].as_array().is_some_and(|p| p.len() == 1)
+            && with_kind(&a["active"], "psu_failed").is_some_and(|x| x["subject"] == 2)
+    })
+    .await;
+    let id = with_kind(&alarms["active"], "psu_failed").unwrap()["id"].as_u64().unwrap();
+    let (status, acked) = post_as(&served, Some(&served.token), &format!("/api/alarms/{id}/acknowledge")).await;
+    assert_eq!(status, 200, "{acked}");
+    hooks_until(&receiver, 15, |b| b.iter().any(|n| n["state"] == "acknowledged" && n["id"] == id)).await;
+    let before = get(&served, "/api/alarms").await;
+    served.shutdown.cancel();
+    served.task.await.unwrap().unwrap();
+    let notified = receiver.seen().len();
+
+    let served = serve(&pairs).await;
+    // At once, before the first poll: the list as it was.
+    assert_eq!(get(&served, "/api/alarms").await, before);
+    until(&served, "/api/status", 15, |s| s["connection"]["state"] == "online").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = get(&served, "/api/alarms").await;
+    assert_eq!(after["active"], before["active"], "still failed: the same alarm, acknowledged");
+    assert_eq!(
+        receiver.seen().len(),
+        notified,
+        "nothing new to notify: {:?}",
+        receiver.seen().iter().map(|r| r.json()).collect::<Vec<_>>()
+    );
+
+    agent.sim.model().set_psu_failed(2, false);
+    let alarms = until(&served, "/api/alarms", 30, |a| a["active"] == json!([])).await;
+    assert_eq!((alarms["past"][0]["id"].as_u64(), alarms["past"].as_array().unwrap().len()), (Some(id), 2));
+    assert_eq!(alarms["past"][0]["acknowledged"]["by"], "token tests");
+    hooks_until(&receiver, 15, |b| b.iter().any(|n| n["state"] == "cleared" && n["id"] == id)).await;
+}
+
 #[tokio::test]
 async fn a_pdu_that_stops_answering_raises_a_critical_alarm_that_clears_when_it_is_back() {
     let agent = agent(62).await;

@@ -125,8 +125,12 @@ pub fn shell_admin() -> Caller {
     Caller { name: "tests".into(), kind: CallerKind::User, role: Role::Admin, from: None }
 }
 
-/// A new admin token in `auth`.
+/// A new admin token in `auth` (one of that name made by an earlier bridge
+/// on the same data folder is replaced).
 pub async fn admin_token(auth: &server::auth::Auth, name: &str) -> String {
+    if auth.tokens().await.expect("the tokens").iter().any(|t| t.name == name) {
+        auth.revoke_token(&shell_admin(), name).await.expect("the earlier token revoked");
+    }
     auth.create_token(&shell_admin(), name, Role::Admin).await.expect("an admin token").token
 }
 
