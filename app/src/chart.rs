@@ -28,6 +28,9 @@ pub enum YScale {
     /// Mains voltage: a fixed band around the nominal voltage (120 V or
     /// 230 V, guessed from the data), widened only by real excursions.
     Mains,
+    /// Temperature and humidity: around the data, at least this many units
+    /// tall, so a steady room reads steady.
+    Around(u16),
 }
 
 /// A drawn chart.
@@ -128,6 +131,7 @@ fn y_range(history: &History, lines: &[Line], scale: YScale) -> (f64, f64) {
         return match scale {
             YScale::FromZero => (0.0, 1.0),
             YScale::Mains => (90.0, 140.0),
+            YScale::Around(tall) => (0.0, f64::from(tall)),
         };
     }
     match scale {
@@ -144,6 +148,11 @@ fn y_range(history: &History, lines: &[Line], scale: YScale) -> (f64, f64) {
             let hi = hi.max(band_hi);
             let pad = (hi - lo) * 0.04;
             ((lo - pad).max(0.0), hi + pad)
+        }
+        YScale::Around(tall) => {
+            let middle = (lo + hi) / 2.0;
+            let half = ((hi - lo) / 2.0).max(f64::from(tall) / 2.0) * 1.08;
+            (middle - half, middle + half)
         }
     }
 }
@@ -349,6 +358,20 @@ mod tests {
         let volts = vec![Line { metric: "source.a.voltage".into(), ..line(true)[0].clone() }];
         let (lo, hi) = y_range(&h, &volts, YScale::Mains);
         assert!(lo <= 96.0 && (138.0..145.0).contains(&hi), "{lo}..{hi}");
+    }
+
+    #[test]
+    fn a_steady_room_reads_steady_and_a_hot_spell_fits() {
+        // 22.4–22.6 °C is drawn in a band at least 4 °C tall, not zoomed.
+        let mut h = history(vec![Point(0, 22.5, 22.4, 22.6)]);
+        h.series[0].metric = "environment.temperature".into();
+        let temp = vec![Line { metric: "environment.temperature".into(), band: true, ..line(true)[0].clone() }];
+        let (lo, hi) = y_range(&h, &temp, YScale::Around(4));
+        assert!(lo < 20.6 && hi > 24.4 && hi - lo < 5.0, "{lo}..{hi}");
+        // A spell from 22 °C to 41 °C is all on the chart.
+        h.series[0].points.push(Point(10, 30.0, 22.0, 41.0));
+        let (lo, hi) = y_range(&h, &temp, YScale::Around(4));
+        assert!(lo < 22.0 && hi > 41.0, "{lo}..{hi}");
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub enum HistoryKind {
     Outlets,
     /// Source A/B and input voltage and frequency (never a sum of banks).
     Sources,
+    /// The environment probe's temperature (°C) and humidity (%).
+    Environment,
 }
 
 impl HistoryKind {
@@ -48,6 +50,7 @@ impl HistoryKind {
             "banks" => Self::Banks,
             "outlets" => Self::Outlets,
             "sources" => Self::Sources,
+            "environment" => Self::Environment,
             _ => return None,
         })
     }
@@ -57,6 +60,7 @@ impl HistoryKind {
             Self::Banks => "banks",
             Self::Outlets => "outlets",
             Self::Sources => "sources",
+            Self::Environment => "environment",
         }
     }
 }

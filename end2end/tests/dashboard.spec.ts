@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { expectAccessible } from './helpers';
+import { chartPoints, expectAccessible } from './helpers';
 
 // Every test fails on any console error or uncaught exception in the page.
 let problems: string[] = [];
@@ -146,14 +146,6 @@ test('a rule is created in the editor, armed, edited, disabled and deleted', asy
   expect(await (await request.get('/api/rules')).json()).toEqual([]);
   await expect(page.getByTestId('events')).toContainText('rule deleted');
 });
-
-/** The number of buckets a chart drew, once it has drawn. */
-async function chartPoints(page: Page, testid: string) {
-  const plot = page.getByTestId(testid).locator('.plot');
-  await expect(plot).toBeVisible();
-  await expect(plot.locator('svg polyline').first()).toBeAttached();
-  return Number(await plot.getAttribute('data-points'));
-}
 
 /** The bridge fills 7 days of simulated history at start (BRIDGE_DEMO_HISTORY_DAYS); wait for it. */
 async function waitForHistory(request: import('@playwright/test').APIRequestContext) {

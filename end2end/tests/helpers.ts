@@ -36,6 +36,14 @@ export async function openLive(page: Page, url = '/') {
   await expect(page.getByTestId('link-state')).toContainText('live');
 }
 
+/** The number of buckets a chart drew, once it has drawn. */
+export async function chartPoints(page: Page, testid: string) {
+  const plot = page.getByTestId(testid).locator('.plot');
+  await expect(plot).toBeVisible();
+  await expect(plot.locator('svg polyline').first()).toBeAttached();
+  return Number(await plot.getAttribute('data-points'));
+}
+
 /** Zero axe-core violations (WCAG 2.x A and AA, and best practice) in light and in dark mode. */
 export async function expectAccessible(page: Page, what: string) {
   for (const colorScheme of ['light', 'dark'] as const) {

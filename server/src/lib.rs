@@ -122,7 +122,7 @@ pub async fn start(
                 .devices
                 .iter()
                 .filter_map(|d| match d.kind {
-                    DeviceKind::Simulated { seed, .. } => Some((d.id.clone(), seed)),
+                    DeviceKind::Simulated { seed, probe } => Some(history::DemoPdu { id: d.id.clone(), seed, probe }),
                     DeviceKind::Snmp { .. } => None,
                 })
                 .collect();
@@ -163,6 +163,12 @@ pub async fn start(
     // Alarms: notifications to the configured channels, and the task that
     // looks at every snapshot and at the history store.
     bridge.alarms().set_notifier(notifications::Notifier::start(config.notify.clone(), shutdown.clone()));
+    let alarms_file = config.data_dir.join("alarms.json");
+    let restored = bridge.alarms().restore_from(&alarms_file);
+    if restored > 0 {
+        tracing::info!(alarms = restored, "alarms kept before the restart taken back");
+    }
+    tasks.push(tokio::spawn(alarms::keep(bridge.alarms().clone(), alarms_file, shutdown.clone())));
     let history_off = history.is_none().then(|| history_note.clone()).flatten();
     tasks.push(tokio::spawn(alarms::run(
         bridge.alarms().clone(),

@@ -241,16 +241,18 @@ async fn the_energy_and_report_api() {
 async fn the_demo_fill_gives_a_simulated_pdu_history_once() {
     let (store, _dir) = store().await;
     let id = app::model::DeviceId::parse("pdu44001").unwrap();
+    let pdu = server::history::DemoPdu { id, seed: 7, probe: true };
     let end = at("2026-11-27T12:00:00Z");
-    let n = server::history::demo_fill(&store, &id, 7, 2, end, 60).await.unwrap();
+    let n = server::history::demo_fill(&store, &pdu, 2, end, 60).await.unwrap();
     assert_eq!(n as i64, (2 * 86_400 - 7_200) / 60 + 7_200);
-    assert_eq!(server::history::demo_fill(&store, &id, 7, 2, end, 60).await.unwrap(), 0, "never over real history");
+    assert_eq!(server::history::demo_fill(&store, &pdu, 2, end, 60).await.unwrap(), 0, "never over real history");
     let device = store.device("pdu44001").await.unwrap();
     let shape = store.latest(device).await.unwrap().unwrap().1.shape;
-    let h = server::history::query::query(&store, "pdu44001", shape, &["total.power".into()], end - 7 * 86_400, end)
-        .await
-        .unwrap();
+    assert!(shape.probe, "a simulated PDU with a probe gets its temperature filled too");
+    let metrics = ["total.power".into(), "environment.temperature".into()];
+    let h = server::history::query::query(&store, "pdu44001", shape, &metrics, end - 7 * 86_400, end).await.unwrap();
     assert!(h.series[0].points.len() >= 2 * 86_400 / 300 - 2, "{}", h.series[0].points.len());
+    assert_eq!(h.series[1].points.len(), h.series[0].points.len());
     let slots = store.energy(device, end - 3 * 86_400, end).await.unwrap();
     let t = reports::totals(&slots, None);
     assert!(t.kwh > 1.0 && t.outlets.len() == 10, "{t:?}");

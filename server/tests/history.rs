@@ -76,6 +76,54 @@ async fn rollups_recomputed_from_raw_equal_the_incremental_ones_with_gaps_duplic
     );
 }
 
+/// A probe plugged in after 20 minutes: its temperature and humidity are
+/// kept from then on, and no earlier history of the PDU is hidden by the
+/// change of the sample's shape (per second, per 10 s, per minute).
+#[tokio::test]
+async fn a_probe_plugged_in_later_is_kept_and_hides_no_earlier_history() {
+    use server::history::query::query;
+    use server::history::sample::Shape;
+    let (store, _dir) = store().await;
+    let mut writer = Writer::new(store.clone());
+    let start = tokio::time::Instant::now();
+    let (mut without, mut with) = (SimModel::new(5, start), SimModel::new(5, start).with_probe());
+    with.pin_probe(Some(24.5), Some(41.0));
+    let base = 1_795_000_000 - 1_795_000_000 % 1_800;
+    for t in 0..40 * 60 {
+        let sim = if t < 20 * 60 { &mut without } else { &mut with };
+        writer.add("pdu44001", base + t, &sample(sim, start, t as u64)).await.unwrap();
+    }
+    writer.flush().await.unwrap();
+    let last = sample(&mut with, start, 0);
+    assert!(last.shape.probe);
+    assert!(!sample(&mut without, start, 0).shape.probe);
+    let metrics: Vec<String> =
+        ["total.power", "environment.temperature", "environment.humidity"].map(Into::into).into();
+    // Raw seconds (a 1 h window), 10 s rollups (6 h) and minutes (24 h).
+    for (span, bucket) in [(3_600, 1), (6 * 3_600, 10), (86_400, 60)] {
+        let h = query(&store, "pdu44001", last.shape, &metrics, base, base + span).await.unwrap();
+        assert_eq!(h.bucket_s, bucket);
+        let points = |m: &str| h.series(m).unwrap().points.clone();
+        let (power, temperature, humidity) =
+            (points("total.power"), points("environment.temperature"), points("environment.humidity"));
+        let per_bucket = |n: i64| n / bucket;
+        // The open minute is not rolled up yet; every other bucket has power.
+        assert!(power.len() as i64 >= per_bucket(39 * 60), "{bucket} s: {} power points", power.len());
+        assert_eq!(power[0].0, base, "{bucket} s: power before the probe came");
+        assert!(temperature.iter().all(|p| p.0 >= base + 20 * 60 && p.1 == 24.5), "{bucket} s: {temperature:?}");
+        assert!(temperature.len() as i64 >= per_bucket(19 * 60), "{bucket} s: {} temperatures", temperature.len());
+        assert!(humidity.iter().all(|p| p.1 == 41.0) && humidity.len() == temperature.len());
+        let unit = |m: &str| h.series(m).unwrap().unit.clone();
+        assert_eq!((unit("environment.temperature"), unit("environment.humidity")), ("°C".into(), "%".into()));
+    }
+    // Asked before the probe came: the probe's series are there, empty
+    // (absent, not zero), even when the PDU has no probe now.
+    let never = Shape { probe: false, ..last.shape };
+    let h = query(&store, "pdu44001", never, &metrics, base, base + 1_200).await.unwrap();
+    assert!(h.series("environment.temperature").unwrap().points.is_empty());
+    assert_eq!(h.series("total.power").unwrap().points.len(), 1_200);
+}
+
 #[tokio::test]
 async fn every_range_query_uses_the_primary_key() {
     let (store, _dir) = store().await;

@@ -95,6 +95,25 @@ async fn a_probe_is_read_published_and_drives_rules_and_a_pdu_without_one_has_no
     sim.model().pin_probe(Some(22.0), None);
     until(&served, 10, |s| state(s, 9) == "on").await;
 
+    // The history keeps the hot spell, in °C, beside the humidity (samples
+    // reach the store in batches of at most 10 s).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = get(&served, "/api/history/environment?range=1h").await;
+        let series = |m: &str| h["series"].as_array().unwrap().iter().find(|s| s["metric"] == m).unwrap().clone();
+        let (temperature, humidity) = (series("environment.temperature"), series("environment.humidity"));
+        let hottest =
+            temperature["points"].as_array().unwrap().iter().filter_map(|p| p[3].as_f64()).fold(0.0, f64::max);
+        if hottest == 38.5 {
+            assert_eq!((temperature["unit"].as_str(), humidity["unit"].as_str()), (Some("°C"), Some("%")));
+            let wet = humidity["points"][0][1].as_f64().unwrap();
+            assert!((20.0..80.0).contains(&wet), "{humidity}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no 38.5 °C in the history: {temperature}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
     // /metrics carries the sensors.
     let (_, metrics) = http(served.addr, "GET", "/metrics", None).await;
     for family in ["pdu_temperature_celsius", "pdu_humidity_percent", "pdu_contact_open", "pdu_power_supply_ok"] {
@@ -119,6 +138,11 @@ async fn a_pdu_without_a_probe_shows_none_and_its_rules_wait() {
     assert_eq!(status["outlets"][2]["state"], "on", "no probe, no reading: the rule waits");
     let (_, metrics) = http(served.addr, "GET", "/metrics", None).await;
     assert!(!metrics.contains("pdu_temperature_celsius{"), "no samples without a probe");
+    // Its history has the probe's series, empty: absent, not zero.
+    let h = get(&served, "/api/history/environment?range=1h").await;
+    let series = h["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "{h}");
+    assert!(series.iter().all(|s| s["points"].as_array().unwrap().is_empty()), "{h}");
     // A threshold out of range is refused, naming the field.
     let bad = json!({"name": "wet", "condition": "humidity_above", "threshold": 120, "outlet": 3, "action": "off"});
     let (code, body) = http(served.addr, "POST", "/api/rules", Some(&bad.to_string())).await;

@@ -1,5 +1,6 @@
-//! History charts: total and bank power, bank current, source A/B voltage
-//! and outlet power over a chosen range, drawn in the browser with plotters
+//! History charts: total and bank power, bank current, source A/B voltage,
+//! outlet power, and the probe's temperature and humidity when the PDU has
+//! one, over a chosen range, drawn in the browser with plotters
 //! from the server's downsampled buckets (average line, min/max band, gaps
 //! as gaps), with a hover read-out, a table of the same data for those who
 //! cannot see the chart, and a CSV of exactly what the chart shows.
@@ -39,18 +40,29 @@ pub fn HistoryPanel() -> impl IntoView {
         let resource = LocalResource::new(move || {
             let (device, range, custom) = (device.get(), dash.range.get(), dash.custom.get());
             refresh.track();
-            async move {
-                let device = device.ok_or_else(|| "no PDU yet".to_owned())?;
-                match (range.as_str(), custom) {
-                    (CUSTOM_RANGE, Some((start, end))) => load_history_between(device, kind, start, end).await,
-                    _ => load_history(device, kind, range).await,
-                }
-                .map_err(|e| e.to_string())
-            }
+            fetch(device, kind, range, custom)
         });
         Signal::derive(move || resource.get())
     };
     let (banks, sources, outlets) = (load(HistoryKind::Banks), load(HistoryKind::Sources), load(HistoryKind::Outlets));
+    // Temperature and humidity, asked for only while the PDU has a probe.
+    let has_probe = Memo::new(move |_| dash.read(|s| s.sensors.environment.is_some()).unwrap_or(false));
+    let environment = LocalResource::new(move || {
+        let (device, range, custom, probe) = (device.get(), dash.range.get(), dash.custom.get(), has_probe.get());
+        refresh.track();
+        async move {
+            match probe {
+                true => Some(fetch(device, HistoryKind::Environment, range, custom).await),
+                false => None,
+            }
+        }
+    });
+    let environment = Signal::derive(move || environment.get().flatten());
+    let probe_line = |metric: &str, label: &str| {
+        vec![Line { metric: metric.into(), label: label.into(), color: PALETTE[0], band: true, dash: false }]
+    };
+    let temperature_lines = Signal::derive(move || probe_line("environment.temperature", "Probe temperature"));
+    let humidity_lines = Signal::derive(move || probe_line("environment.humidity", "Probe humidity"));
     // Transfers, lost sources and outlet switches in the range, for the markers.
     let events = LocalResource::new(move || {
         let (device, range, custom) = (device.get(), dash.range.get(), dash.custom.get());
@@ -237,9 +249,48 @@ pub fn HistoryPanel() -> impl IntoView {
                 >
                     {outlet_picker}
                 </Chart>
+                <Show when=move || has_probe.get()>
+                    <Chart
+                        title="Temperature"
+                        unit="°C"
+                        scale=YScale::Around(4)
+                        kind=HistoryKind::Environment
+                        series="temperature"
+                        data=environment
+                        lines=temperature_lines
+                        events
+                        testid="chart-temperature"
+                    />
+                    <Chart
+                        title="Humidity"
+                        unit="%"
+                        scale=YScale::Around(10)
+                        kind=HistoryKind::Environment
+                        series="humidity"
+                        data=environment
+                        lines=humidity_lines
+                        events
+                        testid="chart-humidity"
+                    />
+                </Show>
             </div>
         </section>
     }
+}
+
+/// One kind of history over the chosen range or custom window.
+async fn fetch(
+    device: Option<String>,
+    kind: HistoryKind,
+    range: String,
+    custom: Option<(i64, i64)>,
+) -> Result<History, String> {
+    let device = device.ok_or_else(|| "no PDU yet".to_owned())?;
+    match (range.as_str(), custom) {
+        (CUSTOM_RANGE, Some((start, end))) => load_history_between(device, kind, start, end).await,
+        _ => load_history(device, kind, range).await,
+    }
+    .map_err(|e| e.to_string())
 }
 
 #[component]

@@ -84,14 +84,15 @@ fn integrate(prev: &Sample, cur: &Sample, power: &str, dt: i64) -> Option<f64> {
 }
 
 /// The energy used between two consecutive samples (`prev` at `t0`, `cur`
-/// at `t1 > t0`), by channel; empty if the PDU changed shape in between.
+/// at `t1 > t0`), by channel; empty if the PDU's banks or outlets changed
+/// in between (a probe coming or going changes no channel).
 pub fn interval(t0: i64, prev: &Sample, t1: i64, cur: &Sample) -> BTreeMap<String, f64> {
     let mut wh = BTreeMap::new();
     let dt = t1 - t0;
-    if dt <= 0 || prev.shape != cur.shape {
+    if dt <= 0 || !prev.shape.same_channels(cur.shape) {
         return wh;
     }
-    let Shape { banks, outlets } = cur.shape;
+    let Shape { banks, outlets, .. } = cur.shape;
     let mut pdu = None::<f64>;
     for b in 1..=banks {
         if let Some(e) = channel_wh(prev, cur, &format!("bank.{b}"), dt) {
@@ -167,6 +168,15 @@ mod tests {
         assert_eq!(wh["bank.1"], 300.0);
         assert_eq!(wh["source.b"], wh["pdu"]);
         assert!(!wh.contains_key("source.a"));
+        // A probe plugged in between changes no channel: still counted.
+        let mut probed = b.clone();
+        probed.shape.probe = true;
+        probed.values.extend([Some(225), Some(40)]);
+        assert_eq!(interval(0, &a, 60, &probed)["bank.1"], 300.0);
+        // Another outlet count is another PDU's counters: nothing counted.
+        let mut other = b.clone();
+        other.shape.outlets -= 1;
+        assert!(interval(0, &a, 60, &other).is_empty());
 
         // The PDU was reset: its counter restarts near zero. The interval is
         // integrated from power over the real 60 s instead.

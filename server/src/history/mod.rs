@@ -327,26 +327,31 @@ pub async fn retention(store: Arc<Store>, days: u32, shutdown: CancellationToken
     }
 }
 
+/// A simulated PDU whose history the demo fills: its id, the seed of its
+/// simulation, and whether it has an environment probe.
+#[derive(Clone, Debug)]
+pub struct DemoPdu {
+    pub id: DeviceId,
+    pub seed: u64,
+    pub probe: bool,
+}
+
 /// Fill `days` of simulated history ending at `end` for a simulated PDU
 /// whose history is empty (the demo's charts and reports are then not
 /// blank): 1 s steps over the last two hours, `step` seconds before that.
 /// Returns the samples written (0 if the PDU already has history).
-pub async fn demo_fill(
-    store: &Arc<Store>,
-    id: &DeviceId,
-    seed: u64,
-    days: u32,
-    end: i64,
-    step: i64,
-) -> Result<u64, StoreError> {
-    let device_id = id.as_str();
+pub async fn demo_fill(store: &Arc<Store>, pdu: &DemoPdu, days: u32, end: i64, step: i64) -> Result<u64, StoreError> {
+    let (id, device_id) = (&pdu.id, pdu.id.as_str());
     let key = store.device(device_id).await?;
     if days == 0 || store.latest(key).await?.is_some() {
         return Ok(0);
     }
     let start = end - i64::from(days) * 86_400;
     let origin = tokio::time::Instant::now();
-    let mut sim = crate::pdu::sim::SimModel::new(seed, origin);
+    let mut sim = crate::pdu::sim::SimModel::new(pdu.seed, origin);
+    if pdu.probe {
+        sim = sim.with_probe();
+    }
     let mut writer = Writer::new(store.clone());
     let (mut t, mut written) = (start, 0);
     while t < end {
@@ -360,13 +365,14 @@ pub async fn demo_fill(
     Ok(written)
 }
 
-/// [`demo_fill`] each simulated PDU of `devices` (id and seed) that has no
-/// history yet; returns those filled (their stored counters are not the
-/// live simulation's).
-pub async fn demo_fills(store: &Arc<Store>, devices: &[(DeviceId, u64)], days: u32) -> Vec<DeviceId> {
+/// [`demo_fill`] each simulated PDU of `devices` that has no history yet;
+/// returns those filled (their stored counters are not the live
+/// simulation's).
+pub async fn demo_fills(store: &Arc<Store>, devices: &[DemoPdu], days: u32) -> Vec<DeviceId> {
     let mut filled = Vec::new();
-    for (id, seed) in devices.iter().filter(|_| days > 0) {
-        match demo_fill(store, id, *seed, days, unix_secs() as i64, 30).await {
+    for pdu in devices.iter().filter(|_| days > 0) {
+        let id = &pdu.id;
+        match demo_fill(store, pdu, days, unix_secs() as i64, 30).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(device = %id, days, samples = n, "history: simulated history filled (demo)");
@@ -386,7 +392,7 @@ pub async fn serve(
     store: Arc<Store>,
     snapshots: mpsc::Receiver<Arc<PduSnapshot>>,
     names: reports::OutletNamesOf,
-    demo: (Vec<(DeviceId, u64)>, u32),
+    demo: (Vec<DemoPdu>, u32),
     settings: reports::Settings,
     shutdown: CancellationToken,
 ) {

@@ -8,7 +8,7 @@
 //! (a coarser bucket is chosen instead), and rows are read
 //! [`ROWS_PER_READ`] at a time.
 
-use super::sample::Shape;
+use super::sample::{scale_of, Shape, PROBE};
 use super::store::{Store, StoreError, Table};
 use super::HistoryError;
 use crate::clock::unix_secs;
@@ -78,6 +78,8 @@ fn unit(metric: &str) -> String {
         "apparent_power" => "VA",
         "frequency" => "Hz",
         "energy" => "kWh",
+        "temperature" => "°C",
+        "humidity" => "%",
         _ => "",
     }
     .to_owned()
@@ -127,6 +129,9 @@ impl Acc {
 }
 
 /// The series of `metrics` (names as in [`Shape::index`]) over `[start, end)`.
+/// `shape` is the PDU's shape now: a metric it does not have is left out,
+/// except the probe's, whose history stays when the probe is gone. Each
+/// row is read by its own shape, so a probe coming or going hides nothing.
 pub async fn query(
     store: &Store,
     device_id: &str,
@@ -135,27 +140,40 @@ pub async fn query(
     start: i64,
     end: i64,
 ) -> Result<History, StoreError> {
-    let wanted: Vec<(String, usize)> = metrics.iter().filter_map(|m| Some((m.clone(), shape.index(m)?))).collect();
+    let wanted: Vec<&String> =
+        metrics.iter().filter(|m| shape.index(m).is_some() || PROBE.contains(&m.as_str())).collect();
     let (bucket, level) = bucket_for(end.saturating_sub(start), wanted.len());
     let device = store.device(device_id).await?;
-    let scales: Vec<f64> = wanted.iter().map(|(_, i)| shape.scale(*i)).collect();
+    let scales: Vec<f64> = wanted.iter().map(|m| scale_of(m)).collect();
     let mut series: Vec<Series> =
-        wanted.iter().map(|(m, _)| Series { metric: m.clone(), unit: unit(m), points: Vec::new() }).collect();
+        wanted.iter().map(|m| Series { metric: (*m).clone(), unit: unit(m), points: Vec::new() }).collect();
     let mut acc = Acc::new(wanted.len());
-    // Rows covering whole buckets, a bounded number at a time; rows of
-    // another shape (the PDU changed) are left out.
+    // Where each wanted metric sits in rows of the shape last seen.
+    let mut places: Option<(Shape, Vec<Option<usize>>)> = None;
+    // Rows covering whole buckets, a bounded number at a time.
     let step = ROWS_PER_READ * level.map_or(1, Table::seconds);
     let mut from = start - start.rem_euclid(bucket);
     while from < end {
         let to = from.saturating_add(step).min(end);
         let rows = store.level(level, device, from, to).await?;
-        for (ts, weight, avg, min, max) in rows.parts().into_iter().filter(|p| p.2.shape == shape) {
+        for (ts, weight, avg, min, max) in rows.parts() {
+            let row_shape = avg.shape;
+            if places.as_ref().is_none_or(|(s, _)| *s != row_shape) {
+                places = Some((row_shape, wanted.iter().map(|m| row_shape.index(m)).collect()));
+            }
+            let Some((_, at)) = &places else { continue };
+            // A bucket's three parts are aggregated together: one shape.
+            if min.shape != row_shape || max.shape != row_shape {
+                continue;
+            }
             let b = ts - ts.rem_euclid(bucket);
             if b != acc.ts {
                 acc.roll(b, &mut series, &scales);
             }
-            for (j, (_, i)) in wanted.iter().enumerate() {
-                acc.add(j, avg.values[*i], min.values[*i], max.values[*i], f64::from(weight));
+            for (j, i) in at.iter().enumerate() {
+                if let Some(i) = *i {
+                    acc.add(j, avg.values[i], min.values[i], max.values[i], f64::from(weight));
+                }
             }
         }
         from = to;
@@ -203,7 +221,7 @@ impl Window {
 /// The metrics a kind of history shows (`outlet` narrows outlets to one).
 pub fn metrics(kind: HistoryKind, shape: Shape, outlet: Option<u32>) -> Result<Vec<String>, HistoryError> {
     Ok(match kind {
-        HistoryKind::Banks | HistoryKind::Sources if outlet.is_some() => {
+        HistoryKind::Banks | HistoryKind::Sources | HistoryKind::Environment if outlet.is_some() => {
             let message = format!("outlet= narrows outlet history only; /api/history/{} has no outlets", kind.as_str());
             return Err(HistoryError::BadInput { field: "outlet", message });
         }
@@ -224,6 +242,7 @@ pub fn metrics(kind: HistoryKind, shape: Shape, outlet: Option<u32>) -> Result<V
                 .map(str::to_owned)
                 .to_vec()
         }
+        HistoryKind::Environment => PROBE.map(str::to_owned).to_vec(),
     })
 }
 

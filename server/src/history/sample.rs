@@ -5,6 +5,11 @@
 //! the compact raw layout that keeps 60 days of 1 Hz data small.
 //!
 //! Absent readings stay absent (the bitmap), never zero.
+//!
+//! A PDU with an environment probe adds its temperature (0.1 °C) and
+//! humidity (%) after the outlets. Such a sample starts with the byte
+//! [`PROBE_MARK`] before the two counts, so the samples of a PDU without a
+//! probe, and every sample stored before probes were kept, read as before.
 
 use app::model::{OutletState, PduSnapshot, Source};
 
@@ -22,22 +27,44 @@ pub const FIXED: [&str; 9] = [
 ];
 pub const BANK: [&str; 6] = ["voltage", "current", "power", "apparent_power", "power_factor", "energy"];
 pub const OUTLET: [&str; 4] = ["state", "current", "power", "energy"];
+/// The environment probe's readings, after the outlets, when it has one.
+pub const PROBE: [&str; 2] = ["environment.temperature", "environment.humidity"];
 
-/// The shape of a PDU's sample: how many banks and outlets it has.
+/// The first byte of a sample with probe readings (a bank count no PDU has;
+/// [`Shape::of`] counts at most 254 banks).
+pub const PROBE_MARK: u8 = 0xff;
+
+/// The shape of a PDU's sample: how many banks and outlets it has, and
+/// whether it has an environment probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
     pub banks: u8,
     pub outlets: u8,
+    pub probe: bool,
 }
 
 impl Shape {
     /// The shape of a snapshot's sample.
     pub fn of(s: &PduSnapshot) -> Self {
-        Self { banks: s.banks.len().min(255) as u8, outlets: s.outlets.len().min(255) as u8 }
+        Self {
+            banks: s.banks.len().min(254) as u8,
+            outlets: s.outlets.len().min(255) as u8,
+            probe: s.sensors.environment.is_some(),
+        }
+    }
+
+    /// The same banks and outlets (the probe aside): their metrics sit at
+    /// the same places.
+    pub fn same_channels(self, other: Shape) -> bool {
+        (self.banks, self.outlets) == (other.banks, other.outlets)
+    }
+
+    fn outlets_end(self) -> usize {
+        FIXED.len() + BANK.len() * self.banks as usize + OUTLET.len() * self.outlets as usize
     }
 
     pub fn len(self) -> usize {
-        FIXED.len() + BANK.len() * self.banks as usize + OUTLET.len() * self.outlets as usize
+        self.outlets_end() + if self.probe { PROBE.len() } else { 0 }
     }
 
     pub fn is_empty(self) -> bool {
@@ -48,6 +75,9 @@ impl Shape {
     pub fn index(self, metric: &str) -> Option<usize> {
         if let Some(i) = FIXED.iter().position(|m| *m == metric) {
             return Some(i);
+        }
+        if let Some(i) = PROBE.iter().position(|m| *m == metric) {
+            return self.probe.then(|| self.outlets_end() + i);
         }
         let mut parts = metric.splitn(3, '.');
         let (kind, number, field) = (parts.next()?, parts.next()?.parse::<usize>().ok()?, parts.next()?);
@@ -67,23 +97,25 @@ impl Shape {
 
     /// Values are stored in these units; divide to get SI.
     pub fn scale(self, index: usize) -> f64 {
-        let name = |i: usize| -> &'static str {
-            if i < FIXED.len() {
-                return FIXED[i];
-            }
-            let i = i - FIXED.len();
-            let banks = self.banks as usize * BANK.len();
-            if i < banks {
-                BANK[i % BANK.len()]
-            } else {
-                OUTLET[(i - banks) % OUTLET.len()]
-            }
-        };
-        match name(index) {
-            "power_factor" => 100.0,
-            n if n.ends_with("voltage") || n.ends_with("frequency") || n.ends_with("current") || n == "energy" => 10.0,
-            _ => 1.0,
+        if index < FIXED.len() {
+            return scale_of(FIXED[index]);
         }
+        if index >= self.outlets_end() {
+            return PROBE.get(index - self.outlets_end()).map_or(1.0, |m| scale_of(m));
+        }
+        let i = index - FIXED.len();
+        let banks = self.banks as usize * BANK.len();
+        scale_of(if i < banks { BANK[i % BANK.len()] } else { OUTLET[(i - banks) % OUTLET.len()] })
+    }
+}
+
+/// What a metric's stored integers are divided by to give its unit:
+/// 0.1 V, Hz, A, kWh and °C; 0.01 of power factor; whole W, VA and %.
+pub fn scale_of(metric: &str) -> f64 {
+    match metric.rsplit('.').next().unwrap_or_default() {
+        "power_factor" => 100.0,
+        "voltage" | "frequency" | "current" | "energy" | "temperature" => 10.0,
+        _ => 1.0,
     }
 }
 
@@ -119,7 +151,7 @@ impl Sample {
             scaled(s.totals.power, 1.0),
             scaled(s.totals.current, 10.0),
         ];
-        for b in s.banks.iter().take(255) {
+        for b in s.banks.iter().take(shape.banks.into()) {
             values.extend([
                 scaled(b.voltage, 10.0),
                 scaled(b.current, 10.0),
@@ -129,7 +161,7 @@ impl Sample {
                 scaled(b.energy_kwh, 10.0),
             ]);
         }
-        for o in s.outlets.iter().take(255) {
+        for o in s.outlets.iter().take(shape.outlets.into()) {
             values.extend([
                 Some(i64::from(o.state == OutletState::On)),
                 scaled(o.current, 10.0),
@@ -137,11 +169,15 @@ impl Sample {
                 scaled(o.energy_kwh, 10.0),
             ]);
         }
+        if let Some(e) = &s.sensors.environment {
+            values.extend([scaled(e.temperature_c, 10.0), scaled(e.humidity, 1.0)]);
+        }
         Self { shape, values }
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![self.shape.banks, self.shape.outlets];
+        let mut out = if self.shape.probe { vec![PROBE_MARK] } else { Vec::new() };
+        out.extend([self.shape.banks, self.shape.outlets]);
         let mut bitmap = vec![0u8; self.values.len().div_ceil(8)];
         for (i, v) in self.values.iter().enumerate() {
             if v.is_some() {
@@ -166,9 +202,16 @@ impl Sample {
 
     /// `None` for bytes this code did not write (never panics).
     pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let (probe, bytes) = match bytes.split_first()? {
+            (&PROBE_MARK, rest) => (true, rest),
+            _ => (false, bytes),
+        };
         let (&banks, rest) = bytes.split_first()?;
         let (&outlets, rest) = rest.split_first()?;
-        let shape = Shape { banks, outlets };
+        if banks == PROBE_MARK {
+            return None;
+        }
+        let shape = Shape { banks, outlets, probe };
         let n = shape.len();
         let (bitmap, mut rest) = rest.split_at_checked(n.div_ceil(8))?;
         let mut values = Vec::with_capacity(n);
@@ -226,6 +269,40 @@ mod tests {
         );
         assert_eq!(shape.scale(shape.index("bank.1.power_factor").unwrap()), 100.0);
         assert_eq!(shape.index("outlet.11.power"), None);
+    }
+
+    #[test]
+    fn a_probe_adds_temperature_and_humidity_and_older_samples_still_read() {
+        let id = DeviceId::parse("t").unwrap();
+        let now = tokio::time::Instant::now();
+        let mut sim = SimModel::new(1, now).with_probe();
+        sim.pin_probe(Some(23.4), Some(47.0));
+        let s = sim.snapshot(&id, now);
+        let sample = Sample::from_snapshot(&s);
+        let shape = sample.shape;
+        assert!(shape.probe);
+        assert_eq!(sample.values.len(), 9 + 2 * 6 + 10 * 4 + 2);
+        let bytes = sample.encode();
+        assert_eq!(bytes[0], PROBE_MARK);
+        assert_eq!(Sample::decode(&bytes), Some(sample.clone()));
+        let temp = shape.index("environment.temperature").unwrap();
+        let humidity = shape.index("environment.humidity").unwrap();
+        assert_eq!(sample.values[temp].unwrap() as f64 / shape.scale(temp), 23.4);
+        assert_eq!(sample.values[humidity].unwrap() as f64 / shape.scale(humidity), 47.0);
+        // Banks and outlets sit where they sit without a probe.
+        let plain = Sample::from_snapshot(&snapshot()).shape;
+        assert!(plain.same_channels(shape) && plain != shape);
+        assert_eq!(plain.index("outlet.10.energy"), shape.index("outlet.10.energy"));
+        assert_eq!(plain.index("environment.temperature"), None);
+        // A sample stored before probes were kept: no mark, read as before.
+        let old = [vec![2, 10], vec![0; 8]].concat();
+        let back = Sample::decode(&old).unwrap();
+        assert_eq!(
+            (back.shape, back.values.iter().flatten().count()),
+            (Shape { banks: 2, outlets: 10, probe: false }, 0)
+        );
+        // A mark followed by another mark is not a sample.
+        assert_eq!(Sample::decode(&[PROBE_MARK, PROBE_MARK, 10, 0]), None);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `GET /api/history/{banks,outlets,sources}[.csv]?range=24h` (or
+//! `GET /api/history/{banks,outlets,sources,environment}[.csv]?range=24h` (or
 //! `start`/`end` in unix seconds), optional `device_id`, and `outlet` for
 //! one outlet: average, minimum and maximum per bucket; gaps are gaps.
 //! CSV is streamed in pieces as it is written, its times in the bridge's
@@ -34,8 +34,10 @@ pub struct HistoryQuery {
 }
 
 #[utoipa::path(get, path = "/api/history/{what}", tag = "history",
-    params(("what" = String, Path, description = "`banks`, `outlets` or `sources`, with `.csv` for CSV",
-            pattern = "^(banks|outlets|sources)(\\.csv)?$"), HistoryQuery),
+    params(("what" = String, Path,
+            description = "`banks`, `outlets`, `sources` or `environment` (the probe's temperature and humidity, \
+                           empty series for a PDU that never had one), with `.csv` for CSV",
+            pattern = "^(banks|outlets|sources|environment)(\\.csv)?$"), HistoryQuery),
     responses(
         (status = 200, description = "average, minimum and maximum per bucket; gaps are gaps",
          content((History = "application/json"), (String = "text/csv"))),
@@ -52,8 +54,9 @@ pub async fn series(
         Some(name) => (name, true),
         None => (what.as_str(), false),
     };
-    let kind = HistoryKind::parse(name)
-        .ok_or_else(|| ApiError::not_found("path", format!("no history of {name:?}; banks, outlets or sources")))?;
+    let kind = HistoryKind::parse(name).ok_or_else(|| {
+        ApiError::not_found("path", format!("no history of {name:?}; banks, outlets, sources or environment"))
+    })?;
     let window = Window { range: q.range, start: q.start, end: q.end };
     let history = state.services.history(q.device_id.as_deref(), kind, &window, q.outlet).await?;
     Ok(if as_csv {
