@@ -1,16 +1,8 @@
 import { test, expect, type Page } from '@playwright/test';
-import { chartPoints, expectAccessible } from './helpers';
+import { chartPoints, expectAccessible, failOnPageErrors } from './helpers';
 
 // Every test fails on any console error or uncaught exception in the page.
-let problems: string[] = [];
-test.beforeEach(async ({ page }) => {
-  problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-});
-test.afterEach(() => {
-  expect(problems, 'the page logged errors').toEqual([]);
-});
+failOnPageErrors();
 
 /** Open the dashboard and wait until the WASM has hydrated it and the live stream is up. */
 async function openLive(page: Page) {

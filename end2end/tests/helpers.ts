@@ -2,7 +2,7 @@
 // light and dark mode, and extra bridges and simulated PDUs started by a test
 // for states the main bridge cannot show (a PDU that never answers, one that
 // is lost, a transfer, a bridge that stops).
-import { expect, type Page } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -34,6 +34,29 @@ export async function openLive(page: Page, url = '/') {
     await signIn(page, 'admin', BRIDGE_ADMIN_PASSWORD);
   }
   await expect(page.getByTestId('link-state')).toContainText('live');
+}
+
+/**
+ * Every test of the calling file fails on any console error or uncaught
+ * exception in its page (console errors matching `expected` aside). Returns
+ * `watch`, for the pages a test opens itself.
+ */
+export function failOnPageErrors(expected?: RegExp) {
+  let problems: string[] = [];
+  const watch = (page: Page) => {
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !expected?.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  };
+  test.beforeEach(async ({ page }) => {
+    problems = [];
+    watch(page);
+  });
+  test.afterEach(() => {
+    expect(problems, 'the page logged errors').toEqual([]);
+  });
+  return watch;
 }
 
 /** The number of buckets a chart drew, once it has drawn. */

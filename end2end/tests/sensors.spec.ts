@@ -3,7 +3,7 @@
 // the demo's simulated day, with their units and a CSV of the same data);
 // the main bridge's PDU has no probe and shows no such chart.
 import { test, expect, type Page } from '@playwright/test';
-import { Bridge, chartPoints, expectAccessible, openLive } from './helpers';
+import { Bridge, chartPoints, expectAccessible, failOnPageErrors, openLive } from './helpers';
 
 let bridge: Bridge;
 test.beforeAll(async () => {
@@ -15,15 +15,7 @@ test.afterAll(async () => {
 });
 
 // Every test fails on any console error or uncaught exception in the page.
-let problems: string[] = [];
-test.beforeEach(async ({ page }) => {
-  problems = [];
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-});
-test.afterEach(() => {
-  expect(problems, 'the page logged errors').toEqual([]);
-});
+failOnPageErrors();
 
 async function temperaturePoints(page: Page) {
   const response = await page.request.get(`${bridge.url}/api/history/environment?range=1h`);

@@ -214,6 +214,43 @@ async fn the_history_api_serves_buckets_csv_and_clear_errors() {
     crate::util::assert_errors(&router, &cases).await;
 }
 
+/// A bridge restarted while its PDU is down: the PDU has not answered
+/// since, but its stored history is shown, not "no reading yet".
+#[tokio::test]
+async fn a_pdu_silent_since_the_start_still_shows_its_stored_history() {
+    use crate::util::{http, serve};
+    let data = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    {
+        let store = std::sync::Arc::new(Store::open(&data.path().join("history.db")).await.unwrap());
+        let mut writer = Writer::new(store.clone());
+        let start = tokio::time::Instant::now();
+        let mut sim = SimModel::new(9, start);
+        for t in 0..300 {
+            writer.add("pdu44001", now - 900 + t, &sample(&mut sim, start, t as u64)).await.unwrap();
+        }
+        writer.flush().await.unwrap();
+        store.pool().close().await;
+    }
+    let nobody = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = nobody.local_addr().unwrap().port().to_string();
+    let served = serve(&[
+        ("PDU_HOST", "127.0.0.1"),
+        ("PDU_SNMP_PORT", &port),
+        ("BRIDGE_SNMP_TIMEOUT", "0.3"),
+        ("BRIDGE_DATA_DIR", data.path().to_str().unwrap()),
+    ])
+    .await;
+    let (status, body) = http(served.addr, "GET", "/api/history/banks?range=1h", None).await;
+    assert_eq!(status, 200, "{body}");
+    let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let power = h["series"].as_array().unwrap().iter().find(|s| s["metric"] == "total.power").unwrap();
+    assert_eq!(power["points"].as_array().unwrap().len(), 300, "{body}");
+    // A PDU with nothing stored still says why there is nothing.
+    let (status, body) = http(served.addr, "GET", "/api/history/banks?range=1h&device_id=nope", None).await;
+    assert_eq!(status, 404, "{body}");
+}
+
 /// kill -9 in the middle of writing: the store reopens intact and loses at
 /// most the batch that was not committed yet.
 #[tokio::test]

@@ -254,8 +254,16 @@ pub async fn fetch(
     window: &Window,
     outlet: Option<u32>,
 ) -> Result<History, HistoryError> {
-    let snapshot = device.latest().ok_or_else(|| HistoryError::NoReading(device.id().to_string()))?;
-    let shape = Shape::of(&snapshot);
+    // The PDU as it is now, or, before it has answered since the bridge
+    // started, as it was in its last stored sample: its history is there.
+    let shape = match device.latest() {
+        Some(snapshot) => Shape::of(&snapshot),
+        None => {
+            let key = store.device(device.id().as_str()).await?;
+            let stored = store.latest(key).await?;
+            stored.map(|(_, sample)| sample.shape).ok_or_else(|| HistoryError::NoReading(device.id().to_string()))?
+        }
+    };
     let (start, end) = window.resolve(unix_secs() as i64)?;
     let metrics = metrics(kind, shape, outlet)?;
     Ok(query(store, device.id().as_str(), shape, &metrics, start, end).await?)
