@@ -91,6 +91,10 @@ async fn a_probe_is_read_published_and_drives_rules_and_a_pdu_without_one_has_no
     let after = until(&served, 10, |s| state(s, 9) == "off" && state(s, 8) == "off" && state(s, 7) == "off").await;
     assert_eq!(after["sensors"]["environment"]["temperature_c"], 38.5);
     sub.wait("pdu/pdu44001/environment/temperature", |p, _| p == "38.5", 5).await;
+    // Held for whole poll periods: the rules' switching pokes a poll that
+    // replaces its tick's sample, so a spell shorter than a tick can be
+    // replaced in history by what came after it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     // Cooler again: the temperature rule restores its outlet.
     sim.model().pin_probe(Some(22.0), None);
     until(&served, 10, |s| state(s, 9) == "on").await;
