@@ -347,6 +347,11 @@ async fn admins_manage_users_and_tokens_and_the_last_admin_stays() {
     assert_eq!((code, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("name")));
     let (code, _) = call(&admin, "PUT", "/api/users/bob", Some(r#"{"role":"operator"}"#)).await;
     assert_eq!(code, StatusCode::OK);
+    // A change that changes nothing is not answered as done.
+    for empty in ["{}", "[null, null]", r#"{"name":"bob"}"#] {
+        let (code, e) = call(&admin, "PUT", "/api/users/bob", Some(empty)).await;
+        assert_eq!((code, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("role")), "{empty}: {e}");
+    }
     let (code, e) = call(&admin, "PUT", "/api/users/admin", Some(r#"{"role":"viewer"}"#)).await;
     assert_eq!(code, StatusCode::CONFLICT, "the last admin keeps the role: {e}");
     let (code, _) = call(&admin, "DELETE", "/api/users/admin", None).await;

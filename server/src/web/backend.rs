@@ -158,7 +158,7 @@ impl From<RuleError> for ApiError {
 impl From<HistoryError> for ApiError {
     fn from(e: HistoryError) -> Self {
         match e {
-            HistoryError::Off | HistoryError::NoReading(_) => ApiError::Unavailable(e.to_string()),
+            HistoryError::Off => ApiError::Unavailable(e.to_string()),
             HistoryError::BadInput { field, message } => ApiError::bad_request(field, message),
             HistoryError::NoSuchOutlet(_) => ApiError::not_found("outlet", e.to_string()),
             HistoryError::NoSuchReport(_) => ApiError::not_found("id", e.to_string()),
@@ -518,6 +518,11 @@ impl Services {
         }
         if change.name.as_deref().is_some_and(|n| !n.eq_ignore_ascii_case(name)) {
             return Err(ApiError::bad_request("name", "a user cannot be renamed; add a new one"));
+        }
+        if change.role.is_none() && change.password.is_none() {
+            // `{}` or `[null, null]`: answering 200 would say something changed.
+            let message = "nothing to change: give a new `role` or `password`".to_owned();
+            return Err(ApiError::Invalid { field: "role".into(), message });
         }
         Ok(self.auth.update_user(caller, name, &change).await?)
     }
