@@ -6,7 +6,7 @@
 // of its own, started here.
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { Bridge, Simulator, expectAccessible, freeUdpPort, openLive, pollingPort, PREFERRED_SOURCE_OID } from './helpers';
+import { Bridge, Simulator, chartPoints, expectAccessible, freeUdpPort, openLive, pollingPort, PREFERRED_SOURCE_OID } from './helpers';
 
 // These tests break connections on purpose: the browser reports the failed
 // requests, nothing else may go wrong.
@@ -44,6 +44,35 @@ test('a PDU that never answered says where the bridge looks, the last error and 
     await expectAccessible(page, 'a PDU that never answered');
   } finally {
     await bridge.stop();
+  }
+});
+
+test('a bridge restarted while its PDU is down still charts the PDU’s history', async ({ page }) => {
+  test.setTimeout(120_000);
+  const sim = await Simulator.start();
+  const bridge = await Bridge.start(pollingPort(sim.port));
+  try {
+    await openLive(page, bridge.url);
+    // Some stored seconds (the writer commits at least every 10 s).
+    await expect.poll(async () => {
+      const h = await (await page.request.get(`${bridge.url}/api/history/banks?range=1h`)).json();
+      return h.series?.find((s: { metric: string }) => s.metric === 'total.power')?.points?.length ?? 0;
+    }, { timeout: 60_000 }).toBeGreaterThan(10);
+    await bridge.stop();
+    await sim.stop();
+    await bridge.start();
+    await openLive(page, `${bridge.url}/?range=1h`);
+    await expect(page.getByTestId('pdu-state')).toContainText('never answered');
+    await page.locator('#history').scrollIntoViewIfNeeded();
+    // Banks and outlets come from the stored history, not from a reading.
+    await expect.poll(() => chartPoints(page, 'chart-power')).toBeGreaterThan(10);
+    await expect(page.getByTestId('chart-current').locator('.legend')).toHaveText(/Bank 1.*Bank 2/);
+    await expect(page.getByTestId('chart-outlets').locator('.legend li')).toHaveCount(10);
+    await expect.poll(() => chartPoints(page, 'chart-outlets')).toBeGreaterThan(10);
+    await expectAccessible(page, 'a PDU silent since the restart, with its history');
+  } finally {
+    await bridge.stop();
+    await sim.stop();
   }
 });
 

@@ -199,7 +199,7 @@ async fn pdus_come_and_go_at_run_time_with_their_mqtt_topics() {
     // Back under the same id: its history is still there.
     let (status, _) = http(served.addr, "POST", "/api/pdus", Some(r#"{"device_id":"lab","simulated":true}"#)).await;
     assert_eq!(status, 201);
-    // History answers for a PDU once it has a reading (503 before): wait for its first poll.
+    // Its first poll since it came back, so the history has a new sample too.
     until(&served, "/api/status?device_id=lab", 10, |s, _| s == 200).await;
     let (status, after) = get(&served, "/api/history/banks?device_id=lab&range=1h").await;
     assert_eq!(status, 200, "{after}");

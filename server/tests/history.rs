@@ -246,9 +246,16 @@ async fn a_pdu_silent_since_the_start_still_shows_its_stored_history() {
     let h: serde_json::Value = serde_json::from_str(&body).unwrap();
     let power = h["series"].as_array().unwrap().iter().find(|s| s["metric"] == "total.power").unwrap();
     assert_eq!(power["points"].as_array().unwrap().len(), 300, "{body}");
-    // A PDU with nothing stored still says why there is nothing.
+    // An id the bridge does not have is not a PDU without history.
     let (status, body) = http(served.addr, "GET", "/api/history/banks?range=1h&device_id=nope", None).await;
     assert_eq!(status, 404, "{body}");
+
+    // A PDU that never answered and has nothing stored: no data, not an error.
+    let fresh = serve(&[("PDU_HOST", "127.0.0.1"), ("PDU_SNMP_PORT", &port), ("BRIDGE_SNMP_TIMEOUT", "0.3")]).await;
+    let (status, body) = http(fresh.addr, "GET", "/api/history/outlets?range=6h", None).await;
+    assert_eq!(status, 200, "{body}");
+    let h: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((h["series"].as_array().map(Vec::len), &h["bucket_s"]), (Some(0), &serde_json::json!(10)), "{h}");
 }
 
 /// kill -9 in the middle of writing: the store reopens intact and loses at

@@ -32,7 +32,9 @@ const MARKED: [(&str, &str, &str); 4] = [
 #[component]
 pub fn HistoryPanel() -> impl IntoView {
     let dash = expect_context::<Dashboard>();
-    let device = Memo::new(move |_| dash.read(|s| s.device_id.to_string()));
+    // The PDU on screen, also before it has answered since the bridge
+    // started: its stored history is worth seeing then most of all.
+    let device = Memo::new(move |_| dash.current_id.get().map(|id| id.to_string()));
     // The charts follow the clock.
     let refresh = super::every_minute();
     follow_url(dash);
@@ -83,7 +85,18 @@ pub fn HistoryPanel() -> impl IntoView {
     let events = Signal::derive(move || events.get().unwrap_or_default());
 
     // Memos, so a new snapshot each second redraws nothing unless the lines change.
-    let bank_count = move || dash.read(|s| s.banks.len()).unwrap_or(0);
+    // Before the PDU's first answer, its banks and outlets are those its
+    // stored history has.
+    let stored = move |data: Signal<Loaded>, kind: &str| -> Vec<u32> {
+        let numbers = |h: &History| {
+            h.series
+                .iter()
+                .filter_map(|s| s.metric.strip_prefix(kind)?.strip_suffix(".power")?.parse().ok())
+                .collect::<Vec<u32>>()
+        };
+        data.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).map(numbers)).unwrap_or_default()
+    };
+    let bank_count = move || dash.read(|s| s.banks.len()).unwrap_or_else(|| stored(banks, "bank.").len());
     let power_lines = Memo::new(move |_| {
         let mut lines = vec![Line {
             metric: "total.power".into(),
@@ -133,7 +146,8 @@ pub fn HistoryPanel() -> impl IntoView {
     // All outlets as lines, or one outlet with its band.
     let outlet_choice = dash.chart_outlet;
     let outlet_names = move || {
-        dash.read(|s| s.outlets.iter().map(|o| (o.number, o.name.clone())).collect::<Vec<_>>()).unwrap_or_default()
+        dash.read(|s| s.outlets.iter().map(|o| (o.number, o.name.clone())).collect::<Vec<_>>())
+            .unwrap_or_else(|| stored(outlets, "outlet.").into_iter().map(|n| (n, String::new())).collect())
     };
     let outlet_lines = Memo::new(move |_| -> Vec<Line> {
         let chosen = outlet_choice.get();
@@ -142,7 +156,7 @@ pub fn HistoryPanel() -> impl IntoView {
             .filter(|(n, _)| chosen == 0 || *n == chosen)
             .map(|(n, name)| Line {
                 metric: format!("outlet.{n}.power"),
-                label: format!("{n} {name}"),
+                label: format!("{n} {name}").trim_end().to_owned(),
                 color: PALETTE[(n as usize - 1) % PALETTE.len()],
                 band: chosen != 0,
                 dash: chosen == 0 && n % 2 == 0,
@@ -162,7 +176,7 @@ pub fn HistoryPanel() -> impl IntoView {
                     {move || {
                         outlet_names()
                             .into_iter()
-                            .map(|(n, name)| view! { <option value=n.to_string()>{format!("{n} {name}")}</option> })
+                            .map(|(n, name)| view! { <option value=n.to_string()>{format!("{n} {name}").trim_end().to_owned()}</option> })
                             .collect_view()
                     }}
                 </select>
@@ -492,7 +506,7 @@ fn Chart(
     });
     let hover = RwSignal::new(None::<f64>);
     let file_name = move || {
-        let device = dash.read(|s| s.device_id.to_string()).unwrap_or_default();
+        let device = dash.current_id.get().map(|id| id.to_string()).unwrap_or_default();
         let range = match (dash.range.get().as_str(), dash.custom.get()) {
             (CUSTOM_RANGE, Some((s, e))) => format!("{}-to-{}", file_time(s), file_time(e)),
             (r, _) => r.to_owned(),
@@ -501,7 +515,7 @@ fn Chart(
     };
     // Without the WASM: the server's CSV of the same range (and outlet).
     let href = move || {
-        let device = dash.read(|s| s.device_id.to_string()).unwrap_or_default();
+        let device = dash.current_id.get().map(|id| id.to_string()).unwrap_or_default();
         let outlet = match (kind, dash.chart_outlet.get()) {
             (HistoryKind::Outlets, n) if n > 0 => format!("&outlet={n}"),
             _ => String::new(),

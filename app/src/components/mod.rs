@@ -94,7 +94,13 @@ pub fn DashboardPage() -> impl IntoView {
                     </div>
                     <sensors::SensorStrip/>
                     <outlets::OutletGrid/>
+                </Show>
+                // History is the store's: shown also while the PDU has not
+                // answered since the bridge started.
+                <Show when=has_pdu>
                     <charts::HistoryPanel/>
+                </Show>
+                <Show when=has_data>
                     <energy::EnergyPanel/>
                 </Show>
                 <Show when=has_pdu>

@@ -36,8 +36,6 @@ use tokio_util::sync::CancellationToken;
 pub enum HistoryError {
     #[error("history is off (see the log)")]
     Off,
-    #[error("no reading from PDU {0} yet")]
-    NoReading(String),
     #[error("{message}")]
     BadInput { field: &'static str, message: String },
     #[error("no outlet {0}")]

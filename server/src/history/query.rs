@@ -254,17 +254,24 @@ pub async fn fetch(
     window: &Window,
     outlet: Option<u32>,
 ) -> Result<History, HistoryError> {
+    let (start, end) = window.resolve(unix_secs() as i64)?;
     // The PDU as it is now, or, before it has answered since the bridge
     // started, as it was in its last stored sample: its history is there.
     let shape = match device.latest() {
         Some(snapshot) => Shape::of(&snapshot),
         None => {
             let key = store.device(device.id().as_str()).await?;
-            let stored = store.latest(key).await?;
-            stored.map(|(_, sample)| sample.shape).ok_or_else(|| HistoryError::NoReading(device.id().to_string()))?
+            match store.latest(key).await? {
+                Some((_, sample)) => sample.shape,
+                // Never answered and nothing stored: no data, not an error.
+                None => {
+                    let bucket_s = bucket_for(end - start, 0).0;
+                    let id = device.id().to_string();
+                    return Ok(History { device_id: id, start, end, bucket_s, series: Vec::new() });
+                }
+            }
         }
     };
-    let (start, end) = window.resolve(unix_secs() as i64)?;
     let metrics = metrics(kind, shape, outlet)?;
     Ok(query(store, device.id().as_str(), shape, &metrics, start, end).await?)
 }
