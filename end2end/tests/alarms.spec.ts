@@ -8,7 +8,7 @@
 import { test, expect, type Browser, type Page } from '@playwright/test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Bridge, Simulator, expectAccessible, freeTcpPort, openLive, pollingPort } from './helpers';
+import { BROKEN_CONNECTIONS, Bridge, Simulator, expectAccessible, failOnPageErrors, freeTcpPort, openLive, pollingPort } from './helpers';
 import { addUser, fetchFromPage, signIn } from './access-helpers';
 
 const OPERATOR = { name: 'otto', password: 'operator-pass-e2e-2' };
@@ -18,21 +18,7 @@ const RAISED = /^raised \d\d:\d\d:\d\d \(\d+ (s|min) ago\)$/;
 
 // These tests stop PDUs on purpose: the browser reports failed requests,
 // nothing else may go wrong.
-let problems: string[] = [];
-function watch(page: Page) {
-  page.on('console', (m) => {
-    const expected = /Failed to load resource|ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|EventSource|net::/;
-    if (m.type() === 'error' && !expected.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-}
-test.beforeEach(async ({ page }) => {
-  problems = [];
-  watch(page);
-});
-test.afterEach(() => {
-  expect(problems, 'the page logged errors').toEqual([]);
-});
+const watch = failOnPageErrors(BROKEN_CONNECTIONS);
 
 async function newPage(browser: Browser, options: { javaScriptEnabled?: boolean } = {}): Promise<Page> {
   const page = await (await browser.newContext(options)).newPage();

@@ -36,6 +36,9 @@ export async function openLive(page: Page, url = '/') {
   await expect(page.getByTestId('link-state')).toContainText('live');
 }
 
+/** What the browser logs when a test breaks a connection on purpose. */
+export const BROKEN_CONNECTIONS = /Failed to load resource|ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|EventSource|net::/;
+
 /**
  * Every test of the calling file fails on any console error or uncaught
  * exception in its page (console errors matching `expected` aside). Returns

@@ -6,7 +6,7 @@
 // One bridge of its own: the simulated PDU with outlet 3 protected, and a
 // viewer and an operator besides the admin.
 import { test, expect, type Browser, type Page } from '@playwright/test';
-import { Bridge, expectAccessible, openLive } from './helpers';
+import { Bridge, expectAccessible, failOnPageErrors, openLive } from './helpers';
 import { addUser, signIn } from './access-helpers';
 
 const VIEWER = { name: 'vera', password: 'viewer-pass-e2e-2' };
@@ -25,18 +25,7 @@ test.afterAll(async () => {
 });
 
 // Every test fails on any console error or uncaught exception in the page.
-let problems: string[] = [];
-function watch(page: Page) {
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-}
-test.beforeEach(async ({ page }) => {
-  problems = [];
-  watch(page);
-});
-test.afterEach(() => {
-  expect(problems, 'the page logged errors').toEqual([]);
-});
+const watch = failOnPageErrors();
 
 const settingsUrl = () => `${bridge.url}/pdu/${DEVICE}/settings`;
 

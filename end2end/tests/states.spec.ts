@@ -6,22 +6,11 @@
 // of its own, started here.
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { Bridge, Simulator, chartPoints, expectAccessible, freeUdpPort, openLive, pollingPort, PREFERRED_SOURCE_OID } from './helpers';
+import { BROKEN_CONNECTIONS, Bridge, Simulator, chartPoints, expectAccessible, failOnPageErrors, freeUdpPort, openLive, pollingPort, PREFERRED_SOURCE_OID } from './helpers';
 
 // These tests break connections on purpose: the browser reports the failed
 // requests, nothing else may go wrong.
-let problems: string[] = [];
-test.beforeEach(async ({ page }) => {
-  problems = [];
-  page.on('console', (m) => {
-    const expected = /Failed to load resource|ERR_CONNECTION_REFUSED|ERR_EMPTY_RESPONSE|EventSource|net::/;
-    if (m.type() === 'error' && !expected.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-});
-test.afterEach(() => {
-  expect(problems, 'the page logged errors').toEqual([]);
-});
+failOnPageErrors(BROKEN_CONNECTIONS);
 
 test('a PDU that never answered says where the bridge looks, the last error and what to check', async ({ page }) => {
   const port = await freeUdpPort();
